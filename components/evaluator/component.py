@@ -1,0 +1,12 @@
+"""Evaluator: `model` + raw `examples` -> `evaluation` (TFMA output) and `blessing`."""
+import dataclasses
+
+from pipeline.spec import ComponentSpec
+
+SPEC = ComponentSpec(
+    name="evaluator",
+    inputs=("model", "examples"),
+    outputs=("evaluation", "blessing"),
+    params=lambda cfg: dataclasses.asdict(cfg.evaluator),
+    executor="components.evaluator.executor:run",
+)

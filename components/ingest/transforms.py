@@ -1,0 +1,114 @@
+"""Beam transforms of the ingest step, each testable with TestPipeline and no orchestrator.
+
+    python -m pytest tests/test_ingest.py
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
+
+from components.ingest.records import STEPS, WIDTH, to_sequence_example
+
+SPLITS = ("train", "eval", "test")
+MALFORMED = "malformed"
+NAMESPACE = "ingest"
+
+
+def stable_fraction(key: str, seed: int) -> float:
+    """A number in [0, 1) fixed by (seed, key) on every machine: md5, never Python's salted hash()."""
+    digest = hashlib.md5(f"{seed}/{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_of(source: str, image_id: str, eval_fraction: float, seed: int) -> str:
+    """'test' for the test file; otherwise 'eval' or 'train' by a stable hash of the image id."""
+    if source == "test":
+        return "test"
+    return "eval" if stable_fraction(image_id, seed) < eval_fraction else "train"
+
+
+@functools.lru_cache(maxsize=4)
+def _load_pair(images_path: str, labels_path: str):
+    # Cached per worker process: each chunk of a file reuses one decompressed, validated copy.
+    from data.idx import read_idx_pair
+    return read_idx_pair(images_path, labels_path)
+
+
+def read_chunk(chunk):
+    """(source, images_path, labels_path, start, end) -> (source, index, image, label) items."""
+    source, images_path, labels_path, start, end = chunk
+    images, labels = _load_pair(images_path, labels_path)
+    for i in range(start, end):
+        yield source, i, images[i], int(labels[i])
+
+
+class _ToRecord(beam.DoFn):
+    """Validate one image and serialize it; bad ones go to the MALFORMED output with a reason."""
+
+    def __init__(self, dataset: str, eval_fraction: float, seed: int):
+        self._dataset, self._fraction, self._seed = dataset, eval_fraction, seed
+        self._read = Metrics.counter(NAMESPACE, "records_read")
+        self._bad = Metrics.counter(NAMESPACE, "records_malformed")
+        self._written = {s: Metrics.counter(NAMESPACE, f"records_{s}") for s in SPLITS}
+
+    def process(self, item):
+        source, index, image, label = item
+        self._read.inc()
+        image_id = f"{self._dataset}/{source}/{index:05d}"
+        problem = _problem(image, label)
+        if problem:
+            self._bad.inc()
+            yield beam.pvalue.TaggedOutput(MALFORMED, f"{image_id}: {problem}")
+            return
+        split = split_of(source, image_id, self._fraction, self._seed)
+        self._written[split].inc()
+        yield beam.pvalue.TaggedOutput(split, (image_id, to_sequence_example(image, label, image_id)))
+
+
+def _problem(image, label) -> str:
+    shape = getattr(image, "shape", None)
+    if shape != (STEPS, WIDTH):
+        return f"image shape {shape}; expected ({STEPS}, {WIDTH})"
+    if getattr(image, "dtype", None) != np.uint8:
+        return f"image dtype {image.dtype}; expected uint8"
+    if not 0 <= int(label) <= 9:
+        return f"label {label}; expected 0..9"
+    return ""
+
+
+@beam.ptransform_fn
+def ImagesToRecords(items, dataset: str, eval_fraction: float, seed: int):
+    """(source, index, image, label) -> tagged outputs train/eval/test of (image_id, bytes), plus malformed."""
+    return items | "ValidateAndSerialize" >> beam.ParDo(
+        _ToRecord(dataset, eval_fraction, seed)).with_outputs(MALFORMED, *SPLITS)
+
+
+def shard_of(image_id: str, num_shards: int) -> int:
+    return int(stable_fraction(image_id, 0) * num_shards)
+
+
+def _write_shard(keyed, prefix: str, num_shards: int):
+    """Write one shard sorted by image id, so the bytes do not depend on bundle order."""
+    import tensorflow as tf
+
+    shard, records = keyed
+    path = f"{prefix}-{shard:05d}-of-{num_shards:05d}.tfrecord"
+    records = sorted(records)
+    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
+    with tf.io.TFRecordWriter(path) as w:
+        for _, blob in records:
+            w.write(blob)
+    yield path, len(records)
+
+
+@beam.ptransform_fn
+def WriteShards(records, prefix: str, num_shards: int):
+    """(image_id, bytes) -> deterministic TFRecord shards; outputs (path, count) per shard."""
+    return (records
+            | "KeyByShard" >> beam.Map(lambda kv: (shard_of(kv[0], num_shards), kv))
+            | "GroupByShard" >> beam.GroupByKey()
+            | "WriteShard" >> beam.FlatMap(_write_shard, prefix, num_shards))

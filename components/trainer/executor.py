@@ -1,0 +1,58 @@
+"""Trainer executor: fit the LSTM on transformed examples, log to TensorBoard, export a SavedModel.
+
+Runs where the orchestrator runs (not on Beam). Checkpoints go to a folder outside the staging area
+so that a killed trainer resumes from its last epoch when the run is repeated.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import tensorflow as tf
+import tf_keras as keras
+
+from components.ingest.records import LABEL
+from components.trainer.export import export_model
+from components.trainer.model import build_model
+from components.transform.preprocessing import PIXELS_XF
+from pipeline.artifacts import join
+
+log = logging.getLogger(__name__)
+FEATURES = {PIXELS_XF: tf.io.FixedLenFeature([784], tf.float32), LABEL: tf.io.FixedLenFeature([], tf.int64)}
+
+
+def make_dataset(split_dir: str, batch_size: int, shuffle_buffer: int = 0, seed: int = 0,
+                 repeat: bool = False) -> tf.data.Dataset:
+    """Transformed tf.Examples -> (pixels_xf [B, 784], label [B]) batches; files in sorted order."""
+    files = sorted(tf.io.gfile.glob(join(split_dir, "*.tfrecord")))
+    if not files:
+        raise FileNotFoundError(f"{split_dir}: no .tfrecord files; expected the transform step's output")
+    ds = tf.data.TFRecordDataset(files)
+    if shuffle_buffer:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size).map(lambda s: tf.io.parse_example(s, FEATURES), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(lambda f: (f[PIXELS_XF], f[LABEL])).prefetch(tf.data.AUTOTUNE)
+
+
+def run(ctx, inputs, outputs) -> dict:
+    cfg, seed = ctx.config.trainer, ctx.config.pipeline.seed
+    keras.utils.set_random_seed(seed)
+    xf = inputs["transformed_examples"]
+    train = make_dataset(join(xf, "Split-train"), cfg.batch_size, cfg.shuffle_buffer, seed,
+                         repeat=cfg.steps_per_epoch is not None)
+    evals = make_dataset(join(xf, "Split-eval"), cfg.batch_size)
+    model = build_model(cfg.cell_size, cfg.learning_rate)
+    callbacks = [
+        keras.callbacks.TensorBoard(log_dir=join(outputs["model_run"], "tensorboard")),
+        keras.callbacks.BackupAndRestore(backup_dir=join(ctx.run_dir, ".checkpoints", "trainer")),
+    ]
+    start = time.perf_counter()
+    history = model.fit(train, validation_data=evals, epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch,
+                        callbacks=callbacks, verbose=2)
+    seconds = time.perf_counter() - start
+    export_model(model, inputs["transform_graph"], outputs["model"])
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return {"train_seconds": round(seconds, 2), "history": hist,
+            "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}

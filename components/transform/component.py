@@ -1,0 +1,12 @@
+"""Transform: `examples` -> `transform_graph` (TFT output + raw schema) and `transformed_examples`."""
+import dataclasses
+
+from pipeline.spec import ComponentSpec
+
+SPEC = ComponentSpec(
+    name="transform",
+    inputs=("examples",),
+    outputs=("transform_graph", "transformed_examples"),
+    params=lambda cfg: dataclasses.asdict(cfg.transform),
+    executor="components.transform.executor:run",
+)

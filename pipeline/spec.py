@@ -1,0 +1,44 @@
+"""What a component declares (inputs, outputs, parameters) and what its executor receives.
+
+A component's `component.py` holds one ComponentSpec; its `executor.py` does the work:
+
+    def run(ctx: ExecContext, inputs: dict[str, str], outputs: dict[str, str]) -> dict
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentSpec:
+    name: str
+    inputs: tuple[str, ...]            # artifact names produced upstream (or 'raw_data')
+    outputs: tuple[str, ...]           # artifact names this component publishes
+    params: Callable[[Any], dict]      # the config values that change what it computes
+    executor: str                      # "module:function", imported only when it runs
+
+    def load_executor(self) -> Callable:
+        module, _, fn = self.executor.partition(":")
+        return getattr(importlib.import_module(module), fn)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecContext:
+    run_id: str
+    run_dir: str
+    config: Any                        # pipeline.config.Config
+    beam_args: tuple[str, ...]
+    source: Any                        # data.acquire.DataSource
+    temp_dir: str                      # scratch space, removed after the component
+    facts: dict = dataclasses.field(default_factory=dict)   # what upstream components reported
+
+    def beam_pipeline(self, step: str):
+        """A Beam pipeline for one step on the configured runner, with a stable job name."""
+        import apache_beam as beam
+        from apache_beam.options.pipeline_options import PipelineOptions
+
+        opts = PipelineOptions(list(self.beam_args), job_name=f"mnist-{step}-{self.run_id}".lower().replace("_", "-"),
+                               temp_location=self.temp_dir, save_main_session=False)
+        return beam.Pipeline(options=opts)
