@@ -140,7 +140,7 @@ def _coerce(path: str, value: Any, hint: Any) -> Any:
 
 def _build(cls, raw: Any, prefix: str):
     if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix or 'top level'}: expected a mapping, got {type(raw).__name__}")
+        raise ConfigError(f"{prefix.rstrip('.') or 'top level'}: expected a mapping, got {type(raw).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     kwargs = {}

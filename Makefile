@@ -1,0 +1,47 @@
+# `make pipeline` and `make test` work on a fresh clone: the venv is built from the lock when missing.
+PYTHON_BIN ?= python3.11
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed
+DATASET    ?= mnist
+RUNNER     ?= direct
+CONFIG     ?= pipeline.yaml
+ARGS       ?=
+
+.PHONY: pipeline test test-unit test-e2e report venv lock clean fashion-data
+
+pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
+	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider $(ARGS)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q -m "not e2e" $(ARGS)
+
+test-e2e: $(STAMP)
+	$(PY) -m pytest -q -m e2e $(ARGS)
+
+report: $(STAMP)
+	@$(PY) -m pipeline report --config $(CONFIG)
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip check
+	touch $(STAMP)
+
+# Debian's dataset-fashion-mnist puts the 70,000 IDX images in /usr/share/datasets/fashion-mnist/.
+fashion-data:
+	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || \
+	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)
+
+lock:
+	$(PY) -m pip install -q -r requirements.txt
+	(echo "# Full lock of the environment (pip freeze), generated from requirements.txt; 'make lock' rewrites it."; \
+	  $(PY) -m pip freeze) > requirements.lock
+
+clean:
+	rm -rf pipeline_root .pytest_cache

@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny IDX datasets generated on the fly (nothing is downloaded)."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"  # as the CLI does, before anything imports TensorFlow
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from data.idx import write_idx_gz
+from data.registry import DATASETS, ROLES, Dataset, IdxFile
+
+NAMES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
+         "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz"}
+
+
+def make_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable digits-like images: class k lights up a horizontal band at rows 2k..2k+7, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    rng.shuffle(labels)
+    images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+    for i, k in enumerate(labels):
+        images[i, 2 * k: 2 * k + 8, 4 + k: 24 - k] = 200 + rng.integers(0, 56)
+    return images, labels
+
+
+def write_dataset(folder, n_train: int = 240, n_test: int = 80, seed: int = 0) -> dict:
+    """Write the four IDX .gz files; return role -> path."""
+    os.makedirs(folder, exist_ok=True)
+    paths = {r: os.path.join(folder, NAMES[r]) for r in ROLES}
+    train, test = make_images(n_train, seed), make_images(n_test, seed + 1)
+    write_idx_gz(paths["train_images"], train[0])
+    write_idx_gz(paths["train_labels"], train[1])
+    write_idx_gz(paths["test_images"], test[0])
+    write_idx_gz(paths["test_labels"], test[1])
+    return paths
+
+
+def register(name: str, paths: dict) -> Dataset:
+    """A registry entry whose checksums are those of the generated files."""
+    def spec(role):
+        blob = open(paths[role], "rb").read()
+        return IdxFile(NAMES[role], len(blob), hashlib.sha256(blob).hexdigest(),
+                       hashlib.sha256(gzip.decompress(blob)).hexdigest())
+    ds = Dataset(name=name, mirrors=("http://mirror.invalid/a/", "http://mirror.invalid/b/"),
+                 files={r: spec(r) for r in ROLES}, local_dirs=(), class_names=tuple("abcdefghij"))
+    DATASETS[name] = ds
+    return ds
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    """A registered dataset 'tiny' with its files in tmp_path/idx; removed from the registry after."""
+    paths = write_dataset(tmp_path / "idx")
+    ds = register("tiny", paths)
+    yield ds, str(tmp_path / "idx"), paths
+    DATASETS.pop("tiny", None)

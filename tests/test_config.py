@@ -1,0 +1,56 @@
+"""pipeline.yaml loading: defaults, overrides and every kind of bad value, reported by key path."""
+import dataclasses
+
+import pytest
+
+from pipeline.config import Config, ConfigError, load_config, parse_set
+
+
+def test_repository_config_loads():
+    cfg = load_config("pipeline.yaml")
+    assert isinstance(cfg, Config) and cfg.data.dataset == "mnist"
+    assert cfg.beam_args()[0] == "--runner=DirectRunner"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.trainer.epochs = 9
+
+
+def test_set_overrides_with_yaml_types():
+    cfg = load_config("pipeline.yaml", ["trainer.epochs=7", "trainer.steps_per_epoch=null", "ingest.eval_fraction=0.25"])
+    assert (cfg.trainer.epochs, cfg.trainer.steps_per_epoch, cfg.ingest.eval_fraction) == (7, None, 0.25)
+    assert parse_set(["a.b.c=1"]) == {"a": {"b": {"c": 1}}}
+
+
+@pytest.mark.parametrize("override, message", [
+    ("trainer.epoch=2", "trainer.epoch: unknown key; did you mean 'trainer.epochs'?"),
+    ("trainr.epochs=2", "trainr: unknown key; did you mean 'trainer'?"),
+    ("trainer.epochs=two", "trainer.epochs: got 'two' (str); expected int"),
+    ("trainer.epochs=true", "trainer.epochs: got True (bool); expected int"),
+    ("trainer.learning_rate=-0.1", "trainer.learning_rate: got -0.1; expected a positive number"),
+    ("ingest.eval_fraction=0", "ingest.eval_fraction: got 0.0; expected a fraction strictly between 0 and 1"),
+    ("ingest.eval_fraction=1", "ingest.eval_fraction: got 1.0; expected a fraction strictly between 0 and 1"),
+    ("beam.runner=spark", "beam.runner: unknown runner 'spark'"),
+    ("data.dataset=cifar", "data.dataset: unknown dataset 'cifar'"),
+    ("trainer=3", "trainer: expected a mapping"),
+    ("novalue", "expected dotted.key=value"),
+])
+def test_bad_values_name_their_key(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config("pipeline.yaml", [override])
+    assert message in str(err.value)
+
+
+def test_multi_threading_is_refused():
+    with pytest.raises(ConfigError, match="multi_threading.*loses records"):
+        load_config("pipeline.yaml", ["beam.extra_args=[--direct_running_mode=multi_threading]"])
+
+
+def test_yaml_is_parsed_safely(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("pipeline: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(bad))
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(str(tmp_path / "nope.yaml"))

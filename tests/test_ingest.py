@@ -1,0 +1,99 @@
+"""Ingest transforms on a handful of records, with TestPipeline and labelled assert_that."""
+import glob
+import hashlib
+
+import apache_beam as beam
+import numpy as np
+import tensorflow as tf
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from components.ingest.records import IMAGE_ID, INK, LABEL, PIXELS, to_sequence_example
+from components.ingest.transforms import ImagesToRecords, WriteShards, split_of, stable_fraction
+
+
+def _items(n=6, source="train"):
+    rng = np.random.default_rng(1)
+    return [(source, i, rng.integers(0, 256, (28, 28), dtype=np.uint8), i % 10) for i in range(n)]
+
+
+def _ids_and_labels(records):
+    out = []
+    for image_id, blob in records:
+        ex = tf.train.SequenceExample.FromString(blob)
+        rows = ex.feature_lists.feature_list[PIXELS].feature
+        assert len(rows) == 28 and all(len(r.float_list.value) == 28 for r in rows)
+        assert ex.context.feature[IMAGE_ID].bytes_list.value[0].decode() == image_id
+        out.append((image_id, ex.context.feature[LABEL].int64_list.value[0]))
+    return out
+
+
+def test_records_go_to_their_split():
+    items = _items(8) + _items(3, "test")
+    expected = {"train": [], "eval": [], "test": []}
+    for source, i, _, label in items:
+        image_id = f"tiny/{source}/{i:05d}"
+        expected[split_of(source, image_id, 0.3, 7)].append((image_id, label))
+    assert expected["train"] and expected["eval"] and len(expected["test"]) == 3
+    with TestPipeline() as p:
+        out = p | beam.Create(items) | ImagesToRecords("tiny", 0.3, 7)
+        for split in ("train", "eval", "test"):
+            ids = out[split] | f"Collect{split}" >> beam.combiners.ToList() | f"Decode{split}" >> beam.Map(_ids_and_labels)
+            assert_that(ids, _sorted_equals(expected[split]), label=f"Check{split.capitalize()}")
+        assert_that(out.malformed, equal_to([]), label="NoMalformed")
+
+
+def _sorted_equals(expected):
+    """A matcher for one collected list whose order does not matter."""
+    def check(actual):
+        assert len(actual) == 1 and sorted(actual[0]) == sorted(expected), (actual, expected)
+    return check
+
+
+def test_malformed_records_are_tagged_not_dropped():
+    good = _items(2)
+    bad = [("train", 7, np.zeros((27, 28), np.uint8), 1), ("train", 8, np.zeros((28, 28), np.uint8), 12)]
+    with TestPipeline() as p:
+        out = p | beam.Create(good + bad) | ImagesToRecords("tiny", 0.5, 0)
+        assert_that(out.malformed, equal_to([
+            "tiny/train/00007: image shape (27, 28); expected (28, 28)",
+            "tiny/train/00008: label 12; expected 0..9"]), label="CheckMalformed")
+        assert_that((out.train, out.eval) | beam.Flatten() | beam.Map(lambda kv: kv[0]),
+                    equal_to(["tiny/train/00000", "tiny/train/00001"]), label="CheckGood")
+
+
+def test_split_is_stable_and_seeded():
+    ids = [f"mnist/train/{i:05d}" for i in range(2000)]
+    first = [split_of("train", i, 0.1, 42) for i in ids]
+    assert first == [split_of("train", i, 0.1, 42) for i in ids]
+    assert 150 < first.count("eval") < 250  # about 10%
+    assert first != [split_of("train", i, 0.1, 43) for i in ids]  # the seed matters
+    assert 0 <= stable_fraction("x", 1) < 1
+
+
+def _write(tmp_path, name, records, options=None):
+    with TestPipeline(options=options) as p:
+        out = p | beam.Create(records) | WriteShards(str(tmp_path / name / "data"), 3)
+        assert_that(out | beam.Map(lambda pc: pc[1]) | beam.CombineGlobally(sum), equal_to([len(records)]),
+                    label="CountWritten")
+    return {f.split("/")[-1]: hashlib.sha256(open(f, "rb").read()).hexdigest()
+            for f in glob.glob(str(tmp_path / name / "*"))}
+
+
+def test_shards_are_byte_identical_whatever_the_order_and_worker_count(tmp_path):
+    records = [(f"tiny/train/{i:05d}", to_sequence_example(img, lbl, f"tiny/train/{i:05d}"))
+               for _, i, img, lbl in _items(30)]
+    a = _write(tmp_path, "a", records)
+    b = _write(tmp_path, "b", list(reversed(records)))
+    mp = PipelineOptions(["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+    c = _write(tmp_path, "c", records[10:] + records[:10], options=mp)
+    assert len(a) == 3 and a == b == c
+
+
+def test_sequence_example_contract():
+    img = np.tile(np.arange(28, dtype=np.uint8), (28, 1))
+    ex = tf.train.SequenceExample.FromString(to_sequence_example(img, 3, "m/train/00001"))
+    assert list(ex.feature_lists.feature_list[PIXELS].feature[5].float_list.value) == list(range(28))
+    assert ex.context.feature[LABEL].int64_list.value[0] == 3
+    assert abs(ex.context.feature[INK].float_list.value[0] - img.mean() / 255) < 1e-6
