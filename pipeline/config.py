@@ -55,7 +55,7 @@ class TransformSection:
 @dataclasses.dataclass(frozen=True)
 class TrainerSection:
     cell_size: int = 128
-    epochs: int = 3
+    epochs: int = 8
     steps_per_epoch: Optional[int] = None
     batch_size: int = 256
     learning_rate: float = 0.001

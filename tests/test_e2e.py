@@ -47,6 +47,9 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     first = run_pipeline(_config(root, folder), ["--runner=DirectRunner"])
 
     assert first["status"] == "succeeded" and first["source"]["kind"] == "local"
+    assert first["blessed"] is True  # min_accuracy 0: TFMA's validation must pass
+    blessing = os.path.join(first["artifacts"]["blessing"], "BLESSED")
+    assert os.path.exists(blessing)
     assert [c["status"] for c in first["components"].values()] == ["succeeded"] * 5
     rec = first["records"]
     assert rec["train"] + rec["eval"] == 240 and rec["test"] == 80 and rec["eval"] > 0
@@ -78,8 +81,12 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     metrics = json.load(open(os.path.join(os.path.dirname(first["artifacts"]["report"]), "metrics.json")))
     assert metrics["evaluation"]["accuracy"] == first["metrics"]["accuracy"]
 
-    second = run_pipeline(_config(root, folder), ["--runner=DirectRunner"])
+    second = run_pipeline(_config(root, folder, ["evaluator.min_accuracy=0.999"]), ["--runner=DirectRunner"])
     assert second["run_id"] != first["run_id"] and second["split_digest"] == first["split_digest"]
+    assert second["blessed"] == (second["metrics"]["accuracy"] >= 0.999)
+    if not second["blessed"]:
+        verdict = json.load(open(os.path.join(second["artifacts"]["blessing"], "blessing.json")))
+        assert verdict["reasons"][0].startswith("overall: sparse_categorical_accuracy")
     a, b = _record_digests(run_dir), _record_digests(os.path.join(root, "runs", second["run_id"]))
     assert len(a) >= 4 and a == b
 

@@ -37,8 +37,28 @@ def eval_config(min_accuracy: float) -> tfma_config.EvalConfig:
                        tfma_config.SlicingSpec(feature_keys=[INK_BUCKET])],
         metrics_specs=[tfma_config.MetricsSpec(
             metrics=[tfma_config.MetricConfig(class_name="ExampleCount"),
-                     tfma_config.MetricConfig(class_name="SparseCategoricalAccuracy")],
-            per_slice_thresholds={ACCURACY: tfma_config.PerSliceMetricThresholds(thresholds=[gate])})])
+                     # The gate sits on the MetricConfig: TFMA 0.52 keys MetricsSpec.per_slice_thresholds
+                     # without example_weighted, so they match no computed metric and every slice
+                     # fails with "Metric not found".
+                     tfma_config.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[gate])],
+            example_weights=tfma_config.ExampleWeightOptions(unweighted=True))])
+
+
+def describe_failures(validation) -> list[str]:
+    """Readable reasons, e.g. 'overall: sparse_categorical_accuracy 0.8123 below the lower bound 0.9'."""
+    reasons = []
+    for per_slice in validation.metric_validations_per_slice:
+        where = ", ".join(f"{k.column}={k.int64_value or k.bytes_value.decode() or k.float_value}"
+                          for k in per_slice.slice_key.single_slice_keys) or "overall"
+        for failure in per_slice.failures:
+            bound = failure.metric_threshold.value_threshold
+            if failure.HasField("metric_value"):
+                what = f"{failure.metric_value.double_value.value:.4f} outside [{bound.lower_bound.value}, "\
+                       f"{bound.upper_bound.value if bound.HasField('upper_bound') else 'inf'}]"
+            else:
+                what = failure.message
+            reasons.append(f"{where}: {failure.metric_key.name} {what}")
+    return reasons
 
 
 def pick_split(examples_dir: str, wanted: str) -> tuple[str, str]:
@@ -64,7 +84,7 @@ def run(ctx, inputs, outputs) -> dict:
     results = read_results(out)
     validation = tfma.load_validation_result(out)
     blessed = bool(validation.validation_ok)
-    reasons = [] if blessed else [str(f) for f in validation.metric_validations_per_slice] or ["validation failed"]
+    reasons = [] if blessed else describe_failures(validation) or ["TFMA validation failed"]
     verdict = {"blessed": blessed, "reasons": reasons, "min_accuracy": cfg.min_accuracy, "split": split}
     tf.io.gfile.makedirs(outputs["blessing"])
     write_json(join(outputs["blessing"], "blessing.json"), verdict)
