@@ -72,8 +72,8 @@ class EvaluatorSection:
 class BeamSection:
     runner: str = "direct"
     profiles: dict = dataclasses.field(default_factory=lambda: {
-        "direct": ["--runner=DirectRunner"],
-        "direct-mp": ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
+        "direct": ["--runner=FnApiRunner"],
+        "direct-mp": ["--runner=FnApiRunner", "--direct_running_mode=multi_processing",
                       "--direct_num_workers=2"],
     })
     extra_args: tuple = ()              # further Beam flags, passed through untouched

@@ -14,6 +14,9 @@ import pytest
 from data.idx import write_idx_gz
 from data.registry import DATASETS, ROLES, Dataset, IdxFile
 
+# Beam's DirectRunner would first try Prism, which it downloads: tests name the in-process engine.
+RUNNER = "FnApiRunner"
+
 NAMES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
          "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz"}
 

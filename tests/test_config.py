@@ -9,7 +9,7 @@ from pipeline.config import Config, ConfigError, load_config, parse_set
 def test_repository_config_loads():
     cfg = load_config("pipeline.yaml")
     assert isinstance(cfg, Config) and cfg.data.dataset == "mnist"
-    assert cfg.beam_args()[0] == "--runner=DirectRunner"
+    assert cfg.beam_args()[0] == "--runner=FnApiRunner"
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.trainer.epochs = 9
 

@@ -44,7 +44,7 @@ def _pixels_only_records(images):
 def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     _, folder, paths = tiny_dataset
     root = str(tmp_path / "root")
-    first = run_pipeline(_config(root, folder), ["--runner=DirectRunner"])
+    first = run_pipeline(_config(root, folder), ["--runner=FnApiRunner"])
 
     assert first["status"] == "succeeded" and first["source"]["kind"] == "local"
     assert first["blessed"] is True  # min_accuracy 0: TFMA's validation must pass
@@ -81,7 +81,7 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     metrics = json.load(open(os.path.join(os.path.dirname(first["artifacts"]["report"]), "metrics.json")))
     assert metrics["evaluation"]["accuracy"] == first["metrics"]["accuracy"]
 
-    second = run_pipeline(_config(root, folder, ["evaluator.min_accuracy=0.999"]), ["--runner=DirectRunner"])
+    second = run_pipeline(_config(root, folder, ["evaluator.min_accuracy=0.999"]), ["--runner=FnApiRunner"])
     assert second["run_id"] != first["run_id"] and second["split_digest"] == first["split_digest"]
     assert second["blessed"] == (second["metrics"]["accuracy"] >= 0.999)
     if not second["blessed"]:
@@ -101,7 +101,7 @@ def test_bad_idx_publishes_nothing(tiny_dataset, tmp_path):
     register("tiny", bad)  # checksums match: the content check must catch it
     root = str(tmp_path / "root")
     with pytest.raises(IdxError, match=r"train-labels-idx1-ubyte.gz: at byte 25: label 10 at index 17"):
-        run_pipeline(_config(root, str(tmp_path / "bad")), ["--runner=DirectRunner"])
+        run_pipeline(_config(root, str(tmp_path / "bad")), ["--runner=FnApiRunner"])
     (run_id,) = os.listdir(os.path.join(root, "runs"))
     run_dir = os.path.join(root, "runs", run_id)
     summary = json.load(open(os.path.join(run_dir, "summary.json")))

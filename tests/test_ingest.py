@@ -9,6 +9,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from tests.conftest import RUNNER
 from components.ingest.records import IMAGE_ID, INK, LABEL, PIXELS, to_sequence_example
 from components.ingest.transforms import ImagesToRecords, WriteShards, split_of, stable_fraction
 
@@ -36,7 +37,7 @@ def test_records_go_to_their_split():
         image_id = f"tiny/{source}/{i:05d}"
         expected[split_of(source, image_id, 0.3, 7)].append((image_id, label))
     assert expected["train"] and expected["eval"] and len(expected["test"]) == 3
-    with TestPipeline() as p:
+    with TestPipeline(runner=RUNNER) as p:
         out = p | beam.Create(items) | ImagesToRecords("tiny", 0.3, 7)
         for split in ("train", "eval", "test"):
             ids = out[split] | f"Collect{split}" >> beam.combiners.ToList() | f"Decode{split}" >> beam.Map(_ids_and_labels)
@@ -54,7 +55,7 @@ def _sorted_equals(expected):
 def test_malformed_records_are_tagged_not_dropped():
     good = _items(2)
     bad = [("train", 7, np.zeros((27, 28), np.uint8), 1), ("train", 8, np.zeros((28, 28), np.uint8), 12)]
-    with TestPipeline() as p:
+    with TestPipeline(runner=RUNNER) as p:
         out = p | beam.Create(good + bad) | ImagesToRecords("tiny", 0.5, 0)
         assert_that(out.malformed, equal_to([
             "tiny/train/00007: image shape (27, 28); expected (28, 28)",
@@ -73,7 +74,7 @@ def test_split_is_stable_and_seeded():
 
 
 def _write(tmp_path, name, records, options=None):
-    with TestPipeline(options=options) as p:
+    with TestPipeline(runner=RUNNER, options=options) as p:
         out = p | beam.Create(records) | WriteShards(str(tmp_path / name / "data"), 3)
         assert_that(out | beam.Map(lambda pc: pc[1]) | beam.CombineGlobally(sum), equal_to([len(records)]),
                     label="CountWritten")

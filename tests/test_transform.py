@@ -8,6 +8,7 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that
 
+from tests.conftest import RUNNER
 from components.ingest.records import to_sequence_example
 from components.transform.executor import raw_tfxio
 from components.transform.preprocessing import INK_BUCKET, PIXELS_XF, make_preprocessing_fn
@@ -26,7 +27,7 @@ def _three_rows(folder):
 def _transform(tmp_path):
     _three_rows(tmp_path / "ex")
     source = raw_tfxio(str(tmp_path / "ex"), "train")
-    with TestPipeline() as p, tft_beam.Context(temp_dir=str(tmp_path / "tmp")):
+    with TestPipeline(runner=RUNNER) as p, tft_beam.Context(temp_dir=str(tmp_path / "tmp")):
         raw = p | source.BeamSource()
         (data, _), fn = ((raw, source.TensorAdapterConfig())
                          | tft_beam.AnalyzeAndTransformDataset(make_preprocessing_fn(2)))
