@@ -15,9 +15,9 @@ def _e(x) -> str:
 
 
 def _table(headers, rows) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr>" if headers else ""
     body = "".join("<tr>" + "".join(cell for cell in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{head}{body}</table>"
 
 
 def _num(x, fmt="{:.4f}") -> str:
@@ -53,7 +53,7 @@ def render_html(metrics: dict) -> str:
 <style>{CSS}</style></head><body>
 <h1>MNIST LSTM pipeline: run {_e(metrics['run_id'])}</h1>{warn}
 <h2>Verdict: {verdict}</h2>
-{_table(["", ""], fact_rows)}
+{_table(None, fact_rows)}
 <h2>Accuracy per slice</h2>
 {_table(["slice", "examples", "accuracy", ""], _slice_rows(ev["slices"], src.get("class_names")))}
 <h2>Component wall time (s)</h2>
