@@ -1,7 +1,9 @@
-"""Command line: run the pipeline, or summarise a past run.
+"""Command line: run the pipeline, and look at past runs and artifacts.
 
     python -m pipeline run --config pipeline.yaml [--set trainer.epochs=2] [--runner direct-mp] [beam flags]
+    python -m pipeline run --no-cache | --invalidate trainer
     python -m pipeline report [RUN_ID]
+    python -m pipeline runs | show RUN_ID | lineage ARTIFACT_ID_OR_PATH
 """
 from __future__ import annotations
 
@@ -29,19 +31,32 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default=DEFAULT_CONFIG)
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     run.add_argument("--runner", help="Beam runner profile from pipeline.yaml (beam.profiles)")
+    run.add_argument("--no-cache", action="store_true", help="run every component, reuse nothing")
+    run.add_argument("--invalidate", action="append", default=[], metavar="COMPONENT",
+                     help="run this component again even if a cached execution matches")
     report = sub.add_parser("report", help="print a run's summary and the path of its HTML report")
     report.add_argument("run_id", nargs="?", help="default: the latest run")
-    report.add_argument("--config", default=DEFAULT_CONFIG)
+    runs = sub.add_parser("runs", help="list runs recorded in the metadata store")
+    show = sub.add_parser("show", help="a run's executions, timings and artifacts")
+    show.add_argument("run_id")
+    lineage = sub.add_parser("lineage", help="what produced an artifact, from what, and who used it")
+    lineage.add_argument("artifact", help="artifact id or path")
+    for p in (report, runs, show, lineage):
+        p.add_argument("--config", default=DEFAULT_CONFIG)
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     return parser
 
 
 def _cmd_run(args, beam_flags: list[str]) -> int:
     overrides = list(args.set) + ([f"beam.runner={args.runner}"] if args.runner else [])
     overrides += [f"beam.extra_args={beam_flags!r}"] if beam_flags else []
-    cfg = load_config(args.config if os.path.exists(args.config) or args.config != DEFAULT_CONFIG else None,
-                      overrides)
+    cfg = _load(argparse.Namespace(config=args.config, set=overrides))
+    from pipeline.dag import components
     from pipeline.runner import run_pipeline
-    summary = run_pipeline(cfg, cfg.beam_args())
+    unknown = set(args.invalidate) - {spec.name for spec in components()}
+    if unknown:
+        raise ConfigError(f"--invalidate: unknown component(s) {sorted(unknown)}")
+    summary = run_pipeline(cfg, cfg.beam_args(), no_cache=args.no_cache, invalidate=tuple(args.invalidate))
     print(_describe(summary))
     return 0
 
@@ -52,7 +67,8 @@ def _describe(summary: dict) -> str:
         src = summary["source"]
         lines.append(f"data: {src['dataset']} from {src['kind']} ({src['location']})" + (f" -- {src['note']}" if src.get("note") else ""))
     for name, c in summary.get("components", {}).items():
-        lines.append(f"  {name:<10} {c['status']:<10} {c.get('seconds', 0):8.1f} s")
+        how = f"cached from run {c['cached_from_run']}" if c["status"] == "cached" else c["status"]
+        lines.append(f"  {name:<10} {how:<36} {c.get('seconds', 0):8.1f} s")
     if "metrics" in summary:
         m = summary["metrics"]
         lines.append(f"accuracy on {m['split']} ({m['examples']} examples): {m['accuracy']:.4f}; "
@@ -63,21 +79,51 @@ def _describe(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _load(args):
+    return load_config(args.config if os.path.exists(args.config) or args.config != DEFAULT_CONFIG else None,
+                       args.set)
+
+
 def _cmd_report(args) -> int:
     from pipeline import artifacts as af
-    cfg = load_config(args.config if os.path.exists(args.config) else None)
-    runs = af.join(cfg.pipeline.root, "runs")
+    from pipeline import fs
+    cfg = _load(args)
+    runs = fs.join(cfg.pipeline.root, "runs")
     run_id = args.run_id
     if not run_id:
-        latest = af.join(runs, "latest")
-        if not af.gfile().exists(latest):
+        latest = fs.join(runs, "latest")
+        if not fs.exists(latest):
             raise ConfigError(f"{latest}: no finished run yet; run 'make pipeline' first")
-        with af.gfile().GFile(latest) as f:
+        with fs.open_file(latest) as f:
             run_id = f.read().strip()
-    path = af.join(runs, run_id, "summary.json")
-    if not af.gfile().exists(path):
+    path = fs.join(runs, run_id, "summary.json")
+    if not fs.exists(path):
         raise ConfigError(f"run {run_id!r}: no such run under {runs}")
     print(_describe(af.read_json(path)))
+    return 0
+
+
+def _cmd_store(args) -> int:
+    from pipeline import inspect_runs
+    from pipeline.metadata import MetadataStore
+    from pipeline.runner import metadata_path
+    cfg = _load(args)
+    path = metadata_path(cfg)
+    if not os.path.exists(path):
+        raise ConfigError(f"{path}: no metadata store yet; run the pipeline first")
+    store = MetadataStore(path)
+    try:
+        if args.command == "runs":
+            print(inspect_runs.list_runs(store))
+        elif args.command == "show":
+            print(inspect_runs.show_run(store, args.run_id))
+        else:
+            print(inspect_runs.lineage(store, args.artifact))
+    except KeyError as e:
+        what = "run" if args.command == "show" else "artifact"
+        raise ConfigError(f"{what} {e.args[0]!r}: not found in {path}") from None
+    finally:
+        store.close()
     return 0
 
 
@@ -91,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args, beam_flags)
         if beam_flags:
             raise ConfigError(f"unrecognized arguments: {' '.join(beam_flags)}")
-        return _cmd_report(args)
+        return _cmd_report(args) if args.command == "report" else _cmd_store(args)
     except (ConfigError, DataError, IdxError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -27,6 +27,7 @@ class ConfigError(ValueError):
 class PipelineSection:
     root: str = "pipeline_root"
     seed: int = 42
+    metadata: Optional[str] = None      # SQLite store; default <root>/metadata.sqlite
 
 
 @dataclasses.dataclass(frozen=True)

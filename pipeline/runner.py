@@ -1,16 +1,22 @@
-"""Run the DAG locally: each component writes into staging, and is published by rename on success.
+"""Run the DAG locally: cached components are reused, the others write into staging and are published
+by rename on success. Every execution is recorded in the metadata store.
 
-    python -m pipeline run --config pipeline.yaml
+    python -m pipeline run --config pipeline.yaml [--no-cache] [--invalidate trainer]
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
 import uuid
 
 from pipeline import artifacts as af
+from pipeline import fs
 from pipeline.dag import components
+from pipeline.faults import fault_point
+from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
+from pipeline.metadata import MetadataStore
 from pipeline.spec import ExecContext
 
 log = logging.getLogger(__name__)
@@ -20,74 +26,144 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
 
 
-def _versions() -> dict:
-    from importlib.metadata import version
-    names = ("tensorflow", "tf_keras", "apache-beam", "tensorflow-transform", "tensorflow-model-analysis")
-    return {n: version(n) for n in names}
+def metadata_path(cfg) -> str:
+    if cfg.pipeline.metadata:
+        return cfg.pipeline.metadata
+    if fs.is_remote(cfg.pipeline.root):
+        raise ValueError("pipeline.metadata: set a local path for the metadata store when pipeline.root is remote")
+    return fs.join(cfg.pipeline.root, "metadata.sqlite")
 
 
-def _run_component(spec, run_dir, cfg, beam_args, source, produced, facts, run_id):
-    staging = af.staging_dir(run_dir, spec.name)
-    outputs = {name: af.join(staging, name) for name in spec.outputs}
-    ctx = ExecContext(run_id=run_id, run_dir=run_dir, config=cfg, beam_args=tuple(beam_args), source=source,
-                      temp_dir=af.join(staging, ".tmp"), facts=facts)
-    try:
-        result = spec.load_executor()(ctx, {i: produced[i] for i in spec.inputs}, outputs)
-        for name, path in outputs.items():
-            if not af.gfile().exists(path):
-                raise RuntimeError(f"component {spec.name} did not produce its output '{name}'")
-            final = af.join(run_dir, spec.name, name)
-            af.publish(path, final)
-            produced[name] = final
-    finally:
-        af.discard(staging)  # failed or finished, nothing half-written stays behind
-    return result or {}
+def _raw_data_artifact(store, source) -> dict:
+    files = {role: {"sha256": source.sha256[role], "path": path} for role, path in sorted(source.files.items())}
+    digest = hashlib.sha256("".join(f"{r}:{f['sha256']}\n" for r, f in files.items()).encode()).hexdigest()
+    art_id = store.put_artifact(source.location, "raw_data", digest, None, files)
+    return {"id": art_id, "uri": source.location, "digest": digest}
 
 
-def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None) -> dict:
+class _Run:
+    """One pipeline run: the state shared by its component steps."""
+
+    def __init__(self, cfg, beam_args, store, run_id, no_cache, invalidate):
+        self.cfg, self.beam_args, self.store, self.run_id = cfg, beam_args, store, run_id
+        self.no_cache, self.invalidate = no_cache, set(invalidate)
+        self.run_dir = fs.join(cfg.pipeline.root, "runs", run_id)
+        self.summary_path = fs.join(self.run_dir, "summary.json")
+        self.summary = {"run_id": run_id, "status": "running", "dataset": cfg.data.dataset,
+                        "config": cfg.as_dict(), "beam_args": beam_args, "versions": library_versions(),
+                        "components": {}, "artifacts": {}, "metadata": store.path}
+        self.produced: dict = {}
+        self.facts: dict = {"_timings": self.summary["components"]}
+        self.source = None
+
+    def save(self):
+        af.write_json(self.summary_path, self.summary)
+
+    def step(self, spec) -> None:
+        entry = self.summary["components"][spec.name] = {"status": "running"}
+        self.save()
+        inputs = {name: self.produced[name] for name in spec.inputs}
+        params = spec.params(self.cfg)
+        code = code_version(spec.code)
+        fp = execution_fingerprint(spec.name, code, params, {n: a["digest"] for n, a in inputs.items()})
+        exe = self.store.start_execution(self.run_id, spec.name, fp, code, params, {n: a["id"] for n, a in inputs.items()})
+        start = time.perf_counter()
+        try:
+            if not self._reuse(spec, exe, fp, entry):
+                self._execute(spec, exe, inputs, entry)
+        except BaseException as e:
+            self.store.finish_execution(exe, "failed", error=f"{type(e).__name__}: {e}")
+            entry.update(status="failed", seconds=round(time.perf_counter() - start, 2))
+            raise
+        entry["seconds"] = round(time.perf_counter() - start, 2)
+        entry["fingerprint"] = fp
+        self.summary["artifacts"].update({o: self.produced[o]["uri"] for o in spec.outputs})
+        self.save()
+
+    def _reuse(self, spec, exe, fp, entry) -> bool:
+        if not spec.cacheable or self.no_cache or spec.name in self.invalidate:
+            return False
+        prev = self.store.cached(fp)
+        if not prev:
+            return False
+        outputs = self.store.events(prev["id"], "output")
+        if set(outputs) != set(spec.outputs) or not all(fs.exists(a["uri"]) for a in outputs.values()):
+            log.warning("%s: cached outputs of execution %s are gone; running it again", spec.name, prev["id"])
+            return False
+        self.store.finish_execution(exe, "cached", facts=prev["facts"], outputs={n: a["id"] for n, a in outputs.items()},
+                                    cached_from=prev["id"])
+        self.produced.update({n: {"id": a["id"], "uri": a["uri"], "digest": a["digest"]} for n, a in outputs.items()})
+        self.facts[spec.name] = prev["facts"]
+        entry.update(status="cached", cached_from_run=prev["run_id"], facts=prev["facts"])
+        log.info("%s: cached (execution %s of run %s)", spec.name, prev["id"], prev["run_id"])
+        return True
+
+    def _execute(self, spec, exe, inputs, entry) -> None:
+        staging = af.staging_dir(self.run_dir, spec.name)
+        outputs = {name: fs.join(staging, name) for name in spec.outputs}
+        ctx = ExecContext(run_id=self.run_id, run_dir=self.run_dir, config=self.cfg, beam_args=tuple(self.beam_args),
+                          source=self.source, temp_dir=fs.join(staging, ".tmp"), facts=self.facts, component=spec.name)
+        try:
+            fault_point(spec.name, "start")
+            facts = spec.load_executor()(ctx, {n: a["uri"] for n, a in inputs.items()}, outputs) or {}
+            missing = [n for n, p in outputs.items() if not fs.exists(p)]
+            if missing:
+                raise RuntimeError(f"component {spec.name} did not produce its outputs {missing}")
+            fault_point(spec.name, "before_publish")
+            published = {}
+            for name, path in outputs.items():
+                final = fs.join(self.run_dir, spec.name, name)
+                af.publish(path, final)
+                files = fs.manifest(final)
+                digest = fs.manifest_digest(files)
+                published[name] = {"id": self.store.put_artifact(final, name, digest, exe, files),
+                                   "uri": final, "digest": digest}
+        finally:
+            af.discard(staging)  # failed or finished, nothing half-written stays behind
+        fault_point(spec.name, "after_publish")
+        self.store.finish_execution(exe, "complete", facts=facts, outputs={n: a["id"] for n, a in published.items()})
+        self.produced.update(published)
+        self.facts[spec.name] = facts
+        entry.update(status="succeeded", facts=facts)
+
+
+def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache: bool = False,
+                 invalidate: tuple = ()) -> dict:
     """Run every component in order; return the summary that is also written to summary.json."""
     from data.acquire import acquire
 
-    run_id = run_id or new_run_id()
-    run_dir = af.join(cfg.pipeline.root, "runs", run_id)
-    af.gfile().makedirs(run_dir)
-    summary_path = af.join(run_dir, "summary.json")
-    summary = {"run_id": run_id, "status": "running", "dataset": cfg.data.dataset, "config": cfg.as_dict(),
-               "beam_args": beam_args, "versions": _versions(), "components": {}, "artifacts": {}}
-    af.write_json(summary_path, summary)
-    facts: dict = {"_timings": summary["components"]}
+    store = MetadataStore(metadata_path(cfg))
+    run = _Run(cfg, beam_args, store, run_id or new_run_id(), no_cache, invalidate)
+    fs.makedirs(run.run_dir)
+    store.start_run(run.run_id, cfg.data.dataset, run.summary_path)
+    run.save()
     try:
-        source = acquire(cfg.data)
-        summary["source"] = dataclasses.asdict(source)
-        produced = {"raw_data": source.location}
+        run.source = acquire(cfg.data)
+        run.summary["source"] = dataclasses.asdict(run.source)
+        run.produced["raw_data"] = _raw_data_artifact(store, run.source)
         for spec in components():
             log.info("=== %s", spec.name)
-            start = time.perf_counter()
-            entry = summary["components"][spec.name] = {"status": "running"}
-            af.write_json(summary_path, summary)
-            try:
-                facts[spec.name] = _run_component(spec, run_dir, cfg, beam_args, source, produced, facts, run_id)
-            except BaseException:
-                entry.update(status="failed", seconds=round(time.perf_counter() - start, 2))
-                raise
-            entry.update(status="succeeded", seconds=round(time.perf_counter() - start, 2), facts=facts[spec.name])
-            summary["artifacts"].update({o: produced[o] for o in spec.outputs})
-            af.write_json(summary_path, summary)
-        _finish(summary, produced, facts)
-        af.discard(af.join(run_dir, ".checkpoints"))
-        af.write_json(summary_path, summary)
-        with af.gfile().GFile(af.join(cfg.pipeline.root, "runs", "latest"), "w") as f:
-            f.write(run_id)
-        return summary
+            run.step(spec)
+        _finish(run.summary, run.produced, run.facts)
+        af.discard(fs.join(run.run_dir, ".staging"))
+        run.save()
+        store.finish_run(run.run_id, "succeeded")
+        with fs.open_file(fs.join(cfg.pipeline.root, "runs", "latest"), "w") as f:
+            f.write(run.run_id)
+        return run.summary
     except BaseException as e:
-        summary.update(status="failed", error=f"{type(e).__name__}: {e}")
-        af.write_json(summary_path, summary)
+        run.summary.update(status="failed", error=f"{type(e).__name__}: {e}")
+        run.save()
+        store.finish_run(run.run_id, "failed", run.summary["error"])
         raise
+    finally:
+        store.close()
 
 
 def _finish(summary: dict, produced: dict, facts: dict) -> None:
     ev = facts["evaluator"]
     summary.update(status="succeeded", blessed=ev["blessed"],
                    metrics={"accuracy": ev["accuracy"], "split": ev["split"], "examples": ev["examples"]},
-                   records=facts["ingest"]["records"], split_digest=facts["ingest"]["split_digest"])
-    summary["artifacts"]["report"] = af.join(produced["report"], "report.html")
+                   records=facts["ingest"]["records"], split_digest=facts["ingest"]["split_digest"],
+                   cached=[n for n, c in summary["components"].items() if c["status"] == "cached"])
+    summary["artifacts"]["report"] = fs.join(produced["report"]["uri"], "report.html")

@@ -18,6 +18,8 @@ class ComponentSpec:
     outputs: tuple[str, ...]           # artifact names this component publishes
     params: Callable[[Any], dict]      # the config values that change what it computes
     executor: str                      # "module:function", imported only when it runs
+    code: tuple[str, ...] = ()         # source paths (from the repo root) that make its code version
+    cacheable: bool = True             # False: runs every time (e.g. a report about this very run)
 
     def load_executor(self) -> Callable:
         module, _, fn = self.executor.partition(":")
@@ -33,6 +35,11 @@ class ExecContext:
     source: Any                        # data.acquire.DataSource
     temp_dir: str                      # scratch space, removed after the component
     facts: dict = dataclasses.field(default_factory=dict)   # what upstream components reported
+    component: str = ""
+
+    def fault_point(self, point: str) -> None:
+        from pipeline.faults import fault_point
+        fault_point(self.component, point)
 
     def beam_pipeline(self, step: str):
         """A Beam pipeline for one step on the configured runner, with a stable job name."""

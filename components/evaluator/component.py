@@ -9,4 +9,6 @@ SPEC = ComponentSpec(
     outputs=("evaluation", "blessing"),
     params=lambda cfg: dataclasses.asdict(cfg.evaluator),
     executor="components.evaluator.executor:run",
+    code=("components/evaluator", "components/trainer/export.py", "components/transform/executor.py",
+          "components/transform/preprocessing.py", "components/ingest/records.py"),
 )

@@ -92,4 +92,5 @@ def run(ctx, inputs, outputs) -> dict:
         f.write("\n".join(reasons))
     log.info("evaluation on %s: accuracy %.4f, blessed=%s", split, results["overall"]["accuracy"], blessed)
     return {"split": split, "split_note": note, "accuracy": results["overall"]["accuracy"],
-            "examples": results["overall"]["count"], "blessed": blessed, "blessing_reasons": reasons}
+            "examples": results["overall"]["count"], "blessed": blessed, "blessing_reasons": reasons,
+            "min_accuracy": cfg.min_accuracy, "slices": results["slices"]}

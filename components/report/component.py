@@ -6,5 +6,7 @@ SPEC = ComponentSpec(
     inputs=("evaluation", "blessing"),
     outputs=("report",),
     params=lambda cfg: {},
+    cacheable=False,  # it describes this run: its id, timings, and what was cached
     executor="components.report.executor:run",
+    code=("components/report", "components/evaluator/results.py"),
 )

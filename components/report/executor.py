@@ -1,14 +1,16 @@
-"""Report executor: `metrics.json` for machines and `report.html` for people, from one dict."""
+"""Report executor: `metrics.json` for machines and `report.html` for people, from one dict.
+
+It reads only the facts that upstream components recorded, so it needs no TensorFlow and is cheap to
+run every time (a report describes its own run: id, timings, what was cached).
+"""
 from __future__ import annotations
 
 import dataclasses
 
-import tensorflow as tf
-
-from components.evaluator.results import read_results
 from components.report.render import render_html
 from data.registry import DATASETS
-from pipeline.artifacts import join, write_json
+from pipeline import fs
+from pipeline.artifacts import write_json
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -21,23 +23,27 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _timings(components: dict) -> dict:
+    return {name: c["seconds"] for name, c in components.items() if "seconds" in c}
+
+
 def run(ctx, inputs, outputs) -> dict:
-    ev_facts = ctx.facts["evaluator"]
-    results = read_results(inputs["evaluation"])
+    ev = ctx.facts["evaluator"]
     source = dataclasses.asdict(ctx.source) | {"class_names": DATASETS[ctx.source.dataset].class_names}
+    components = ctx.facts.get("_timings", {})
     metrics = {
         "run_id": ctx.run_id,
         "source": source,
-        "evaluation": {**ev_facts, "min_accuracy": ctx.config.evaluator.min_accuracy,
-                       "overall": results["overall"], "slices": results["slices"]},
+        "evaluation": ev,
         "training": ctx.facts.get("trainer", {}),
         "records": ctx.facts.get("ingest", {}).get("records", {}),
-        "timings_s": {k: v["seconds"] for k, v in ctx.facts.get("_timings", {}).items() if "seconds" in v},
+        "timings_s": _timings(components),
+        "cached": {n: c.get("cached_from_run") for n, c in components.items() if c.get("status") == "cached"},
         "config_flat": _flatten(ctx.config.as_dict()),
     }
     out = outputs["report"]
-    tf.io.gfile.makedirs(out)
-    write_json(join(out, "metrics.json"), metrics)
-    with tf.io.gfile.GFile(join(out, "report.html"), "w") as f:
+    fs.makedirs(out)
+    write_json(fs.join(out, "metrics.json"), metrics)
+    with fs.open_file(fs.join(out, "report.html"), "w") as f:
         f.write(render_html(metrics))
     return {"html": "report.html", "json": "metrics.json"}

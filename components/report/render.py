@@ -47,7 +47,10 @@ def render_html(metrics: dict) -> str:
              ("examples evaluated", ev["examples"]), ("accuracy", f'{ev["accuracy"]:.4f}'),
              ("threshold", f'accuracy >= {ev["min_accuracy"]}')]
     fact_rows = [[f"<th>{_e(k)}</th>", f"<td>{_e(v)}</td>"] for k, v in facts]
-    timing_rows = [[f"<td>{_e(k)}</td>", _num(v, "{:.1f}")] for k, v in metrics["timings_s"].items()]
+    cached = metrics.get("cached", {})
+    timing_rows = [[f"<td>{_e(k)}</td>", _num(v, "{:.1f}"),
+                    f"<td>{_e('cached from run ' + cached[k]) if k in cached else 'ran'}</td>"]
+                   for k, v in metrics["timings_s"].items()]
     config_rows = [[f"<td>{_e(k)}</td>", f"<td>{_e(v)}</td>"] for k, v in metrics["config_flat"].items()]
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Run {_e(metrics['run_id'])}</title>
 <style>{CSS}</style></head><body>
@@ -57,7 +60,7 @@ def render_html(metrics: dict) -> str:
 <h2>Accuracy per slice</h2>
 {_table(["slice", "examples", "accuracy", ""], _slice_rows(ev["slices"], src.get("class_names")))}
 <h2>Component wall time (s)</h2>
-{_table(["component", "seconds"], timing_rows)}
+{_table(["component", "seconds", ""], timing_rows)}
 <h2>Configuration</h2>
 {_table(["key", "value"], config_rows)}
 </body></html>"""

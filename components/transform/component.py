@@ -9,4 +9,5 @@ SPEC = ComponentSpec(
     outputs=("transform_graph", "transformed_examples"),
     params=lambda cfg: dataclasses.asdict(cfg.transform),
     executor="components.transform.executor:run",
+    code=("components/transform", "components/ingest/records.py"),
 )
