@@ -81,7 +81,8 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     metrics = json.load(open(os.path.join(os.path.dirname(first["artifacts"]["report"]), "metrics.json")))
     assert metrics["evaluation"]["accuracy"] == first["metrics"]["accuracy"]
 
-    second = run_pipeline(_config(root, folder, ["evaluator.min_accuracy=0.999"]), ["--runner=FnApiRunner"])
+    second = run_pipeline(_config(root, folder, ["evaluator.min_accuracy=0.999"]), ["--runner=FnApiRunner"],
+                          no_cache=True)  # really write the records again
     assert second["run_id"] != first["run_id"] and second["split_digest"] == first["split_digest"]
     assert second["blessed"] == (second["metrics"]["accuracy"] >= 0.999)
     if not second["blessed"]:
