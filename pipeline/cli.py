@@ -4,6 +4,7 @@
     python -m pipeline run --no-cache | --invalidate trainer
     python -m pipeline report [RUN_ID]
     python -m pipeline runs | show RUN_ID | lineage ARTIFACT_ID_OR_PATH
+    python -m pipeline graph --runner dataflow [--from RUN_ID]     # offline --dry_run of each Beam step
 """
 from __future__ import annotations
 
@@ -41,7 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run_id")
     lineage = sub.add_parser("lineage", help="what produced an artifact, from what, and who used it")
     lineage.add_argument("artifact", help="artifact id or path")
-    for p in (report, runs, show, lineage):
+    graph = sub.add_parser("graph", help="build each Beam step's job graph with --dry_run (no submission)")
+    graph.add_argument("--runner", default="dataflow")
+    graph.add_argument("--from", dest="from_run", help="run whose artifacts feed the steps (default: latest)")
+    for p in (report, runs, show, lineage, graph):
         p.add_argument("--config", default=DEFAULT_CONFIG)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     return parser
@@ -56,7 +60,9 @@ def _cmd_run(args, beam_flags: list[str]) -> int:
     unknown = set(args.invalidate) - {spec.name for spec in components()}
     if unknown:
         raise ConfigError(f"--invalidate: unknown component(s) {sorted(unknown)}")
-    summary = run_pipeline(cfg, cfg.beam_args(), no_cache=args.no_cache, invalidate=tuple(args.invalidate))
+    from pipeline.packaging import with_package
+    beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels"))
+    summary = run_pipeline(cfg, beam_args, no_cache=args.no_cache, invalidate=tuple(args.invalidate))
     print(_describe(summary))
     return 0
 
@@ -103,6 +109,14 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_graph(args) -> int:
+    from pipeline.dryrun import describe, dry_run_beam_steps
+    cfg = _load(argparse.Namespace(config=args.config, set=list(args.set) + [f"beam.runner={args.runner}"]))
+    jobs = dry_run_beam_steps(cfg, args.from_run)
+    print(describe(jobs))
+    return 0
+
+
 def _cmd_store(args) -> int:
     from pipeline import inspect_runs
     from pipeline.metadata import MetadataStore
@@ -137,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args, beam_flags)
         if beam_flags:
             raise ConfigError(f"unrecognized arguments: {' '.join(beam_flags)}")
-        return _cmd_report(args) if args.command == "report" else _cmd_store(args)
+        if args.command == "report":
+            return _cmd_report(args)
+        if args.command == "graph":
+            return _cmd_graph(args)
+        return _cmd_store(args)
     except (ConfigError, DataError, IdxError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -59,6 +59,13 @@ def rename(src: str, dst: str, overwrite: bool = False) -> None:
     g.rmtree(src)
 
 
+def copy(src: str, dst: str) -> None:
+    if is_remote(src) or is_remote(dst):
+        _g().copy(src, dst, overwrite=True)
+    else:
+        shutil.copyfile(src, dst)
+
+
 def walk_files(root: str):
     """Yield (relative path, size) of every file below root, sorted."""
     out = []

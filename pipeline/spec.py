@@ -41,11 +41,24 @@ class ExecContext:
         from pipeline.faults import fault_point
         fault_point(self.component, point)
 
+    @property
+    def dry_run(self) -> bool:
+        return any(a in ("--dry_run", "--dry_run=True", "--dry_run=true") for a in self.beam_args)
+
     def beam_pipeline(self, step: str):
         """A Beam pipeline for one step on the configured runner, with a stable job name."""
         import apache_beam as beam
         from apache_beam.options.pipeline_options import PipelineOptions
 
+        extra = {} if any(a.startswith("--temp_location") for a in self.beam_args) else {"temp_location": self.temp_dir}
         opts = PipelineOptions(list(self.beam_args), job_name=f"mnist-{step}-{self.run_id}".lower().replace("_", "-"),
-                               temp_location=self.temp_dir, save_main_session=False)
+                               save_main_session=False, **extra)
         return beam.Pipeline(options=opts)
+
+    def run_beam(self, pipeline):
+        """Run and wait; on a dry run (e.g. Dataflow --dry_run) keep the job it built in facts['_jobs']."""
+        result = pipeline.run()
+        result.wait_until_finish()
+        if self.dry_run:
+            self.facts.setdefault("_jobs", {})[self.component] = getattr(result, "job", None)
+        return result

@@ -17,12 +17,16 @@ pytestmark = pytest.mark.e2e
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def tiny_overrides(root, folder, extra=()) -> list[str]:
+    """--set values for a fast run on the tiny generated dataset (shared with the CLI tests)."""
+    return [f"pipeline.root={root}", "data.dataset=tiny", f"data.local_dir={folder}", "data.download=false",
+            "ingest.eval_fraction=0.25", "ingest.num_shards=2", "ingest.chunk_size=100",
+            "trainer.cell_size=16", "trainer.epochs=2", "trainer.batch_size=32", "evaluator.min_accuracy=0.0",
+            *extra]
+
+
 def _config(root, folder, extra=()):
-    return load_config(os.path.join(REPO, "pipeline.yaml"), [
-        f"pipeline.root={root}", "data.dataset=tiny", f"data.local_dir={folder}", "data.download=false",
-        "ingest.eval_fraction=0.25", "ingest.num_shards=2", "ingest.chunk_size=100",
-        "trainer.cell_size=16", "trainer.epochs=2", "trainer.batch_size=32", "evaluator.min_accuracy=0.0",
-        *extra])
+    return load_config(os.path.join(REPO, "pipeline.yaml"), tiny_overrides(root, folder, extra))
 
 
 def _record_digests(run_dir):

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.metadata import MetadataStore
 from pipeline.runner import run_pipeline
-from tests.test_e2e import REPO, _config
+from tests.test_e2e import REPO, _config, tiny_overrides
 
 pytestmark = pytest.mark.e2e
 BEAM = ["--runner=FnApiRunner"]
@@ -56,11 +56,11 @@ def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path):
 
 
 def _cli(folder, root, *extra, fault=None):
+    """`python -m pipeline run` on the tiny dataset in a separate process (1 epoch)."""
     env = dict(os.environ, PIPELINE_FAULT=fault or "")
     args = [sys.executable, os.path.join(REPO, "tests", "run_tiny.py"), folder, "run",
             "--config", os.path.join(REPO, "pipeline.yaml")]
-    for kv in (f"pipeline.root={root}", "data.dataset=tiny", f"data.local_dir={folder}", "data.download=false",
-               "trainer.cell_size=16", "trainer.epochs=1", "trainer.batch_size=32", "evaluator.min_accuracy=0"):
+    for kv in tiny_overrides(root, folder, ["trainer.epochs=1"]):
         args += ["--set", kv]
     return subprocess.run(args + list(extra), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 

@@ -80,7 +80,10 @@ def run(ctx, inputs, outputs) -> dict:
          | "ExtractEvaluateAndWriteResults" >> tfma.ExtractEvaluateAndWriteResults(
              eval_shared_model=shared, eval_config=config, output_path=out,
              tensor_adapter_config=source.TensorAdapterConfig()))
-    p.run().wait_until_finish()
+    ctx.run_beam(p)
+    if ctx.dry_run:
+        return {"dry_run": True}
+    ctx.fault_point("mid")
     results = read_results(out)
     validation = tfma.load_validation_result(out)
     blessed = bool(validation.validation_ok)

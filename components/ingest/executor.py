@@ -13,6 +13,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from components.ingest.transforms import (MALFORMED, NAMESPACE, SPLITS, ImagesToRecords, WriteShards,
                                           read_chunk, split_of)
 from data.idx import read_idx_pair
+from pipeline import fs
 from pipeline.artifacts import join
 
 log = logging.getLogger(__name__)
@@ -23,9 +24,23 @@ class IngestError(RuntimeError):
     pass
 
 
+def _worker_files(ctx) -> dict:
+    """Local runners read the IDX files in place; cluster workers read copies under the pipeline root."""
+    from pipeline.packaging import LOCAL_RUNNERS, runner_of
+    if runner_of(list(ctx.beam_args)).rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS:
+        return dict(ctx.source.files)
+    staged = {}
+    fs.makedirs(join(ctx.temp_dir, "raw"))
+    for role, path in ctx.source.files.items():
+        staged[role] = join(ctx.temp_dir, "raw", path.rsplit("/", 1)[-1])
+        fs.copy(path, staged[role])
+    return staged
+
+
 def _plan(ctx):
     """Validate every IDX pair in the driver (fail before Beam starts) and cut it into chunks."""
     files, chunk, cfg = ctx.source.files, ctx.config.ingest.chunk_size, ctx.config
+    worker_files = _worker_files(ctx)
     chunks, expected, membership = [], 0, hashlib.sha256()
     for source, img_role, lbl_role in SOURCES:
         if img_role not in files:
@@ -33,7 +48,8 @@ def _plan(ctx):
         images, _ = read_idx_pair(files[img_role], files[lbl_role])
         n = len(images)
         expected += n
-        chunks += [(source, files[img_role], files[lbl_role], s, min(s + chunk, n)) for s in range(0, n, chunk)]
+        chunks += [(source, worker_files[img_role], worker_files[lbl_role], s, min(s + chunk, n))
+                   for s in range(0, n, chunk)]
         for i in range(n):  # digest of who went where: equal digests, equal splits
             image_id = f"{cfg.data.dataset}/{source}/{i:05d}"
             membership.update(f"{image_id}:{split_of(source, image_id, cfg.ingest.eval_fraction, cfg.pipeline.seed)}\n".encode())
@@ -62,8 +78,9 @@ def run(ctx, inputs, outputs) -> dict:
     for split in SPLITS:
         _ = tagged[split] | f"Write{split.capitalize()}" >> WriteShards(join(out, f"Split-{split}", "data"), shards)
     _ = tagged[MALFORMED] | "WriteMalformed" >> beam.io.WriteToText(join(out, "malformed"), file_name_suffix=".txt")
-    result = p.run()
-    result.wait_until_finish()
+    result = ctx.run_beam(p)
+    if ctx.dry_run:
+        return {"dry_run": True}
     counts = _counters(result)
     return _check(counts, expected, cfg.ingest.max_malformed, out) | {"split_digest": digest}
 

@@ -71,4 +71,5 @@ def to_sequence_example(image: np.ndarray, label: int, image_id: str) -> bytes:
     steps = ex.feature_lists.feature_list[PIXELS].feature
     for row in rows:
         steps.add().float_list.value.extend(row)
-    return ex.SerializeToString()
+    # deterministic=True sorts the context map: otherwise its byte order can differ between processes
+    return ex.SerializeToString(deterministic=True)

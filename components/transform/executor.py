@@ -52,7 +52,9 @@ def run(ctx, inputs, outputs) -> dict:
         xf_eval, _ = (((raw_eval, evals.TensorAdapterConfig()), transform_fn)
                       | "TransformEval" >> tft_beam.TransformDataset(output_record_batches=True))
         _ = xf_eval | "WriteEval" >> EncodeAndWrite(join(xf_dir, "Split-eval", "data"))
-        p.run().wait_until_finish()
+        ctx.run_beam(p)
+    if ctx.dry_run:
+        return {"dry_run": True}
     ctx.fault_point("mid")  # tests kill the process here: Beam has written, nothing is published
     # WriteTransformFn does not record the raw schema; serving and TFTransformOutput need it.
     metadata_io.write_metadata(dataset_metadata.DatasetMetadata(raw_schema()), join(graph_dir, "metadata"))

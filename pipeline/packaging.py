@@ -1,0 +1,46 @@
+"""Ship the project's code to Beam workers as a built wheel (never the driver's sys.path).
+
+Local runners run in this process (or its children) and need nothing; every other runner gets
+`--extra_package=<wheel>` unless the flags already name a --setup_file or --extra_package.
+"""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import subprocess
+import sys
+
+from pipeline.fingerprint import ROOT, code_version
+
+log = logging.getLogger(__name__)
+LOCAL_RUNNERS = {"fnapirunner", "directrunner", "bundlebaseddirectrunner", "switchingdirectrunner"}
+SOURCES = ("pipeline", "components", "data", "pyproject.toml")
+
+
+def runner_of(beam_args: list[str]) -> str:
+    for arg in beam_args:
+        if arg.startswith("--runner="):
+            return arg.split("=", 1)[1]
+    return "DirectRunner"
+
+
+def build_wheel(out_root: str) -> str:
+    """Build (once per code version) the project's wheel under out_root; return its path."""
+    out = os.path.join(out_root, code_version(SOURCES)[:16])
+    found = glob.glob(os.path.join(out, "*.whl"))
+    if found:
+        return found[0]
+    os.makedirs(out, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", out, ROOT]
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    (wheel,) = glob.glob(os.path.join(out, "*.whl"))
+    log.info("built %s for Beam workers", wheel)
+    return wheel
+
+
+def with_package(beam_args: list[str], out_root: str) -> list[str]:
+    runner = runner_of(beam_args).rsplit(".", 1)[-1].lower()
+    if runner in LOCAL_RUNNERS or any(a.startswith(("--setup_file", "--extra_package")) for a in beam_args):
+        return list(beam_args)
+    return list(beam_args) + [f"--extra_package={build_wheel(out_root)}"]
