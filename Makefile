@@ -8,7 +8,7 @@ RUNNER     ?= direct
 CONFIG     ?= pipeline.yaml
 ARGS       ?=
 
-.PHONY: pipeline test test-unit test-e2e report venv lock clean fashion-data
+.PHONY: pipeline test test-unit test-e2e report venv lock clean fashion-data wheel worker-image
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(ARGS)
@@ -38,10 +38,16 @@ fashion-data:
 	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || \
 	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)
 
+wheel: $(STAMP)
+	rm -rf dist && $(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
+
+worker-image: wheel
+	docker build -f docker/Dockerfile -t mnist-lstm-worker:0.1.0 .
+
 lock:
 	$(PY) -m pip install -q -r requirements.txt
 	(echo "# Full lock of the environment (pip freeze), generated from requirements.txt; 'make lock' rewrites it."; \
 	  $(PY) -m pip freeze) > requirements.lock
 
 clean:
-	rm -rf pipeline_root .pytest_cache
+	rm -rf pipeline_root .pytest_cache build dist
