@@ -46,11 +46,12 @@ class IngestSection:
     num_shards: int = 4
     chunk_size: int = 2500              # images per Beam work item
     max_malformed: int = 0
+    slice_buckets: int = 4              # quantile buckets per image property (slices), fitted on train
 
 
 @dataclasses.dataclass(frozen=True)
 class TransformSection:
-    ink_buckets: int = 4
+    pass  # the preprocessing has no knobs yet; the section exists so pipeline.yaml can grow one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +67,19 @@ class TrainerSection:
 @dataclasses.dataclass(frozen=True)
 class EvaluatorSection:
     split: str = "test"                 # falls back to 'eval' when the dataset has no test file
-    min_accuracy: float = 0.5
+    min_accuracy: float = 0.5           # blessing: overall accuracy must reach this
+    max_drop: float = 0.01              # blessing: overall accuracy may fall at most this below the baseline
+    max_slice_drop: float = 0.05        # ... and any slice with >= min_slice_size examples at most this
+    min_slice_size: int = 30            # smaller slices are flagged in the report, not gated
+    require_baseline: bool = False      # True: no blessing without a baseline to compare with
+    confidence_intervals: bool = True   # TFMA's intervals for accuracy per slice
+    gallery_size: int = 40              # misclassified images in the report
+    batch_size: int = 1024              # TFMA inference batch
+
+
+@dataclasses.dataclass(frozen=True)
+class PusherSection:
+    serving_dir: Optional[str] = None   # default <root>/serving/<dataset>; versions go in numbered folders
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +101,7 @@ class Config:
     transform: TransformSection = TransformSection()
     trainer: TrainerSection = TrainerSection()
     evaluator: EvaluatorSection = EvaluatorSection()
+    pusher: PusherSection = PusherSection()
     beam: BeamSection = BeamSection()
 
     def beam_args(self) -> list[str]:
@@ -110,7 +124,7 @@ _CHECKS = {
     "ingest.num_shards": (lambda v: 1 <= v <= 1024, "1..1024"),
     "ingest.chunk_size": (lambda v: v >= 1, "at least 1"),
     "ingest.max_malformed": (lambda v: v >= 0, "at least 0"),
-    "transform.ink_buckets": (lambda v: 2 <= v <= 20, "2..20"),
+    "ingest.slice_buckets": (lambda v: 2 <= v <= 20, "2..20"),
     "trainer.cell_size": (lambda v: 1 <= v <= 4096, "1..4096"),
     "trainer.epochs": (lambda v: v >= 1, "at least 1"),
     "trainer.steps_per_epoch": (lambda v: v is None or v >= 1, "at least 1, or null"),
@@ -119,6 +133,11 @@ _CHECKS = {
     "trainer.shuffle_buffer": (lambda v: v >= 1, "at least 1"),
     "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
     "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),
+    "evaluator.max_drop": (lambda v: 0 <= v <= 1, "0..1"),
+    "evaluator.max_slice_drop": (lambda v: 0 <= v <= 1, "0..1"),
+    "evaluator.min_slice_size": (lambda v: v >= 1, "at least 1"),
+    "evaluator.gallery_size": (lambda v: 0 <= v <= 1000, "0..1000"),
+    "evaluator.batch_size": (lambda v: v >= 1, "at least 1"),
     "data.download_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
 }
 

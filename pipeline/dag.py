@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from components.evaluator.component import SPEC as EVALUATOR
 from components.ingest.component import SPEC as INGEST
+from components.pusher.component import SPEC as PUSHER
 from components.report.component import SPEC as REPORT
 from components.trainer.component import SPEC as TRAINER
 from components.transform.component import SPEC as TRANSFORM
@@ -11,8 +12,8 @@ EXTERNAL = ("raw_data",)
 
 
 def components():
-    """Ingest -> Transform -> Trainer -> Evaluator -> Report."""
-    dag = [INGEST, TRANSFORM, TRAINER, EVALUATOR, REPORT]
+    """Ingest -> Transform -> Trainer -> Evaluator -> Pusher -> Report."""
+    dag = [INGEST, TRANSFORM, TRAINER, EVALUATOR, PUSHER, REPORT]
     produced = set(EXTERNAL)
     for spec in dag:
         missing = set(spec.inputs) - produced

@@ -17,6 +17,7 @@ from pipeline.dag import components
 from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
 from pipeline.metadata import MetadataStore
+from pipeline.resolvers import RESOLVERS
 from pipeline.spec import ExecContext
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,12 @@ class _Run:
         entry = self.summary["components"][spec.name] = {"status": "running"}
         self.save()
         inputs = {name: self.produced[name] for name in spec.inputs}
-        params = spec.params(self.cfg)
+        for name in spec.optional_inputs:
+            found = RESOLVERS[name](self)
+            entry[name] = found["uri"] if found else None
+            if found:
+                inputs[name] = found
+        params = spec.params(self.cfg) | {f"has_{n}": n in inputs for n in spec.optional_inputs}
         code = code_version(spec.code)
         fp = execution_fingerprint(spec.name, code, params, {n: a["digest"] for n, a in inputs.items()})
         exe = self.store.start_execution(self.run_id, spec.name, fp, code, params, {n: a["id"] for n, a in inputs.items()})
@@ -77,7 +83,7 @@ class _Run:
             raise
         entry["seconds"] = round(time.perf_counter() - start, 2)
         entry["fingerprint"] = fp
-        self.summary["artifacts"].update({o: self.produced[o]["uri"] for o in spec.outputs})
+        self.summary["artifacts"].update({o: a["uri"] for o, a in self.produced.items() if o != "raw_data"})
         self.save()
 
     def _reuse(self, spec, exe, fp, entry) -> bool:
@@ -87,7 +93,7 @@ class _Run:
         if not prev:
             return False
         outputs = self.store.events(prev["id"], "output")
-        if set(outputs) != set(spec.outputs) or not all(fs.exists(a["uri"]) for a in outputs.values()):
+        if not set(spec.outputs) <= set(outputs) or not all(fs.exists(a["uri"]) for a in outputs.values()):
             log.warning("%s: cached outputs of execution %s are gone; running it again", spec.name, prev["id"])
             return False
         self.store.finish_execution(exe, "cached", facts=prev["facts"], outputs={n: a["id"] for n, a in outputs.items()},
@@ -106,6 +112,7 @@ class _Run:
         try:
             fault_point(spec.name, "start")
             facts = spec.load_executor()(ctx, {n: a["uri"] for n, a in inputs.items()}, outputs) or {}
+            external = facts.pop("_artifacts", {})  # outputs written outside the run (e.g. a pushed model)
             missing = [n for n, p in outputs.items() if not fs.exists(p)]
             if missing:
                 raise RuntimeError(f"component {spec.name} did not produce its outputs {missing}")
@@ -118,6 +125,11 @@ class _Run:
                 digest = fs.manifest_digest(files)
                 published[name] = {"id": self.store.put_artifact(final, name, digest, exe, files),
                                    "uri": final, "digest": digest}
+            for name, uri in external.items():
+                files = fs.manifest(uri)
+                digest = fs.manifest_digest(files)
+                published[name] = {"id": self.store.put_artifact(uri, name, digest, exe, files), "uri": uri,
+                                   "digest": digest}
         finally:
             af.discard(staging)  # failed or finished, nothing half-written stays behind
         fault_point(spec.name, "after_publish")
@@ -162,7 +174,7 @@ def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache:
 
 def _finish(summary: dict, produced: dict, facts: dict) -> None:
     ev = facts["evaluator"]
-    summary.update(status="succeeded", blessed=ev["blessed"],
+    summary.update(status="succeeded", blessed=ev["blessed"], pushed=facts["pusher"],
                    metrics={"accuracy": ev["accuracy"], "split": ev["split"], "examples": ev["examples"]},
                    records=facts["ingest"]["records"], split_digest=facts["ingest"]["split_digest"],
                    cached=[n for n, c in summary["components"].items() if c["status"] == "cached"])

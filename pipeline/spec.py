@@ -20,6 +20,7 @@ class ComponentSpec:
     executor: str                      # "module:function", imported only when it runs
     code: tuple[str, ...] = ()         # source paths (from the repo root) that make its code version
     cacheable: bool = True             # False: runs every time (e.g. a report about this very run)
+    optional_inputs: tuple[str, ...] = ()  # found in the run history by pipeline/resolvers.py; may be absent
 
     def load_executor(self) -> Callable:
         module, _, fn = self.executor.partition(":")

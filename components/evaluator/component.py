@@ -6,9 +6,9 @@ from pipeline.spec import ComponentSpec
 SPEC = ComponentSpec(
     name="evaluator",
     inputs=("model", "examples"),
+    optional_inputs=("baseline_model",),  # the last blessed model of this dataset, if any
     outputs=("evaluation", "blessing"),
     params=lambda cfg: dataclasses.asdict(cfg.evaluator),
     executor="components.evaluator.executor:run",
-    code=("components/evaluator", "components/trainer/export.py", "components/transform/executor.py",
-          "components/transform/preprocessing.py", "components/ingest/records.py"),
+    code=("components/evaluator", "components/transform/executor.py", "components/ingest/records.py"),
 )

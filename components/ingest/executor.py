@@ -8,13 +8,15 @@ import hashlib
 import logging
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics.metric import MetricsFilter
 
+from components.ingest.features import bucket_edges, properties
 from components.ingest.transforms import (MALFORMED, NAMESPACE, SPLITS, ImagesToRecords, WriteShards,
                                           read_chunk, split_of)
 from data.idx import read_idx_pair
 from pipeline import fs
-from pipeline.artifacts import join
+from pipeline.artifacts import join, write_json
 
 log = logging.getLogger(__name__)
 SOURCES = (("train", "train_images", "train_labels"), ("test", "test_images", "test_labels"))
@@ -38,10 +40,11 @@ def _worker_files(ctx) -> dict:
 
 
 def _plan(ctx):
-    """Validate every IDX pair in the driver (fail before Beam starts) and cut it into chunks."""
+    """Validate every IDX pair in the driver (fail before Beam starts), cut it into chunks, and fit the
+    slice buckets: exact quantiles of each image property over the train split."""
     files, chunk, cfg = ctx.source.files, ctx.config.ingest.chunk_size, ctx.config
     worker_files = _worker_files(ctx)
-    chunks, expected, membership = [], 0, hashlib.sha256()
+    chunks, expected, membership, edges = [], 0, hashlib.sha256(), {}
     for source, img_role, lbl_role in SOURCES:
         if img_role not in files:
             continue
@@ -50,10 +53,15 @@ def _plan(ctx):
         expected += n
         chunks += [(source, worker_files[img_role], worker_files[lbl_role], s, min(s + chunk, n))
                    for s in range(0, n, chunk)]
+        splits = []
         for i in range(n):  # digest of who went where: equal digests, equal splits
             image_id = f"{cfg.data.dataset}/{source}/{i:05d}"
-            membership.update(f"{image_id}:{split_of(source, image_id, cfg.ingest.eval_fraction, cfg.pipeline.seed)}\n".encode())
-    return chunks, expected, membership.hexdigest()
+            splits.append(split_of(source, image_id, cfg.ingest.eval_fraction, cfg.pipeline.seed))
+            membership.update(f"{image_id}:{splits[-1]}\n".encode())
+        if source == "train":
+            train = images[np.asarray(splits) == "train"]
+            edges = {k: bucket_edges(v, cfg.ingest.slice_buckets) for k, v in properties(train).items()}
+    return chunks, expected, membership.hexdigest(), edges
 
 
 def _counters(result) -> dict:
@@ -66,7 +74,7 @@ def _counters(result) -> dict:
 
 def run(ctx, inputs, outputs) -> dict:
     cfg = ctx.config
-    chunks, expected, digest = _plan(ctx)
+    chunks, expected, digest, edges = _plan(ctx)
     out = outputs["examples"]
     shards = cfg.ingest.num_shards
     p = ctx.beam_pipeline("ingest")
@@ -74,7 +82,8 @@ def run(ctx, inputs, outputs) -> dict:
               | "ListChunks" >> beam.Create(chunks)
               | "ReshuffleChunks" >> beam.Reshuffle()
               | "ReadIdxChunks" >> beam.FlatMap(read_chunk)
-              | "ImagesToRecords" >> ImagesToRecords(cfg.data.dataset, cfg.ingest.eval_fraction, cfg.pipeline.seed))
+              | "ImagesToRecords" >> ImagesToRecords(cfg.data.dataset, cfg.ingest.eval_fraction, cfg.pipeline.seed,
+                                                   edges))
     for split in SPLITS:
         _ = tagged[split] | f"Write{split.capitalize()}" >> WriteShards(join(out, f"Split-{split}", "data"), shards)
     _ = tagged[MALFORMED] | "WriteMalformed" >> beam.io.WriteToText(join(out, "malformed"), file_name_suffix=".txt")
@@ -82,7 +91,8 @@ def run(ctx, inputs, outputs) -> dict:
     if ctx.dry_run:
         return {"dry_run": True}
     counts = _counters(result)
-    return _check(counts, expected, cfg.ingest.max_malformed, out) | {"split_digest": digest}
+    write_json(join(out, "bucket_edges.json"), edges)
+    return _check(counts, expected, cfg.ingest.max_malformed, out) | {"split_digest": digest, "bucket_edges": edges}
 
 
 def _check(counts: dict, expected: int, max_malformed: int, out: str) -> dict:

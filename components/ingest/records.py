@@ -2,8 +2,9 @@
 
 - sequence feature `pixels`: exactly 28 steps (image rows), each a float list of 28 raw
   intensities in 0..255 (the columns of that row);
-- context `label` (int64, 0..9), `image_id` (bytes, stable across runs, e.g. b"mnist/train/00042"),
-  `ink` (float, mean intensity / 255: a slice feature).
+- context `label` (int64, 0..9), `image_id` (bytes, stable across runs, e.g. b"mnist/train/00042");
+- context slice features (components/ingest/features.py): `ink`, `thickness`, `width`, `height`,
+  `slant` (float) and `<name>_bucket` (int64, quantile bucket on the train split's edges).
 
 Only `pixels` is needed to serve; the rest is for training, evaluation and slicing.
 
@@ -20,12 +21,26 @@ LABEL = "label"
 IMAGE_ID = "image_id"
 INK = "ink"
 SEQUENCE_COLUMN = "##SEQUENCE##"  # tfx_bsl's name for the struct holding sequence features
-CONTEXT_FEATURES = {LABEL: "INT", IMAGE_ID: "BYTES", INK: "FLOAT"}
+SLICE_PROPERTIES = ("ink", "thickness", "width", "height", "slant")
+BUCKETS = tuple(f"{p}_bucket" for p in SLICE_PROPERTIES)
+CONTEXT_FEATURES = {LABEL: "INT", IMAGE_ID: "BYTES", **{p: "FLOAT" for p in SLICE_PROPERTIES},
+                    **{b: "INT" for b in BUCKETS}}
+
+
+def _context_schema() -> str:
+    features, reps = [], []
+    for name, kind in CONTEXT_FEATURES.items():
+        features.append(f'feature {{ name: "{name}" type: {kind} value_count {{ min: 1 max: 1 }} '
+                        f'presence {{ min_fraction: 1 }} }}')
+        reps.append(f'tensor_representation {{ key: "{name}" value {{ dense_tensor {{ column_name: "{name}" '
+                    f'shape {{ }} }} }} }}')
+    return "\n".join(features), "\n    ".join(reps)
+
+
+_FEATURES, _REPRESENTATIONS = _context_schema()
 
 _SCHEMA_TEXT = f"""
-feature {{ name: "{LABEL}" type: INT value_count {{ min: 1 max: 1 }} presence {{ min_fraction: 1 }} }}
-feature {{ name: "{IMAGE_ID}" type: BYTES value_count {{ min: 1 max: 1 }} presence {{ min_fraction: 1 }} }}
-feature {{ name: "{INK}" type: FLOAT value_count {{ min: 1 max: 1 }} presence {{ min_fraction: 1 }} }}
+{_FEATURES}
 feature {{
   name: "{SEQUENCE_COLUMN}" type: STRUCT
   struct_domain {{
@@ -35,9 +50,7 @@ feature {{
 tensor_representation_group {{
   key: ""
   value {{
-    tensor_representation {{ key: "{LABEL}" value {{ dense_tensor {{ column_name: "{LABEL}" shape {{ }} }} }} }}
-    tensor_representation {{ key: "{IMAGE_ID}" value {{ dense_tensor {{ column_name: "{IMAGE_ID}" shape {{ }} }} }} }}
-    tensor_representation {{ key: "{INK}" value {{ dense_tensor {{ column_name: "{INK}" shape {{ }} }} }} }}
+    {_REPRESENTATIONS}
     tensor_representation {{ key: "{PIXELS}" value {{ ragged_tensor {{
         feature_path {{ step: "{SEQUENCE_COLUMN}" step: "{PIXELS}" }} }} }} }}
   }}
@@ -53,21 +66,25 @@ def raw_schema():
     return text_format.Parse(_SCHEMA_TEXT, schema_pb2.Schema())
 
 
-def ink_of(image: np.ndarray) -> float:
-    """Mean intensity in 0..1: how much of the frame the stroke covers."""
-    return float(image.mean() / 255.0)
+def to_sequence_example(image: np.ndarray, label: int, image_id: str, edges: dict | None = None) -> bytes:
+    """Serialize one 28x28 uint8 image as a raw SequenceExample (rows become steps).
 
-
-def to_sequence_example(image: np.ndarray, label: int, image_id: str) -> bytes:
-    """Serialize one 28x28 uint8 image as a raw SequenceExample (rows become steps)."""
+    edges: {property: inner bucket edges}; without it every bucket is 0 (tests, ad-hoc records).
+    """
     import tensorflow as tf
+
+    from components.ingest.features import bucket_of, properties
 
     rows = image.astype(np.float32).tolist()  # .tolist() makes proto building ~2x faster
     ex = tf.train.SequenceExample()
     ctx = ex.context.feature
     ctx[LABEL].int64_list.value.append(int(label))
     ctx[IMAGE_ID].bytes_list.value.append(image_id.encode())
-    ctx[INK].float_list.value.append(ink_of(image))
+    props = properties(image[None])
+    for name in SLICE_PROPERTIES:
+        value = float(props[name][0])
+        ctx[name].float_list.value.append(value)
+        ctx[f"{name}_bucket"].int64_list.value.append(bucket_of(value, (edges or {}).get(name, [])))
     steps = ex.feature_lists.feature_list[PIXELS].feature
     for row in rows:
         steps.add().float_list.value.extend(row)

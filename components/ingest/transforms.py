@@ -49,8 +49,8 @@ def read_chunk(chunk):
 class _ToRecord(beam.DoFn):
     """Validate one image and serialize it; bad ones go to the MALFORMED output with a reason."""
 
-    def __init__(self, dataset: str, eval_fraction: float, seed: int):
-        self._dataset, self._fraction, self._seed = dataset, eval_fraction, seed
+    def __init__(self, dataset: str, eval_fraction: float, seed: int, edges: dict | None):
+        self._dataset, self._fraction, self._seed, self._edges = dataset, eval_fraction, seed, edges
         self._read = Metrics.counter(NAMESPACE, "records_read")
         self._bad = Metrics.counter(NAMESPACE, "records_malformed")
         self._written = {s: Metrics.counter(NAMESPACE, f"records_{s}") for s in SPLITS}
@@ -66,7 +66,7 @@ class _ToRecord(beam.DoFn):
             return
         split = split_of(source, image_id, self._fraction, self._seed)
         self._written[split].inc()
-        yield beam.pvalue.TaggedOutput(split, (image_id, to_sequence_example(image, label, image_id)))
+        yield beam.pvalue.TaggedOutput(split, (image_id, to_sequence_example(image, label, image_id, self._edges)))
 
 
 def _problem(image, label) -> str:
@@ -81,10 +81,13 @@ def _problem(image, label) -> str:
 
 
 @beam.ptransform_fn
-def ImagesToRecords(items, dataset: str, eval_fraction: float, seed: int):
-    """(source, index, image, label) -> tagged outputs train/eval/test of (image_id, bytes), plus malformed."""
+def ImagesToRecords(items, dataset: str, eval_fraction: float, seed: int, edges: dict | None = None):
+    """(source, index, image, label) -> tagged outputs train/eval/test of (image_id, bytes), plus malformed.
+
+    edges: {slice property: bucket edges} (see features.py), used for the `<property>_bucket` features.
+    """
     return items | "ValidateAndSerialize" >> beam.ParDo(
-        _ToRecord(dataset, eval_fraction, seed)).with_outputs(MALFORMED, *SPLITS)
+        _ToRecord(dataset, eval_fraction, seed, edges)).with_outputs(MALFORMED, *SPLITS)
 
 
 def shard_of(image_id: str, num_shards: int) -> int:

@@ -3,7 +3,7 @@ from pipeline.spec import ComponentSpec
 
 SPEC = ComponentSpec(
     name="report",
-    inputs=("evaluation", "blessing"),
+    inputs=("evaluation", "blessing", "pushed"),
     outputs=("report",),
     params=lambda cfg: {},
     cacheable=False,  # it describes this run: its id, timings, and what was cached

@@ -11,6 +11,7 @@ from components.report.render import render_html
 from data.registry import DATASETS
 from pipeline import fs
 from pipeline.artifacts import write_json
+from pipeline.fingerprint import library_versions
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -37,6 +38,9 @@ def run(ctx, inputs, outputs) -> dict:
         "evaluation": ev,
         "training": ctx.facts.get("trainer", {}),
         "records": ctx.facts.get("ingest", {}).get("records", {}),
+        "bucket_edges": ctx.facts.get("ingest", {}).get("bucket_edges", {}),
+        "pushed": ctx.facts.get("pusher", {}),
+        "versions": library_versions(),
         "timings_s": _timings(components),
         "cached": {n: c.get("cached_from_run") for n, c in components.items() if c.get("status") == "cached"},
         "config_flat": _flatten(ctx.config.as_dict()),

@@ -1,10 +1,7 @@
 """Export: a SavedModel whose `serving_default` takes serialized raw SequenceExamples.
 
-Signatures:
-- serving_default(examples: string[None]) -> probabilities float[None, 10], classes int64[None].
-  Only `pixels` is parsed; the tensorflow-transform graph runs inside.
-- transformed_features(examples) -> the TFT outputs used for slicing (needs the context features);
-  TFMA calls it through ModelSpec.preprocessing_function_names.
+serving_default(examples: string[None]) -> probabilities float[None, 10], classes int64[None].
+Only `pixels` is parsed; the tensorflow-transform graph runs inside.
 """
 from __future__ import annotations
 
@@ -13,16 +10,15 @@ import tensorflow_transform as tft
 from tfx_bsl.tfxio.tensor_representation_util import CreateTfSequenceExampleParserConfig
 
 from components.ingest.records import PIXELS, raw_schema
-from components.transform.preprocessing import INK_BUCKET, PIXELS_XF
+from components.transform.preprocessing import PIXELS_XF
 
 SERVING = "serving_default"
-TRANSFORMED = "transformed_features"
 EXAMPLES = tf.TensorSpec([None], tf.string, name="examples")
 
 
 def export_model(model, transform_graph_dir: str, export_dir: str) -> None:
     model.tft_layer = tft.TFTransformOutput(transform_graph_dir).transform_features_layer()
-    context_spec, sequence_spec = CreateTfSequenceExampleParserConfig(raw_schema())
+    _, sequence_spec = CreateTfSequenceExampleParserConfig(raw_schema())
 
     @tf.function(input_signature=[EXAMPLES])
     def serve(examples):
@@ -32,12 +28,5 @@ def export_model(model, transform_graph_dir: str, export_dir: str) -> None:
         probabilities = tf.nn.softmax(model(features[PIXELS_XF], training=False))
         return {"probabilities": probabilities, "classes": tf.argmax(probabilities, axis=-1)}
 
-    @tf.function(input_signature=[EXAMPLES])
-    def transformed_features(examples):
-        context, sequences, _ = tf.io.parse_sequence_example(
-            examples, context_features=context_spec, sequence_features=sequence_spec)
-        features = model.tft_layer({**context, **sequences})
-        return {INK_BUCKET: features[INK_BUCKET]}
-
     model.save(export_dir, save_format="tf", include_optimizer=False,
-               signatures={SERVING: serve, TRANSFORMED: transformed_features})
+               signatures={SERVING: serve})

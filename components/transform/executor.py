@@ -35,7 +35,7 @@ def EncodeAndWrite(batches, prefix: str):
 
 def run(ctx, inputs, outputs) -> dict:
     examples, graph_dir, xf_dir = inputs["examples"], outputs["transform_graph"], outputs["transformed_examples"]
-    preprocessing_fn = make_preprocessing_fn(ctx.config.transform.ink_buckets)
+    preprocessing_fn = make_preprocessing_fn()
     p = ctx.beam_pipeline("transform")
     with tft_beam.Context(temp_dir=join(ctx.temp_dir, "tft")):
         train = raw_tfxio(examples, "train")

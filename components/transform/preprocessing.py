@@ -8,10 +8,9 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.ingest.records import INK, LABEL, PIXELS, STEPS, WIDTH
+from components.ingest.records import LABEL, PIXELS, STEPS, WIDTH
 
 PIXELS_XF = "pixels_xf"       # [B, 784] floats in 0..1, row-major 28x28
-INK_BUCKET = "ink_bucket"     # quantile bucket of ink, edges fitted on the training split
 
 
 def _checked_dense(pixels: tf.RaggedTensor) -> tf.Tensor:
@@ -31,17 +30,13 @@ def _checked_dense(pixels: tf.RaggedTensor) -> tf.Tensor:
         return pixels.to_tensor(shape=[None, STEPS, WIDTH])
 
 
-def make_preprocessing_fn(ink_buckets: int):
+def make_preprocessing_fn():
     """Build the preprocessing_fn; the model input depends on `pixels` alone."""
 
     def preprocessing_fn(inputs):
         dense = _checked_dense(inputs[PIXELS])
         # Full-pass analyzer: min and max over the whole training split, not a hard-coded 255.
         scaled = tft.scale_to_0_1(tf.reshape(dense, [-1, STEPS * WIDTH]), elementwise=False)
-        return {
-            PIXELS_XF: scaled,
-            LABEL: inputs[LABEL],
-            INK_BUCKET: tft.bucketize(inputs[INK], num_buckets=ink_buckets),
-        }
+        return {PIXELS_XF: scaled, LABEL: inputs[LABEL]}
 
     return preprocessing_fn

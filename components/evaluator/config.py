@@ -1,0 +1,56 @@
+"""The TFMA EvalConfig: metrics, slices, and the thresholds that decide a blessing."""
+from __future__ import annotations
+
+from tensorflow_model_analysis.proto import config_pb2 as tfma_config
+
+from components.ingest.records import BUCKETS, LABEL
+
+CANDIDATE, BASELINE = "candidate", "baseline"
+ACCURACY = "sparse_categorical_accuracy"
+CROSS = (LABEL, "thickness_bucket")
+
+
+def slicing_specs() -> list:
+    """Overall; true label; each image-property bucket; label x thickness."""
+    specs = [tfma_config.SlicingSpec(), tfma_config.SlicingSpec(feature_keys=[LABEL])]
+    specs += [tfma_config.SlicingSpec(feature_keys=[b]) for b in BUCKETS]
+    return specs + [tfma_config.SlicingSpec(feature_keys=list(CROSS))]
+
+
+def eval_config(cfg, has_baseline: bool) -> tfma_config.EvalConfig:
+    """cfg: the evaluator section. The gates apply to the overall slice; per-slice drops are checked
+    in executor.py, only on slices with at least cfg.min_slice_size examples (TFMA cannot condition a
+    threshold on slice size)."""
+    overall = tfma_config.SlicingSpec()
+    threshold = tfma_config.MetricThreshold(
+        value_threshold=tfma_config.GenericValueThreshold(lower_bound={"value": cfg.min_accuracy}))
+    if has_baseline:
+        threshold.change_threshold.CopyFrom(tfma_config.GenericChangeThreshold(
+            direction=tfma_config.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -cfg.max_drop}))
+    per_class = tfma_config.BinarizationOptions(class_ids={"values": list(range(10))})
+    models = [tfma_config.ModelSpec(name=CANDIDATE, signature_name="serving_default", label_key=LABEL,
+                                    prediction_key="probabilities", inference_batch_size=cfg.batch_size)]
+    if has_baseline:
+        models.append(tfma_config.ModelSpec(name=BASELINE, is_baseline=True, signature_name="serving_default",
+                                            label_key=LABEL, prediction_key="probabilities",
+                                            inference_batch_size=cfg.batch_size))
+    config = tfma_config.EvalConfig(
+        model_specs=models,
+        slicing_specs=slicing_specs(),
+        metrics_specs=[
+            tfma_config.MetricsSpec(
+                metrics=[tfma_config.MetricConfig(class_name="ExampleCount"),
+                         # The gate sits on the MetricConfig: TFMA 0.52 keys MetricsSpec.per_slice_thresholds
+                         # without example_weighted, so they match no metric and every slice fails.
+                         tfma_config.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[
+                             tfma_config.PerSliceMetricThreshold(slicing_specs=[overall], threshold=threshold)]),
+                         tfma_config.MetricConfig(class_name="MultiClassConfusionMatrixPlot")],
+                example_weights=tfma_config.ExampleWeightOptions(unweighted=True)),
+            tfma_config.MetricsSpec(
+                metrics=[tfma_config.MetricConfig(class_name="Precision"),
+                         tfma_config.MetricConfig(class_name="Recall")],
+                binarize=per_class, example_weights=tfma_config.ExampleWeightOptions(unweighted=True)),
+        ])
+    if cfg.confidence_intervals:
+        config.options.compute_confidence_intervals.value = True
+    return config

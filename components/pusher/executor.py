@@ -1,0 +1,59 @@
+"""Pusher executor: copy a blessed model to <serving_dir>/<version>/, atomically, never overwriting.
+
+The copy is assembled in a hidden sibling folder (model servers such as TF Serving only load numeric
+version folders), with saved_model.pb written last, then renamed to its version number in one step.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+
+from pipeline import fs
+from pipeline.artifacts import read_json, write_json
+
+log = logging.getLogger(__name__)
+LAST = "saved_model.pb"
+
+
+def serving_dir(ctx) -> str:
+    return ctx.config.pusher.serving_dir or fs.join(ctx.config.pipeline.root, "serving", ctx.config.data.dataset)
+
+
+def next_version(root: str) -> int:
+    existing = [int(d) for d in (os.listdir(root) if fs.exists(root) and not fs.is_remote(root) else []) if d.isdigit()]
+    return max([int(time.time())] + [v + 1 for v in existing])
+
+
+def push(model_dir: str, root: str) -> tuple[int, str]:
+    """Copy model_dir to root/<version>; return (version, path)."""
+    fs.makedirs(root)
+    version = next_version(root)
+    final = fs.join(root, str(version))
+    if fs.exists(final):
+        raise FileExistsError(f"{final}: version already exists; the pusher never overwrites a pushed model")
+    tmp = fs.join(root, f".tmp-{version}-{uuid.uuid4().hex[:6]}")
+    files = [rel for rel, _ in fs.walk_files(model_dir)]
+    try:
+        for rel in sorted(files, key=lambda r: r == LAST):  # saved_model.pb lands last
+            fs.makedirs(os.path.dirname(fs.join(tmp, rel)))
+            fs.copy(fs.join(model_dir, rel), fs.join(tmp, rel))
+        fs.rename(tmp, final)
+    finally:
+        fs.rmtree(tmp)
+    return version, final
+
+
+def run(ctx, inputs, outputs) -> dict:
+    verdict = read_json(fs.join(inputs["blessing"], "blessing.json"))
+    fs.makedirs(outputs["pushed"])
+    if not verdict["blessed"]:
+        record = {"pushed": False, "reason": "the model is not blessed: " + "; ".join(verdict["reasons"])}
+        log.warning("not pushed: %s", record["reason"])
+    else:
+        version, path = push(inputs["model"], serving_dir(ctx))
+        record = {"pushed": True, "version": version, "path": path}
+        log.info("pushed the model as version %s: %s", version, path)
+    write_json(fs.join(outputs["pushed"], "push.json"), record)
+    return record | ({"_artifacts": {"pushed_model": record["path"]}} if record["pushed"] else {})

@@ -1,0 +1,65 @@
+"""Pictures for the report without any plotting library: PNG digits, SVG curves, an HTML heatmap."""
+from __future__ import annotations
+
+import base64
+import html
+import struct
+import zlib
+
+
+def png_data_uri(gray: bytes, width: int = 28, height: int = 28) -> str:
+    """An 8-bit grayscale image as a data: URI (PNG written by hand: signature, IHDR, IDAT, IEND)."""
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + gray[r * width:(r + 1) * width] for r in range(height))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def line_chart(series: dict[str, list[float]], title: str, width: int = 420, height: int = 200) -> str:
+    """An inline SVG of one or more series over epochs (x = index)."""
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    values = [v for s in series.values() for v in s]
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    hi = hi if hi > lo else lo + 1
+    n = max(len(s) for s in series.values())
+    pad = 30
+
+    def xy(i, v):
+        x = pad + (width - 2 * pad) * (i / max(n - 1, 1))
+        y = height - pad - (height - 2 * pad) * (v - lo) / (hi - lo)
+        return f"{x:.1f},{y:.1f}"
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+             f'<text x="{pad}" y="16" font-size="12">{html.escape(title)}</text>',
+             f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#999"/>',
+             f'<text x="2" y="{pad + 4}" font-size="10">{hi:.3g}</text>',
+             f'<text x="2" y="{height - pad}" font-size="10">{lo:.3g}</text>',
+             f'<text x="{width - pad - 40}" y="{height - 8}" font-size="10">epoch {n}</text>']
+    for k, (name, s) in enumerate(series.items()):
+        color = colors[k % len(colors)]
+        points = " ".join(xy(i, v) for i, v in enumerate(s))
+        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>')
+        parts.append(f'<text x="{pad + 110 * k}" y="{height - 8}" font-size="10" fill="{color}">{html.escape(name)}</text>')
+    return "".join(parts) + "</svg>"
+
+
+def confusion_heatmap(matrix: list[list[int]], names: list[str]) -> str:
+    """Rows: true class; columns: predicted. Cells shaded by their share of the row."""
+    head = "".join(f'<th title="{html.escape(n)}">{i}</th>' for i, n in enumerate(names))
+    rows = []
+    for t, row in enumerate(matrix):
+        total = max(sum(row), 1)
+        cells = []
+        for p, n in enumerate(row):
+            share = n / total
+            color = f"rgba(40,160,80,{share:.2f})" if t == p else f"rgba(220,50,50,{min(1.0, 3 * share):.2f})"
+            cells.append(f'<td class="num" style="background:{color}" title="true {html.escape(names[t])}, '
+                         f'predicted {html.escape(names[p])}: {n}">{n}</td>')
+        name = names[t] if names[t] == str(t) else f"{t} {names[t]}"
+        rows.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
+    return f'<table class="confusion"><tr><th>true \\ predicted</th>{head}</tr>{"".join(rows)}</table>'

@@ -1,0 +1,24 @@
+"""Optional inputs found in the run history rather than produced in this run (TFX's resolvers)."""
+from __future__ import annotations
+
+import json
+
+from pipeline import fs
+
+
+def latest_blessed_model(store, dataset: str, current_run: str) -> dict | None:
+    """The model of the newest blessed evaluation of an earlier run on the same dataset, if it still exists."""
+    rows = store.db.execute(
+        "SELECT e.id, e.facts FROM executions e JOIN runs r ON r.run_id = e.run_id "
+        "WHERE e.component = 'evaluator' AND e.status IN ('complete', 'cached') AND r.dataset = ? "
+        "AND r.run_id != ? ORDER BY e.finished DESC", (dataset, current_run)).fetchall()
+    for row in rows:
+        if not json.loads(row["facts"] or "{}").get("blessed"):
+            continue
+        model = store.events(row["id"], "input").get("model")
+        if model and fs.exists(model["uri"]):
+            return {"id": model["id"], "uri": model["uri"], "digest": model["digest"]}
+    return None
+
+
+RESOLVERS = {"baseline_model": lambda run: latest_blessed_model(run.store, run.cfg.data.dataset, run.run_id)}

@@ -1,0 +1,125 @@
+"""Baseline validation, blessing-gated Pusher, and the HTML report in a real headless browser."""
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import zlib
+
+import pytest
+
+from pipeline.inspect_runs import lineage
+from pipeline.metadata import MetadataStore
+from pipeline.runner import run_pipeline
+from tests.test_e2e import _config
+
+pytestmark = pytest.mark.e2e
+BEAM = ["--runner=FnApiRunner"]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """A decent model, then a deliberately worse one (one training step) on the same data."""
+    from tests.conftest import register, write_dataset
+    tmp = tmp_path_factory.mktemp("evaluation")
+    folder = str(tmp / "idx")
+    register("tiny", write_dataset(folder))
+    root = str(tmp / "root")
+    good = run_pipeline(_config(root, folder, ["trainer.epochs=12", "trainer.learning_rate=0.01",
+                                               "evaluator.min_slice_size=5"]), BEAM)
+    bad = run_pipeline(_config(root, folder, ["trainer.epochs=1", "trainer.steps_per_epoch=1",
+                                              "evaluator.min_slice_size=5"]), BEAM)
+    yield root, good, bad
+    from data.registry import DATASETS
+    DATASETS.pop("tiny", None)
+
+
+def test_first_run_is_blessed_and_pushed(two_runs):
+    root, good, _ = two_runs
+    assert good["blessed"] and good["components"]["evaluator"]["baseline_model"] is None
+    assert good["metrics"]["accuracy"] > 0.5
+    push = good["pushed"]
+    assert push["pushed"] and os.path.exists(os.path.join(push["path"], "saved_model.pb"))
+    store = MetadataStore(os.path.join(root, "metadata.sqlite"))
+    text = lineage(store, push["path"])                     # the served copy, back to the IDX files
+    assert text.startswith("pushed_model:") and "<- pusher execution" in text and "<- trainer execution" in text
+    assert "train-images-idx3-ubyte.gz sha256" in text
+
+
+def test_worse_model_is_not_blessed_nor_pushed(two_runs):
+    root, good, bad = two_runs
+    ev = bad["components"]["evaluator"]
+    assert ev["baseline_model"] == good["artifacts"]["model"]
+    assert not bad["blessed"] and not bad["pushed"]["pushed"]
+    reasons = ev["facts"]["blessing_reasons"]
+    assert any(r.startswith("overall: change in sparse_categorical_accuracy") for r in reasons), reasons
+    assert "not blessed" in bad["pushed"]["reason"]
+    assert os.listdir(os.path.dirname(good["pushed"]["path"])) == [os.path.basename(good["pushed"]["path"])]
+    slices = {s["slice"]: s for s in ev["facts"]["slices"]}
+    overall = slices["overall"]
+    assert overall["diff"] == pytest.approx(overall["accuracy"] - good["metrics"]["accuracy"], abs=1e-6)
+    assert overall["baseline_accuracy"] == pytest.approx(good["metrics"]["accuracy"], abs=1e-6)
+    assert sum(1 for s in slices.values() if s["diff"] is not None and s["diff"] < 0) > 5
+    html = open(bad["artifacts"]["report"]).read()
+    assert "NOT BLESSED" in html and "Not pushed" in html and 'class="num down"' in html
+
+
+class _Catcher:
+    """A TCP listener used as the browser's proxy: every request the browser makes arrives here."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port, self.hosts = self.sock.getsockname()[1], []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+                conn.settimeout(2)
+                line = conn.recv(500).split(b"\r\n")[0].decode(errors="replace")  # "GET http://host/..." or "CONNECT host:443"
+                self.hosts.append(re.sub(r"^\w+ (https?://)?([^/: ]+).*$", r"\2", line))
+                conn.close()
+            except OSError:
+                return
+
+
+def _render(browser, page, profile):
+    """Chromium headless on a page; returns (DOM, hosts the browser contacted)."""
+    catcher = _Catcher()
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+         "--disable-background-networking", "--disable-component-update", f"--user-data-dir={profile}",
+         f"--proxy-server=http://127.0.0.1:{catcher.port}", "--proxy-bypass-list=<-loopback>",
+         "--virtual-time-budget=3000", "--dump-dom", "file://" + page],
+        capture_output=True, text=True, timeout=120)
+    return proc.stdout, set(catcher.hosts)
+
+
+def test_report_renders_in_headless_chromium_without_network(two_runs, tmp_path):
+    browser = shutil.which("chromium")
+    if not browser:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; .ci/run installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    _, _, bad = two_runs
+    html = open(bad["artifacts"]["report"]).read()
+    assert not re.findall(r'(?:src|href)="(?!data:)[^"]*"', html)         # nothing to fetch, by construction
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><body>blank</body></html>")
+    _, background = _render(browser, str(blank), tmp_path / "p1")         # Chromium's own traffic, as control
+    dom, contacted = _render(browser, bad["artifacts"]["report"], tmp_path / "p2")
+    assert '<table class="slices">' in dom and "overall" in dom
+    assert '<table class="confusion">' in dom
+    images = re.findall(r'<img alt="[^"]+" src="data:image/png;base64,([^"]+)"', dom)
+    assert images, "no gallery image in the rendered page"
+    png = base64.b64decode(images[0])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    idat = png[png.index(b"IDAT") + 4:png.index(b"IEND") - 8]
+    assert len(zlib.decompress(idat)) == 28 * 29                    # 28 rows of filter byte + 28 pixels
+    assert contacted <= background, f"the report made requests to {sorted(contacted - background)}"
