@@ -142,6 +142,11 @@ def _sample(cache: str) -> DataSource:
 def acquire(cfg, opener: Callable = urllib.request.urlopen) -> DataSource:
     """Resolve cfg (a DataSection) to verified IDX files, in the documented order."""
     ds = DATASETS[cfg.dataset]
+    if cfg.local_dir and os.path.isdir(cfg.local_dir):
+        missing = [ds.file(r).name for r in ROLES if not os.path.exists(os.path.join(cfg.local_dir, ds.file(r).name))]
+        if missing:  # a folder the user named must be complete: never quietly take the data from elsewhere
+            raise DataError(f"data.local_dir {cfg.local_dir}: missing {', '.join(missing)}; "
+                            f"expected the four files of {ds.name}")
     for folder in _candidate_dirs(ds, cfg.local_dir):
         found = _from_folder(ds, folder)
         if found:

@@ -3,7 +3,7 @@
     python -m pipeline run --config pipeline.yaml [--set trainer.epochs=2] [--runner direct-mp] [beam flags]
     python -m pipeline run --no-cache | --invalidate trainer
     python -m pipeline report [RUN_ID]
-    python -m pipeline runs | show RUN_ID | lineage ARTIFACT_ID_OR_PATH
+    python -m pipeline runs | show RUN_ID | lineage ARTIFACT_ID_OR_PATH | verify RUN_ID
     python -m pipeline graph --runner dataflow [--from RUN_ID]     # offline --dry_run of each Beam step
 """
 from __future__ import annotations
@@ -42,10 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run_id")
     lineage = sub.add_parser("lineage", help="what produced an artifact, from what, and who used it")
     lineage.add_argument("artifact", help="artifact id or path")
+    verify = sub.add_parser("verify", help="re-check a run's artifacts against their recorded checksums")
+    verify.add_argument("run_id")
     graph = sub.add_parser("graph", help="build each Beam step's job graph with --dry_run (no submission)")
     graph.add_argument("--runner", default="dataflow")
     graph.add_argument("--from", dest="from_run", help="run whose artifacts feed the steps (default: latest)")
-    for p in (report, runs, show, lineage, graph):
+    for p in (report, runs, show, lineage, graph, verify):
         p.add_argument("--config", default=DEFAULT_CONFIG)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     return parser
@@ -131,10 +133,14 @@ def _cmd_store(args) -> int:
             print(inspect_runs.list_runs(store))
         elif args.command == "show":
             print(inspect_runs.show_run(store, args.run_id))
+        elif args.command == "verify":
+            ok, text = inspect_runs.verify_run(store, args.run_id)
+            print(text)
+            return 0 if ok else 1
         else:
             print(inspect_runs.lineage(store, args.artifact))
     except KeyError as e:
-        what = "run" if args.command == "show" else "artifact"
+        what = "artifact" if args.command == "lineage" else "run"
         raise ConfigError(f"{what} {e.args[0]!r}: not found in {path}") from None
     finally:
         store.close()
@@ -158,4 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_store(args)
     except (ConfigError, DataError, IdxError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # unwritable root, disk full, a vanished file: say which path, no traceback
+        print(f"error: {e.strerror or e} ({getattr(e, 'filename', None) or 'no file named'})", file=sys.stderr)
         return 2

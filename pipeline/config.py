@@ -62,6 +62,7 @@ class TrainerSection:
     batch_size: int = 256
     learning_rate: float = 0.001
     shuffle_buffer: int = 10000
+    checkpoint_steps: Optional[int] = None   # checkpoint every N steps; null: at the end of each epoch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +132,7 @@ _CHECKS = {
     "trainer.batch_size": (lambda v: v >= 1, "at least 1"),
     "trainer.learning_rate": (lambda v: 0 < v < 10, "a positive number below 10"),
     "trainer.shuffle_buffer": (lambda v: v >= 1, "at least 1"),
+    "trainer.checkpoint_steps": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
     "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),
     "evaluator.max_drop": (lambda v: 0 <= v <= 1, "0..1"),

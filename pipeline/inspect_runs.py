@@ -63,3 +63,30 @@ def _trace(store, art: dict, depth: int, lines: list) -> None:
                  f"(code {exe['code_version'][:12]}; {params})")
     for _, parent in sorted(store.events(exe["id"], "input").items()):
         _trace(store, parent, depth + 2, lines)
+
+
+def verify_run(store, run_id: str) -> tuple[bool, str]:
+    """Re-check every artifact a run produced or reused against its recorded file checksums."""
+    if not store.run(run_id):
+        raise KeyError(run_id)
+    ok, lines = True, []
+    for exe in store.executions(run_id):
+        for name, art in store.events(exe["id"], "output").items():
+            problems = _check_manifest(art["uri"], art["manifest"] or {})
+            ok &= not problems
+            lines.append(f"{'OK  ' if not problems else 'BAD '} {exe['component']}/{name}: {art['uri']} "
+                         f"({len(art['manifest'] or {})} files)")
+            lines += [f"       {p}" for p in problems]
+    lines.append("all artifacts match their checksums" if ok else "some artifacts are missing or changed")
+    return ok, "\n".join(lines)
+
+
+def _check_manifest(root: str, expected: dict) -> list[str]:
+    if not fs.exists(root):
+        return ["missing"]
+    actual = fs.manifest(root)
+    problems = [f"missing file {rel}" for rel in sorted(set(expected) - set(actual))]
+    problems += [f"unexpected file {rel}" for rel in sorted(set(actual) - set(expected))]
+    problems += [f"changed file {rel} (sha256 {actual[rel]['sha256'][:12]}, recorded {expected[rel]['sha256'][:12]})"
+                 for rel in sorted(set(actual) & set(expected)) if actual[rel]["sha256"] != expected[rel]["sha256"]]
+    return problems

@@ -76,7 +76,7 @@ class _Run:
         start = time.perf_counter()
         try:
             if not self._reuse(spec, exe, fp, entry):
-                self._execute(spec, exe, inputs, entry)
+                self._execute(spec, exe, inputs, entry, fp)
         except BaseException as e:
             self.store.finish_execution(exe, "failed", error=f"{type(e).__name__}: {e}")
             entry.update(status="failed", seconds=round(time.perf_counter() - start, 2))
@@ -104,11 +104,12 @@ class _Run:
         log.info("%s: cached (execution %s of run %s)", spec.name, prev["id"], prev["run_id"])
         return True
 
-    def _execute(self, spec, exe, inputs, entry) -> None:
+    def _execute(self, spec, exe, inputs, entry, fp) -> None:
         staging = af.staging_dir(self.run_dir, spec.name)
         outputs = {name: fs.join(staging, name) for name in spec.outputs}
         ctx = ExecContext(run_id=self.run_id, run_dir=self.run_dir, config=self.cfg, beam_args=tuple(self.beam_args),
-                          source=self.source, temp_dir=fs.join(staging, ".tmp"), facts=self.facts, component=spec.name)
+                          source=self.source, temp_dir=fs.join(staging, ".tmp"), facts=self.facts, component=spec.name,
+                          fingerprint=fp)
         try:
             fault_point(spec.name, "start")
             facts = spec.load_executor()(ctx, {n: a["uri"] for n, a in inputs.items()}, outputs) or {}

@@ -37,6 +37,7 @@ class ExecContext:
     temp_dir: str                      # scratch space, removed after the component
     facts: dict = dataclasses.field(default_factory=dict)   # what upstream components reported
     component: str = ""
+    fingerprint: str = ""              # of this execution: a rerun of the same work has the same one
 
     def fault_point(self, point: str) -> None:
         from pipeline.faults import fault_point

@@ -1,7 +1,8 @@
 """Trainer executor: fit the LSTM on transformed examples, log to TensorBoard, export a SavedModel.
 
-Runs where the orchestrator runs (not on Beam). Checkpoints go to a folder outside the staging area
-so that a killed trainer resumes from its last epoch when the run is repeated.
+Runs where the orchestrator runs (not on Beam). Checkpoints (Keras BackupAndRestore) go to
+<root>/checkpoints/trainer-<fingerprint>: outside the run, keyed by what is being trained, so a killed
+trainer resumes from its last checkpoint when the same command runs again.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from components.ingest.records import LABEL
 from components.trainer.export import export_model
 from components.trainer.model import build_model
 from components.transform.preprocessing import PIXELS_XF
+from pipeline import fs
 from pipeline.artifacts import join
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,21 @@ def make_dataset(split_dir: str, batch_size: int, shuffle_buffer: int = 0, seed:
     return ds.map(lambda f: (f[PIXELS_XF], f[LABEL])).prefetch(tf.data.AUTOTUNE)
 
 
+class _StepCounter(keras.callbacks.Callback):
+    """Counts the steps this process really ran, and offers a fault point after each (tests kill here)."""
+
+    def __init__(self, ctx, steps_per_epoch):
+        super().__init__()
+        self.ctx, self.ran, self.epoch, self.per_epoch = ctx, 0, 0, steps_per_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ran += 1
+        self.ctx.fault_point(f"step{self.epoch * (self.per_epoch or 0) + batch + 1}")
+
+
 def run(ctx, inputs, outputs) -> dict:
     cfg, seed = ctx.config.trainer, ctx.config.pipeline.seed
     keras.utils.set_random_seed(seed)
@@ -44,15 +61,20 @@ def run(ctx, inputs, outputs) -> dict:
                          repeat=cfg.steps_per_epoch is not None)
     evals = make_dataset(join(xf, "Split-eval"), cfg.batch_size)
     model = build_model(cfg.cell_size, cfg.learning_rate)
+    backup = join(ctx.config.pipeline.root, "checkpoints", f"trainer-{ctx.fingerprint[:16]}")
+    resumed = fs.exists(backup)
+    counter = _StepCounter(ctx, cfg.steps_per_epoch)
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=join(outputs["model_run"], "tensorboard")),
-        keras.callbacks.BackupAndRestore(backup_dir=join(ctx.run_dir, ".checkpoints", "trainer")),
+        keras.callbacks.BackupAndRestore(backup_dir=backup, save_freq=cfg.checkpoint_steps or "epoch"),
+        counter,
     ]
     start = time.perf_counter()
     history = model.fit(train, validation_data=evals, epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch,
                         callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - start
     export_model(model, inputs["transform_graph"], outputs["model"])
+    fs.rmtree(backup)  # finished: the next run of this work starts from the cache, not a checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    return {"train_seconds": round(seconds, 2), "history": hist,
-            "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}
+    return {"train_seconds": round(seconds, 2), "history": hist, "steps_run": counter.ran,
+            "resumed_from_checkpoint": resumed, "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}
