@@ -73,7 +73,6 @@ class EvaluatorSection:
     max_slice_drop: float = 0.05        # ... and any slice with >= min_slice_size examples at most this
     min_slice_size: int = 30            # smaller slices are flagged in the report, not gated
     require_baseline: bool = False      # True: no blessing without a baseline to compare with
-    confidence_intervals: bool = True   # TFMA's intervals for accuracy per slice
     gallery_size: int = 40              # misclassified images in the report
     batch_size: int = 1024              # TFMA inference batch
 

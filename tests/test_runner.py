@@ -13,7 +13,7 @@ from tests.test_e2e import REPO, _config, tiny_overrides
 
 pytestmark = pytest.mark.e2e
 BEAM = ["--runner=FnApiRunner"]
-CACHEABLE = ["ingest", "transform", "trainer", "evaluator"]
+CACHEABLE = ["ingest", "transform", "trainer", "evaluator", "pusher"]
 
 
 def _status(summary):
@@ -24,6 +24,10 @@ def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path):
     _, folder, _ = tiny_dataset
     root = str(tmp_path / "root")
     first = run_pipeline(_config(root, folder), BEAM)
+    baseline = run_pipeline(_config(root, folder), BEAM)
+    # the first run was blessed, so the evaluator now has a baseline: a different input, evaluated again
+    assert _status(baseline)["trainer"] == "cached" and _status(baseline)["evaluator"] == "succeeded"
+    assert baseline["components"]["evaluator"]["baseline_model"] == first["artifacts"]["model"]
     second = run_pipeline(_config(root, folder), BEAM)
     assert _status(second) == {**{c: "cached" for c in CACHEABLE}, "report": "succeeded"}
     assert second["artifacts"]["model"] == first["artifacts"]["model"]           # reused, not rewritten
@@ -52,7 +56,7 @@ def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path):
     assert "train_images:" in text and "sha256 " in text
     assert f"run {second['run_id']} evaluator" in text                            # the cached run used it
     runs = {r["run_id"]: r["status"] for r in store.runs()}
-    assert runs[first["run_id"]] == "succeeded" and len(runs) == 5
+    assert runs[first["run_id"]] == "succeeded" and len(runs) == 6
 
 
 def _cli(folder, root, *extra, fault=None):
@@ -83,5 +87,5 @@ def test_kill_during_transform_then_resume(tiny_dataset, tmp_path):
     latest = open(os.path.join(root, "runs", "latest")).read()
     summary = json.load(open(os.path.join(root, "runs", latest, "summary.json")))
     assert _status(summary) == {"ingest": "cached", "transform": "succeeded", "trainer": "succeeded",
-                                "evaluator": "succeeded", "report": "succeeded"}
+                                "evaluator": "succeeded", "pusher": "succeeded", "report": "succeeded"}
     assert summary["components"]["ingest"]["cached_from_run"] == run_id

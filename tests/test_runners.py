@@ -94,7 +94,9 @@ def test_portable_runner_matches_direct(tiny_dataset, tmp_path, portable_service
     ported = json.load(open(os.path.join(root, "runs", open(os.path.join(root, "runs", "latest")).read(), "summary.json")))
     assert ported["components"]["evaluator"]["status"] == "succeeded" and "--runner=PortableRunner" in ported["beam_args"]
     assert ported["artifacts"]["model"] == direct["artifacts"]["model"]
-    assert ported["components"]["evaluator"]["facts"]["slices"] == direct["components"]["evaluator"]["facts"]["slices"]
+    own = lambda summary: [{k: s[k] for k in ("slice", "count", "accuracy", "ci")}
+                           for s in summary["components"]["evaluator"]["facts"]["slices"]]
+    assert own(ported) == own(direct)       # (the ported run also has a baseline: the direct run's model)
     assert _jobs_done(logs["jobs"]) == 1
 
     # 2. Everything again on the portable runner: ingest writes the same bytes, transform the same values.

@@ -1,6 +1,8 @@
 """Read TFMA's output (metrics and plots protos) into plain, JSON-ready numbers."""
 from __future__ import annotations
 
+import math
+
 import tensorflow_model_analysis as tfma
 
 from components.evaluator.config import ACCURACY, BASELINE, CANDIDATE
@@ -20,12 +22,32 @@ def _sort_key(row):
     return (len(row["features"]), sorted(row["features"]), [float(v) for v in row["features"].values()])
 
 
+def wilson(accuracy: float | None, n: int, z: float = 1.96) -> list[float] | None:
+    """95% Wilson score interval of a proportion: stays within [0, 1] and behaves for small n."""
+    if accuracy is None or n == 0:
+        return None
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 6), round(min(1.0, centre + half), 6)]
+
+
+def per_class(matrix: list[list[int]]) -> dict:
+    """Precision and recall of each class from the confusion matrix [true][predicted]."""
+    out = {}
+    for k in range(len(matrix)):
+        predicted = sum(row[k] for row in matrix)
+        actual = sum(matrix[k])
+        out[k] = {"precision": matrix[k][k] / predicted if predicted else None,
+                  "recall": matrix[k][k] / actual if actual else None}
+    return out
+
+
 def read_results(output_path: str) -> dict:
     """{'overall': row, 'slices': [row...], 'per_class': {class: {precision, recall}}, 'confusion': [[n]]}
 
-    A row: slice, features, count, accuracy, ci (lower, upper) or None, baseline_accuracy, diff.
+    A row: slice, features, count, accuracy, ci [lower, upper] (Wilson, 95%), baseline_accuracy, diff.
     """
-    rows, per_class = [], {}
+    rows = []
     for m in tfma.load_metrics(output_path):
         name, parts = _slice(m.slice_key)
         row = {"slice": name, "features": parts, "count": 0, "accuracy": None, "ci": None,
@@ -37,19 +59,16 @@ def read_results(output_path: str) -> dict:
                 row["count"] = int(value)
             elif key.name == ACCURACY and cand and not key.is_diff:
                 row["accuracy"] = value
-                if kv.HasField("confidence_interval"):
-                    ci = kv.confidence_interval
-                    row["ci"] = [ci.lower_bound.double_value.value, ci.upper_bound.double_value.value]
             elif key.name == ACCURACY and key.is_diff:
                 row["diff"] = value
             elif key.name == ACCURACY and key.model_name == BASELINE:
                 row["baseline_accuracy"] = value
-            elif key.name in ("precision", "recall") and cand and not key.is_diff and not parts:
-                per_class.setdefault(key.sub_key.class_id.value, {})[key.name] = value
+        row["ci"] = wilson(row["accuracy"], row["count"])
         rows.append(row)
     rows.sort(key=_sort_key)
+    confusion = _confusion(output_path)
     return {"overall": next(r for r in rows if r["slice"] == "overall"), "slices": rows,
-            "per_class": {int(k): v for k, v in sorted(per_class.items())}, "confusion": _confusion(output_path)}
+            "per_class": per_class(confusion), "confusion": confusion}
 
 
 def _confusion(output_path: str) -> list[list[int]]:

@@ -66,10 +66,12 @@ def raw_schema():
     return text_format.Parse(_SCHEMA_TEXT, schema_pb2.Schema())
 
 
-def to_sequence_example(image: np.ndarray, label: int, image_id: str, edges: dict | None = None) -> bytes:
+def to_sequence_example(image: np.ndarray, label: int, image_id: str, edges: dict | None = None,
+                        props: dict | None = None) -> bytes:
     """Serialize one 28x28 uint8 image as a raw SequenceExample (rows become steps).
 
     edges: {property: inner bucket edges}; without it every bucket is 0 (tests, ad-hoc records).
+    props: the image's properties if already computed (ingest computes them per chunk).
     """
     import tensorflow as tf
 
@@ -80,9 +82,10 @@ def to_sequence_example(image: np.ndarray, label: int, image_id: str, edges: dic
     ctx = ex.context.feature
     ctx[LABEL].int64_list.value.append(int(label))
     ctx[IMAGE_ID].bytes_list.value.append(image_id.encode())
-    props = properties(image[None])
+    if props is None:
+        props = {k: float(v[0]) for k, v in properties(image[None]).items()}
     for name in SLICE_PROPERTIES:
-        value = float(props[name][0])
+        value = float(props[name])
         ctx[name].float_list.value.append(value)
         ctx[f"{name}_bucket"].int64_list.value.append(bucket_of(value, (edges or {}).get(name, [])))
     steps = ex.feature_lists.feature_list[PIXELS].feature

@@ -39,11 +39,17 @@ def _load_pair(images_path: str, labels_path: str):
 
 
 def read_chunk(chunk):
-    """(source, images_path, labels_path, start, end) -> (source, index, image, label) items."""
+    """(source, images_path, labels_path, start, end) -> (source, index, image, label, properties) items.
+
+    Image properties are computed for the whole chunk at once (vectorized NumPy), not per image.
+    """
+    from components.ingest.features import properties
+
     source, images_path, labels_path, start, end = chunk
     images, labels = _load_pair(images_path, labels_path)
+    props = properties(images[start:end])
     for i in range(start, end):
-        yield source, i, images[i], int(labels[i])
+        yield source, i, images[i], int(labels[i]), {k: float(v[i - start]) for k, v in props.items()}
 
 
 class _ToRecord(beam.DoFn):
@@ -56,7 +62,8 @@ class _ToRecord(beam.DoFn):
         self._written = {s: Metrics.counter(NAMESPACE, f"records_{s}") for s in SPLITS}
 
     def process(self, item):
-        source, index, image, label = item
+        source, index, image, label = item[:4]
+        props = item[4] if len(item) > 4 else None  # precomputed per chunk by read_chunk
         self._read.inc()
         image_id = f"{self._dataset}/{source}/{index:05d}"
         problem = _problem(image, label)
@@ -66,7 +73,8 @@ class _ToRecord(beam.DoFn):
             return
         split = split_of(source, image_id, self._fraction, self._seed)
         self._written[split].inc()
-        yield beam.pvalue.TaggedOutput(split, (image_id, to_sequence_example(image, label, image_id, self._edges)))
+        record = to_sequence_example(image, label, image_id, self._edges, props)
+        yield beam.pvalue.TaggedOutput(split, (image_id, record))
 
 
 def _problem(image, label) -> str:
@@ -82,7 +90,8 @@ def _problem(image, label) -> str:
 
 @beam.ptransform_fn
 def ImagesToRecords(items, dataset: str, eval_fraction: float, seed: int, edges: dict | None = None):
-    """(source, index, image, label) -> tagged outputs train/eval/test of (image_id, bytes), plus malformed.
+    """(source, index, image, label[, properties]) -> tagged outputs train/eval/test of (image_id, bytes),
+    plus malformed.
 
     edges: {slice property: bucket edges} (see features.py), used for the `<property>_bucket` features.
     """

@@ -45,8 +45,7 @@ def _slice_rows(ev, names):
     rows, min_size = [], ev["thresholds"]["min_slice_size"]
     for s in ev["slices"]:
         small = s["count"] < min_size
-        # TFMA's t-distribution intervals are not bounded; accuracy is, so show them clipped to [0, 1]
-        ci = f'{max(0.0, s["ci"][0]):.3f} - {min(1.0, s["ci"][1]):.3f}' if s.get("ci") else ""
+        ci = f'{s["ci"][0]:.3f} - {s["ci"][1]:.3f}' if s.get("ci") else ""
         diff = s.get("diff")
         diff_cls = "num " + ("down" if diff is not None and diff < 0 else "up" if diff else "")
         rows.append([f"<td>{_e(_slice_label(s, names))}</td>",
@@ -104,7 +103,7 @@ def render_html(m: dict) -> str:
 {_verdict(m)}
 {_table(None, [[f"<th>{_e(k)}</th>", f"<td>{_e(v)}</td>"] for k, v in facts])}
 <h2>Accuracy per slice</h2>
-<p>Intervals are TFMA's 95% confidence intervals; slices under {t["min_slice_size"]} examples are marked
+<p>Intervals are 95% Wilson score intervals of each slice's accuracy; slices under {t["min_slice_size"]} examples are marked
 small and are not gated. Buckets are quantiles of the train split (edges below).</p>
 {_table(["slice", "examples", "accuracy", "95% interval", "baseline", "change", ""], _slice_rows(ev, names), "slices")}
 <h2>Confusion matrix ({_e(ev['split'])})</h2>{confusion_heatmap(ev["confusion"], names)}
