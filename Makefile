@@ -8,7 +8,7 @@ RUNNER     ?= direct
 CONFIG     ?= pipeline.yaml
 ARGS       ?=
 
-.PHONY: pipeline test test-unit test-e2e report venv lock clean fashion-data wheel worker-image
+.PHONY: pipeline test test-unit test-e2e test-faults report venv lock clean fashion-data wheel worker-image
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(ARGS)
@@ -21,6 +21,9 @@ test-unit: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(PY) -m pytest -q -m e2e $(ARGS)
+
+test-faults: $(STAMP)
+	$(PY) -m pytest -q -m faults $(ARGS)
 
 report: $(STAMP)
 	@$(PY) -m pipeline report --config $(CONFIG)

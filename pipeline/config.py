@@ -63,6 +63,7 @@ class TrainerSection:
     learning_rate: float = 0.001
     shuffle_buffer: int = 10000
     checkpoint_steps: Optional[int] = None   # checkpoint every N steps; null: at the end of each epoch
+    deterministic: bool = False         # TF op determinism: identical weights for identical data and seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,8 +118,16 @@ class Config:
         return dataclasses.asdict(self)
 
 
+def _contained(v) -> bool:
+    """A relative path may not climb out ('..'); absolute paths and URIs are explicit choices."""
+    return v is None or "://" in v or v.startswith("/") or ".." not in v.replace("\\", "/").split("/")
+
+
 # Ranges: key path -> (predicate, what is expected)
 _CHECKS = {
+    "pipeline.metadata": (_contained, "a path without '..' (or an absolute path)"),
+    "data.cache_dir": (_contained, "a path without '..' (or an absolute path)"),
+    "pusher.serving_dir": (_contained, "a path without '..' (or an absolute path)"),
     "pipeline.seed": (lambda v: v >= 0, "a non-negative integer"),
     "ingest.eval_fraction": (lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"),
     "ingest.num_shards": (lambda v: 1 <= v <= 1024, "1..1024"),

@@ -7,11 +7,12 @@ from pipeline import fs
 
 
 def latest_blessed_model(store, dataset: str, current_run: str) -> dict | None:
-    """The model of the newest blessed evaluation of an earlier run on the same dataset, if it still exists."""
+    """The model of the newest blessed evaluation of an earlier, finished run on the same dataset, if the
+    model still exists. A failed or killed run never provides a baseline: it is not a run to trust."""
     rows = store.db.execute(
         "SELECT e.id, e.facts FROM executions e JOIN runs r ON r.run_id = e.run_id "
         "WHERE e.component = 'evaluator' AND e.status IN ('complete', 'cached') AND r.dataset = ? "
-        "AND r.run_id != ? ORDER BY e.finished DESC", (dataset, current_run)).fetchall()
+        "AND r.status = 'succeeded' AND r.run_id != ? ORDER BY e.finished DESC", (dataset, current_run)).fetchall()
     for row in rows:
         if not json.loads(row["facts"] or "{}").get("blessed"):
             continue

@@ -32,6 +32,7 @@ def test_set_overrides_with_yaml_types():
     ("data.dataset=cifar", "data.dataset: unknown dataset 'cifar'"),
     ("trainer=3", "trainer: expected a mapping"),
     ("novalue", "expected dotted.key=value"),
+    ("pusher.serving_dir=../../elsewhere", "pusher.serving_dir: got '../../elsewhere'; expected a path without '..'"),
 ])
 def test_bad_values_name_their_key(override, message):
     with pytest.raises(ConfigError) as err:

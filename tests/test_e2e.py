@@ -95,6 +95,10 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
         assert verdict["reasons"][0].startswith("overall: sparse_categorical_accuracy")
     a, b = _record_digests(run_dir), _record_digests(os.path.join(root, "runs", second["run_id"]))
     assert len(a) >= 4 and a == b
+    mp = run_pipeline(_config(root, folder, ["beam.runner=direct-mp"]), load_config(
+        os.path.join(REPO, "pipeline.yaml"), ["beam.runner=direct-mp"]).beam_args(), no_cache=True)
+    assert "--direct_running_mode=multi_processing" in mp["beam_args"]
+    assert _record_digests(os.path.join(root, "runs", mp["run_id"])) == a       # same bytes on 2 worker processes
 
 
 def test_bad_idx_publishes_nothing(tiny_dataset, tmp_path):

@@ -42,7 +42,7 @@ def _check_rows(rows):
     assert all(p.shape == (784,) for p in px)
     assert px[0][0] == 0.0 and px[2][-1] == 1.0
     np.testing.assert_allclose(px[1][5], 110 / 250, rtol=1e-5)
-    assert set(rows[0]) == {PIXELS_XF, "label"}
+    assert set(rows[0]) == {PIXELS_XF, "label", "image_id"}
 
 
 def test_preprocessing_fn_on_three_rows(tmp_path):

@@ -91,6 +91,7 @@ def run(ctx, inputs, outputs) -> dict:
     if ctx.dry_run:
         return {"dry_run": True}
     counts = _counters(result)
+    ctx.fault_point("mid")  # records written in staging, nothing published
     write_json(join(out, "bucket_edges.json"), edges)
     return _check(counts, expected, cfg.ingest.max_malformed, out) | {"split_digest": digest, "bucket_edges": edges}
 

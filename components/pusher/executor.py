@@ -26,9 +26,12 @@ def next_version(root: str) -> int:
     return max([int(time.time())] + [v + 1 for v in existing])
 
 
-def push(model_dir: str, root: str) -> tuple[int, str]:
+def push(model_dir: str, root: str, before_rename=lambda: None) -> tuple[int, str]:
     """Copy model_dir to root/<version>; return (version, path)."""
     fs.makedirs(root)
+    if not fs.is_remote(root):  # leftovers of a push that was killed: never visible to a server, remove
+        for stale in (d for d in os.listdir(root) if d.startswith(".tmp-")):
+            fs.rmtree(fs.join(root, stale))
     version = next_version(root)
     final = fs.join(root, str(version))
     if fs.exists(final):
@@ -39,6 +42,7 @@ def push(model_dir: str, root: str) -> tuple[int, str]:
         for rel in sorted(files, key=lambda r: r == LAST):  # saved_model.pb lands last
             fs.makedirs(os.path.dirname(fs.join(tmp, rel)))
             fs.copy(fs.join(model_dir, rel), fs.join(tmp, rel))
+        before_rename()
         fs.rename(tmp, final)
     finally:
         fs.rmtree(tmp)
@@ -52,7 +56,7 @@ def run(ctx, inputs, outputs) -> dict:
         record = {"pushed": False, "reason": "the model is not blessed: " + "; ".join(verdict["reasons"])}
         log.warning("not pushed: %s", record["reason"])
     else:
-        version, path = push(inputs["model"], serving_dir(ctx))
+        version, path = push(inputs["model"], serving_dir(ctx), before_rename=lambda: ctx.fault_point("mid"))
         record = {"pushed": True, "version": version, "path": path}
         log.info("pushed the model as version %s: %s", version, path)
     write_json(fs.join(outputs["pushed"], "push.json"), record)

@@ -48,6 +48,7 @@ def run(ctx, inputs, outputs) -> dict:
     out = outputs["report"]
     fs.makedirs(out)
     write_json(fs.join(out, "metrics.json"), metrics)
+    ctx.fault_point("mid")
     with fs.open_file(fs.join(out, "report.html"), "w") as f:
         f.write(render_html(metrics))
     return {"html": "report.html", "json": "metrics.json"}

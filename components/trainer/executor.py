@@ -56,23 +56,28 @@ class _StepCounter(keras.callbacks.Callback):
 def run(ctx, inputs, outputs) -> dict:
     cfg, seed = ctx.config.trainer, ctx.config.pipeline.seed
     keras.utils.set_random_seed(seed)
+    if cfg.deterministic:  # same data and seed, same weights: reproducible metrics after a re-run
+        tf.config.experimental.enable_op_determinism()
     xf = inputs["transformed_examples"]
-    train = make_dataset(join(xf, "Split-train"), cfg.batch_size, cfg.shuffle_buffer, seed,
-                         repeat=cfg.steps_per_epoch is not None)
+    steps = cfg.steps_per_epoch
+    if steps is None and cfg.checkpoint_steps:  # Keras restores mid-epoch only with a known epoch length
+        steps = -(-ctx.facts["ingest"]["records"]["train"] // cfg.batch_size)
+    train = make_dataset(join(xf, "Split-train"), cfg.batch_size, cfg.shuffle_buffer, seed, repeat=steps is not None)
     evals = make_dataset(join(xf, "Split-eval"), cfg.batch_size)
     model = build_model(cfg.cell_size, cfg.learning_rate)
     backup = join(ctx.config.pipeline.root, "checkpoints", f"trainer-{ctx.fingerprint[:16]}")
     resumed = fs.exists(backup)
-    counter = _StepCounter(ctx, cfg.steps_per_epoch)
+    counter = _StepCounter(ctx, steps)
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=join(outputs["model_run"], "tensorboard")),
         keras.callbacks.BackupAndRestore(backup_dir=backup, save_freq=cfg.checkpoint_steps or "epoch"),
         counter,
     ]
     start = time.perf_counter()
-    history = model.fit(train, validation_data=evals, epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch,
+    history = model.fit(train, validation_data=evals, epochs=cfg.epochs, steps_per_epoch=steps,
                         callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - start
+    ctx.fault_point("mid")  # trained, not exported: the checkpoint lets a rerun skip the training
     export_model(model, inputs["transform_graph"], outputs["model"])
     fs.rmtree(backup)  # finished: the next run of this work starts from the cache, not a checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}

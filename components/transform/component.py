@@ -7,7 +7,7 @@ SPEC = ComponentSpec(
     name="transform",
     inputs=("examples",),
     outputs=("transform_graph", "transformed_examples"),
-    params=lambda cfg: dataclasses.asdict(cfg.transform),
+    params=lambda cfg: {**dataclasses.asdict(cfg.transform), "num_shards": cfg.ingest.num_shards},
     executor="components.transform.executor:run",
-    code=("components/transform", "components/ingest/records.py"),
+    code=("components/transform", "components/ingest/records.py", "components/ingest/transforms.py"),
 )
