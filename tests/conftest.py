@@ -63,3 +63,13 @@ def tiny_dataset(tmp_path):
     ds = register("tiny", paths)
     yield ds, str(tmp_path / "idx"), paths
     DATASETS.pop("tiny", None)
+
+
+@pytest.fixture(scope="module")
+def module_dataset(tmp_path_factory):
+    """The dataset 'tiny' registered for a whole test module: (IDX folder, the module's tmp folder)."""
+    tmp = tmp_path_factory.mktemp("module")
+    folder = str(tmp / "idx")
+    register("tiny", write_dataset(folder))
+    yield folder, tmp
+    DATASETS.pop("tiny", None)

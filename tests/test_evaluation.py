@@ -21,20 +21,15 @@ BEAM = ["--runner=FnApiRunner"]
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
+def two_runs(module_dataset):
     """A decent model, then a deliberately worse one (one training step) on the same data."""
-    from tests.conftest import register, write_dataset
-    tmp = tmp_path_factory.mktemp("evaluation")
-    folder = str(tmp / "idx")
-    register("tiny", write_dataset(folder))
+    folder, tmp = module_dataset
     root = str(tmp / "root")
     good = run_pipeline(_config(root, folder, ["trainer.epochs=12", "trainer.learning_rate=0.01",
                                                "evaluator.min_slice_size=5"]), BEAM)
     bad = run_pipeline(_config(root, folder, ["trainer.epochs=1", "trainer.steps_per_epoch=1",
                                               "evaluator.min_slice_size=5"]), BEAM)
-    yield root, good, bad
-    from data.registry import DATASETS
-    DATASETS.pop("tiny", None)
+    return root, good, bad
 
 
 def test_first_run_is_blessed_and_pushed(two_runs):

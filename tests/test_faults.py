@@ -32,16 +32,12 @@ def _outcome(summary):
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    from tests.conftest import register, write_dataset
-    tmp = tmp_path_factory.mktemp("faults")
-    folder = str(tmp / "idx")
-    register("tiny", write_dataset(folder))
+def dataset(module_dataset):
+    """The tiny dataset and an uninterrupted reference run to compare every rerun with."""
+    folder, tmp = module_dataset
     reference = _cli(folder, str(tmp / "reference"), *DET)
     assert reference.returncode == 0, reference.stderr[-2000:]
-    yield folder, tmp, _summary(str(tmp / "reference"))
-    from data.registry import DATASETS
-    DATASETS.pop("tiny", None)
+    return folder, tmp, _summary(str(tmp / "reference"))
 
 
 @pytest.mark.parametrize("component, point", CASES, ids=[f"{c}-{p}" for c, p in CASES])

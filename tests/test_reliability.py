@@ -23,19 +23,14 @@ def _latest(root):
 
 
 @pytest.fixture(scope="module")
-def resumed(tmp_path_factory):
+def resumed(module_dataset):
     """Kill the trainer after step 7 of 12 (checkpoints every 2 steps), then run the same command again."""
-    from tests.conftest import register, write_dataset
-    tmp = tmp_path_factory.mktemp("reliability")
-    folder = str(tmp / "idx")
-    register("tiny", write_dataset(folder))
+    folder, tmp = module_dataset
     root = str(tmp / "root")
     killed = _cli(folder, root, *TRAIN, fault="trainer:step7")
     checkpoints = glob.glob(os.path.join(root, "checkpoints", "trainer-*"))
     again = _cli(folder, root, *TRAIN)
-    yield folder, root, killed, checkpoints, again
-    from data.registry import DATASETS
-    DATASETS.pop("tiny", None)
+    return folder, root, killed, checkpoints, again
 
 
 def test_killed_trainer_resumes_from_its_checkpoint(resumed):
