@@ -6,9 +6,12 @@ import json
 from pipeline import fs
 
 
-def latest_blessed_model(store, dataset: str, current_run: str) -> dict | None:
+def latest_blessed_model(store, dataset: str, current_run: str, candidate_digest: str | None = None) -> dict | None:
     """The model of the newest blessed evaluation of an earlier, finished run on the same dataset, if the
-    model still exists. A failed or killed run never provides a baseline: it is not a run to trust."""
+    model still exists. A failed or killed run never provides a baseline: it is not a run to trust.
+
+    The candidate itself is skipped (same content digest): comparing a model with itself says nothing,
+    and skipping it keeps an identical rerun's evaluator inputs, so the rerun is fully cached."""
     rows = store.db.execute(
         "SELECT e.id, e.facts FROM executions e JOIN runs r ON r.run_id = e.run_id "
         "WHERE e.component = 'evaluator' AND e.status IN ('complete', 'cached') AND r.dataset = ? "
@@ -17,9 +20,10 @@ def latest_blessed_model(store, dataset: str, current_run: str) -> dict | None:
         if not json.loads(row["facts"] or "{}").get("blessed"):
             continue
         model = store.events(row["id"], "input").get("model")
-        if model and fs.exists(model["uri"]):
+        if model and model["digest"] != candidate_digest and fs.exists(model["uri"]):
             return {"id": model["id"], "uri": model["uri"], "digest": model["digest"]}
     return None
 
 
-RESOLVERS = {"baseline_model": lambda run: latest_blessed_model(run.store, run.cfg.data.dataset, run.run_id)}
+RESOLVERS = {"baseline_model": lambda run: latest_blessed_model(
+    run.store, run.cfg.data.dataset, run.run_id, run.produced["model"]["digest"])}
