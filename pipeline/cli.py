@@ -168,3 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # unwritable root, disk full, a vanished file: say which path, no traceback
         print(f"error: {e.strerror or e} ({getattr(e, 'filename', None) or 'no file named'})", file=sys.stderr)
         return 2
+    except Exception as e:  # a step failed (Beam wraps worker errors): keep the trace, end on one clear line
+        logging.getLogger("pipeline").exception("the run failed")
+        cause = str(e).strip().splitlines()
+        print(f"error: the run failed: {type(e).__name__}: {cause[-1] if cause else ''} "
+              f"(summary.json of the run has the details)", file=sys.stderr)
+        return 1

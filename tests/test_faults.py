@@ -16,7 +16,7 @@ DET = ["--set", "trainer.deterministic=true", "--set", "trainer.epochs=2", "--se
 ORDER = ["ingest", "transform", "trainer", "evaluator", "pusher", "report"]
 CASES = [("ingest", "start"), ("ingest", "mid"), ("transform", "before_publish"), ("trainer", "mid"),
          ("trainer", "step3"), ("evaluator", "mid"), ("evaluator", "after_publish"), ("pusher", "mid"),
-         ("report", "mid")]
+         ("pusher", "before_publish"), ("report", "start"), ("report", "mid")]
 
 
 def _summary(root, run_id=None):

@@ -126,3 +126,27 @@ def test_cli_rejects_bad_set_and_unknown_run(tmp_path):
     assert novalue.returncode == 2 and "expected dotted.key=value" in novalue.stderr
     unknown = _run_cli("report", "nope", "--set", f"pipeline.root={tmp_path}")
     assert unknown.returncode == 2 and "run 'nope': no such run" in unknown.stderr
+
+
+def test_disk_full_is_a_clear_error_and_publishes_nothing(module_dataset, tmp_path):
+    """A real full disk: the pipeline root on a 3 MB tmpfs (needs root, as CI has)."""
+    folder, _ = module_dataset
+    root = tmp_path / "small"
+    root.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(root)]).returncode:
+        if os.environ.get("CI"):
+            pytest.fail("CI runs as root and must be able to mount a small tmpfs")
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        proc = _cli(folder, str(root))
+        assert proc.returncode != 0
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: ") and "No space left on device" in proc.stderr, last
+        (run_id,) = [d for d in os.listdir(root / "runs") if d != "latest"]
+        summary = json.load(open(root / "runs" / run_id / "summary.json"))
+        assert summary["status"] == "failed"
+        failed = [n for n, c in summary["components"].items() if c["status"] == "failed"]
+        assert len(failed) == 1 and not (root / "runs" / run_id / failed[0]).exists()
+        assert not (root / "runs" / "latest").exists()
+    finally:
+        subprocess.run(["umount", str(root)])
