@@ -8,7 +8,7 @@ RUNNER     ?= direct
 CONFIG     ?= pipeline.yaml
 ARGS       ?=
 
-.PHONY: pipeline test test-unit test-e2e test-faults report venv lock clean fashion-data wheel worker-image
+.PHONY: pipeline test test-unit test-e2e test-faults bench report venv lock clean fashion-data wheel worker-image
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(ARGS)
@@ -40,6 +40,15 @@ $(STAMP): requirements.lock
 fashion-data:
 	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || \
 	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)
+
+# Benchmarks: each prints its ratio against a plain baseline measured in the same run (see bench/).
+BENCH_ROOT ?= build/bench_root
+bench: $(STAMP) fashion-data
+	rm -rf $(BENCH_ROOT)
+	$(PY) bench/e2e.py --root $(BENCH_ROOT)
+	$(PY) bench/ingest.py --dataset fashion_mnist
+	$(PY) bench/train_input.py --root $(BENCH_ROOT)
+	$(PY) bench/evaluate.py --root $(BENCH_ROOT)
 
 wheel: $(STAMP)
 	rm -rf dist && $(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .

@@ -1,0 +1,38 @@
+"""Run benchmark variants as separate processes under /usr/bin/time -v: wall, work time and peak RSS.
+
+Each variant prints `SECONDS=<work seconds>` (imports excluded) and optional `ITEMS=<n>` lines.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def measure(script: str, variant: str, *args: str) -> dict:
+    cmd = ["/usr/bin/time", "-v", sys.executable, script, "--variant", variant, *args]
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"{variant} failed:\n{proc.stderr[-3000:]}")
+    out = proc.stdout + proc.stderr
+    found = {k: float(v) for k, v in re.findall(r"^(SECONDS|ITEMS|ACCURACY)=([\d.]+)$", out, re.M)}
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", out)
+    parts = [float(p) for p in wall.group(1).split(":")]
+    found["wall"] = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    found["peak_gb"] = int(rss.group(1)) / 1024 / 1024
+    return found
+
+
+def report(title: str, ours: dict, base: dict, goal: str, higher_is_better: bool = False) -> None:
+    key = "rate" if higher_is_better else "SECONDS"
+    ratio = ours[key] / base[key]
+    print(f"\n{title}")
+    for name, r in (("ours", ours), ("baseline", base)):
+        extra = f", {r['rate']:.0f} items/s" if "rate" in r else ""
+        print(f"  {name:<9} work {r['SECONDS']:7.2f} s{extra}, process wall {r['wall']:6.1f} s, peak {r['peak_gb']:.2f} GB")
+    print(f"  ratio ours/baseline: {ratio:.2f}x ({'throughput' if higher_is_better else 'time'}; goal {goal})")
