@@ -24,8 +24,12 @@ FEATURES = {PIXELS_XF: tf.io.FixedLenFeature([784], tf.float32), LABEL: tf.io.Fi
 
 
 def make_dataset(split_dir: str, batch_size: int, shuffle_buffer: int = 0, seed: int = 0,
-                 repeat: bool = False) -> tf.data.Dataset:
-    """Transformed tf.Examples -> (pixels_xf [B, 784], label [B]) batches; files in sorted order."""
+                 repeat: bool = False, skip_batches: int = 0) -> tf.data.Dataset:
+    """Transformed tf.Examples -> (pixels_xf [B, 784], label [B]) batches; files in sorted order.
+
+    With repeat, the whole infinite stream is fixed by the seed, so skipping the batches a killed run
+    had consumed continues it exactly where it stopped.
+    """
     files = sorted(tf.io.gfile.glob(join(split_dir, "*.tfrecord")))
     if not files:
         raise FileNotFoundError(f"{split_dir}: no .tfrecord files; expected the transform step's output")
@@ -34,7 +38,10 @@ def make_dataset(split_dir: str, batch_size: int, shuffle_buffer: int = 0, seed:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = ds.batch(batch_size).map(lambda s: tf.io.parse_example(s, FEATURES), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if skip_batches:
+        ds = ds.skip(skip_batches)
+    ds = ds.map(lambda s: tf.io.parse_example(s, FEATURES), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.map(lambda f: (f[PIXELS_XF], f[LABEL])).prefetch(tf.data.AUTOTUNE)
 
 
@@ -53,20 +60,38 @@ class _StepCounter(keras.callbacks.Callback):
         self.ctx.fault_point(f"step{self.epoch * (self.per_epoch or 0) + batch + 1}")
 
 
+def consumed_batches(backup: str, steps_per_epoch: int) -> int:
+    """Batches a killed run had trained on, from the epoch/batch counters in its Keras checkpoint."""
+    latest = tf.train.latest_checkpoint(join(backup, "chief")) if fs.exists(backup) else None
+    if not latest:
+        return 0
+    reader = tf.train.load_checkpoint(latest)
+    names = reader.get_variable_to_shape_map()
+    value = lambda key: int(reader.get_tensor(next(n for n in names if n.startswith(key))))
+    epoch, batch = value("ckpt_saved_epoch"), value("ckpt_saved_batch")
+    if epoch < 0:
+        return 0
+    if batch < 0 or batch == steps_per_epoch - 1:  # saved at an epoch's end (same rule as Keras)
+        return (epoch + 1) * steps_per_epoch
+    return epoch * steps_per_epoch + batch + 1
+
+
 def run(ctx, inputs, outputs) -> dict:
     cfg, seed = ctx.config.trainer, ctx.config.pipeline.seed
     keras.utils.set_random_seed(seed)
     if cfg.deterministic:  # same data and seed, same weights: reproducible metrics after a re-run
         tf.config.experimental.enable_op_determinism()
     xf = inputs["transformed_examples"]
-    steps = cfg.steps_per_epoch
-    if steps is None and cfg.checkpoint_steps:  # Keras restores mid-epoch only with a known epoch length
-        steps = -(-ctx.facts["ingest"]["records"]["train"] // cfg.batch_size)
-    train = make_dataset(join(xf, "Split-train"), cfg.batch_size, cfg.shuffle_buffer, seed, repeat=steps is not None)
-    evals = make_dataset(join(xf, "Split-eval"), cfg.batch_size)
-    model = build_model(cfg.cell_size, cfg.learning_rate)
+    # One seeded, repeated stream with a known epoch length: Keras restores mid-epoch only then, and a
+    # resumed run can skip exactly the batches already trained on (see make_dataset).
+    steps = cfg.steps_per_epoch or -(-ctx.facts["ingest"]["records"]["train"] // cfg.batch_size)
     backup = join(ctx.config.pipeline.root, "checkpoints", f"trainer-{ctx.fingerprint[:16]}")
     resumed = fs.exists(backup)
+    skip = consumed_batches(backup, steps)
+    train = make_dataset(join(xf, "Split-train"), cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
+                         skip_batches=skip)
+    evals = make_dataset(join(xf, "Split-eval"), cfg.batch_size)
+    model = build_model(cfg.cell_size, cfg.learning_rate)
     counter = _StepCounter(ctx, steps)
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=join(outputs["model_run"], "tensorboard")),
@@ -82,4 +107,4 @@ def run(ctx, inputs, outputs) -> dict:
     fs.rmtree(backup)  # finished: the next run of this work starts from the cache, not a checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return {"train_seconds": round(seconds, 2), "history": hist, "steps_run": counter.ran,
-            "resumed_from_checkpoint": resumed, "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}
+            "resumed_from_checkpoint": resumed, "resumed_after_batches": skip, "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}
