@@ -31,7 +31,6 @@ def ours(cfg, source, out):
 
 def baseline(cfg, source, out):
     """The same records (same split, properties and buckets), one writer per split, no Beam."""
-    import numpy as np
     import tensorflow as tf
     from components.ingest.executor import _plan
     from components.ingest.features import properties

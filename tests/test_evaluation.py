@@ -1,6 +1,5 @@
 """Baseline validation, blessing-gated Pusher, and the HTML report in a real headless browser."""
 import base64
-import json
 import os
 import re
 import shutil
