@@ -1,4 +1,5 @@
 """Numbers the report derives from TFMA's output: Wilson intervals and per-class precision/recall."""
+import numpy as np
 import pytest
 
 from components.evaluator.results import per_class, wilson
@@ -18,3 +19,29 @@ def test_precision_recall_from_confusion():
     assert got[0] == {"precision": 3 / 4, "recall": 3 / 4}
     assert got[1] == {"precision": 4 / 5, "recall": 1.0}
     assert got[2] == {"precision": None, "recall": 0.0}                    # never predicted
+
+
+def _inputs(image_id, label, probs):
+    from tensorflow_model_analysis.metrics import metric_types
+    return metric_types.StandardMetricInputs(
+        labels=np.array([label]), predictions=np.array(probs, dtype=np.float32),
+        example_weights=np.array([1.0]), features={"image_id": np.array([image_id.encode()])})
+
+
+def test_confident_errors_keeps_the_most_confident_mistakes_across_merges():
+    from components.evaluator.metrics import _errors
+    (computation,) = _errors(size=2, feature="image_id")
+    fn = computation.combiner
+    a, b = fn.create_accumulator(), fn.create_accumulator()
+    a = fn.add_input(a, _inputs("x/1", 0, [0.2, 0.8, 0.0]))     # wrong, 0.8
+    a = fn.add_input(a, _inputs("x/2", 1, [0.1, 0.9, 0.0]))     # right: never listed
+    b = fn.add_input(b, _inputs("x/3", 2, [0.95, 0.05, 0.0]))   # wrong, 0.95
+    b = fn.add_input(b, _inputs("x/4", 2, [0.6, 0.0, 0.4]))     # wrong, 0.6: fourth place, dropped
+    (rows,) = fn.extract_output(fn.merge_accumulators([a, b])).values()
+    assert list(rows) == ["x/3|2|0|0.950000", "x/1|0|1|0.800000"]
+
+
+def test_errors_parse_back(tmp_path):
+    from components.evaluator.results import _error
+    assert _error(b"fashion/test/7|2|0|0.950000") == {"image_id": "fashion/test/7", "label": 2, "predicted": 0,
+                                                       "confidence": 0.95}

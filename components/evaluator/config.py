@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from tensorflow_model_analysis.proto import config_pb2 as tfma_config
 
-from components.ingest.records import BUCKETS, LABEL
+from components.ingest.records import BUCKETS, IMAGE_ID, LABEL
 
 CANDIDATE, BASELINE = "candidate", "baseline"
-ACCURACY = "sparse_categorical_accuracy"
+ACCURACY, ERRORS = "accuracy", "confident_errors"  # metric names (components/evaluator/metrics.py)
+METRICS_MODULE = "components.evaluator.metrics"
 CROSS = (LABEL, "thickness_bucket")
 
 
@@ -27,12 +28,12 @@ def eval_config(cfg, has_baseline: bool) -> tfma_config.EvalConfig:
     if has_baseline:
         threshold.change_threshold.CopyFrom(tfma_config.GenericChangeThreshold(
             direction=tfma_config.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -cfg.max_drop}))
-    models = [tfma_config.ModelSpec(name=CANDIDATE, signature_name="serving_default", label_key=LABEL,
-                                    prediction_key="probabilities", inference_batch_size=cfg.batch_size)]
+    # tf_generic: one plain SavedModel load per model (see serving.py for what TFMA's guess costs).
+    spec = dict(signature_name="serving_default", label_key=LABEL, prediction_key="probabilities",
+                inference_batch_size=cfg.batch_size, model_type="tf_generic")
+    models = [tfma_config.ModelSpec(name=CANDIDATE, **spec)]
     if has_baseline:
-        models.append(tfma_config.ModelSpec(name=BASELINE, is_baseline=True, signature_name="serving_default",
-                                            label_key=LABEL, prediction_key="probabilities",
-                                            inference_batch_size=cfg.batch_size))
+        models.append(tfma_config.ModelSpec(name=BASELINE, is_baseline=True, **spec))
     config = tfma_config.EvalConfig(
         model_specs=models,
         slicing_specs=slicing_specs(),
@@ -41,9 +42,16 @@ def eval_config(cfg, has_baseline: bool) -> tfma_config.EvalConfig:
                 metrics=[tfma_config.MetricConfig(class_name="ExampleCount"),
                          # The gate sits on the MetricConfig: TFMA 0.52 keys MetricsSpec.per_slice_thresholds
                          # without example_weighted, so they match no metric and every slice fails.
-                         tfma_config.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[
-                             tfma_config.PerSliceMetricThreshold(slicing_specs=[overall], threshold=threshold)]),
+                         tfma_config.MetricConfig(class_name="ArgmaxAccuracy", module=METRICS_MODULE,
+                                                  per_slice_thresholds=[tfma_config.PerSliceMetricThreshold(
+                                                      slicing_specs=[overall], threshold=threshold)]),
                          tfma_config.MetricConfig(class_name="MultiClassConfusionMatrixPlot")],
+                example_weights=tfma_config.ExampleWeightOptions(unweighted=True)),
+            # The gallery's candidates, for the candidate model only.
+            tfma_config.MetricsSpec(
+                metrics=[tfma_config.MetricConfig(class_name="ConfidentErrors", module=METRICS_MODULE,
+                                                  config=f'"size": {cfg.gallery_size}, "feature": "{IMAGE_ID}"')],
+                model_names=[CANDIDATE],
                 example_weights=tfma_config.ExampleWeightOptions(unweighted=True)),
         ])
     # Per-class precision/recall come from the confusion matrix and intervals from the Wilson formula

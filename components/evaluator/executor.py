@@ -5,11 +5,13 @@ The baseline is the last blessed model of this pipeline and dataset (resolved by
 """
 from __future__ import annotations
 
+import functools
 import logging
 
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
+from components.evaluator import serving
 from components.evaluator.config import BASELINE, CANDIDATE, eval_config
 from components.evaluator.gallery import misclassified
 from components.evaluator.results import read_results
@@ -20,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def describe_failures(validation) -> list[str]:
-    """Readable reasons, e.g. 'overall: sparse_categorical_accuracy 0.8123 outside [0.9, inf]'."""
+    """Readable reasons, e.g. "overall: accuracy 0.8123 below the lower bound 0.9"."""
     reasons = []
     for per_slice in validation.metric_validations_per_slice:
         where = ", ".join(f"{k.column}={k.int64_value or k.bytes_value.decode() or k.float_value}"
@@ -52,12 +54,17 @@ def pick_split(examples_dir: str, wanted: str) -> tuple[str, str]:
     return "eval", f"dataset has no '{wanted}' split; evaluated the 'eval' split instead"
 
 
+def _shared_model(path, name, config):
+    loader = tfma.types.ModelLoader(construct_fn=functools.partial(serving.load, path),
+                                    tags=[tf.saved_model.SERVING])
+    return tfma.default_eval_shared_model(eval_saved_model_path=path, model_name=name, eval_config=config,
+                                          custom_model_loader=loader, include_default_metrics=False)
+
+
 def _evaluate(ctx, inputs, out, split, config, baseline):
-    models = [tfma.default_eval_shared_model(eval_saved_model_path=inputs["model"], model_name=CANDIDATE,
-                                             eval_config=config)]
+    models = [_shared_model(inputs["model"], CANDIDATE, config)]
     if baseline:
-        models.append(tfma.default_eval_shared_model(eval_saved_model_path=baseline, model_name=BASELINE,
-                                                     eval_config=config))
+        models.append(_shared_model(baseline, BASELINE, config))
     source = raw_tfxio(inputs["examples"], split, raw_record_column_name=tfma.ARROW_INPUT_COLUMN)
     p = ctx.beam_pipeline("evaluator")
     _ = (p
@@ -85,8 +92,9 @@ def run(ctx, inputs, outputs) -> dict:
     if not baseline and cfg.require_baseline:
         reasons.append("no blessed baseline model exists yet and evaluator.require_baseline is true")
     blessed = not reasons
-    label_acc = {int(s["features"]["label"]): s["accuracy"] for s in results["slices"] if list(s["features"]) == ["label"]}
-    gallery = misclassified(inputs["model"], inputs["examples"], split, label_acc, cfg.gallery_size)
+    gallery = misclassified(inputs["examples"], split, results["slices"], cfg.gallery_size)
+    for row in results["slices"]:
+        row.pop("errors")  # the gallery has what the report needs
     write_json(join(out, "misclassified.json"), gallery)
     verdict = {"blessed": blessed, "reasons": reasons, "split": split, "baseline": baseline}
     tf.io.gfile.makedirs(outputs["blessing"])

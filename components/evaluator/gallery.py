@@ -25,14 +25,33 @@ def predictions(model_dir: str, examples_dir: str, split: str, batch: int = 1024
             yield ctx[IMAGE_ID][i].numpy().decode(), int(ctx[LABEL][i]), pixels[i], probs[i]
 
 
-def misclassified(model_dir: str, examples_dir: str, split: str, label_accuracy: dict, size: int) -> list[dict]:
-    """Up to `size` wrong predictions, worst label slices first, most confident first within a label."""
-    wrong = []
-    for image_id, label, pixels, probs in predictions(model_dir, examples_dir, split):
-        pred = int(probs.argmax())
-        if pred != label:
-            wrong.append({"image_id": image_id, "label": label, "predicted": pred,
-                          "confidence": round(float(probs[pred]), 4),
-                          "pixels": base64.b64encode(pixels.tobytes()).decode()})
-    wrong.sort(key=lambda w: (label_accuracy.get(w["label"], 1.0), -w["confidence"], w["image_id"]))
-    return wrong[:size]
+def pixels_of(examples_dir: str, split: str, image_ids: set[str]) -> dict[str, np.ndarray]:
+    """uint8[28, 28] pixels of the records with these ids: only ids are parsed for the others."""
+    files = sorted(tf.io.gfile.glob(join(examples_dir, f"Split-{split}", "*")))
+    found = {}
+    for serialized in tf.data.TFRecordDataset(files).batch(4096):
+        ids = tf.io.parse_sequence_example(
+            serialized, context_features={IMAGE_ID: tf.io.FixedLenFeature([], tf.string)})[0][IMAGE_ID]
+        hits = [i for i, v in enumerate(ids.numpy()) if v.decode() in image_ids]
+        if not hits:
+            continue
+        _, seq, _ = tf.io.parse_sequence_example(
+            tf.gather(serialized, hits), sequence_features={PIXELS: tf.io.FixedLenSequenceFeature([28], tf.float32)})
+        for i, pixels in zip(hits, seq[PIXELS].numpy()):
+            found[ids[i].numpy().decode()] = pixels.astype(np.uint8)
+    return found
+
+
+def misclassified(examples_dir: str, split: str, slices: list[dict], size: int) -> list[dict]:
+    """Up to `size` wrong predictions, worst label slices first, most confident first within a label.
+
+    slices: read_results' rows, whose `errors` hold each slice's most confident wrong predictions
+    (TFMA computed them with the metrics; see metrics.ConfidentErrors).
+    """
+    by_label = [s for s in slices if list(s["features"]) == [LABEL]]
+    by_label.sort(key=lambda s: (s["accuracy"] if s["accuracy"] is not None else 1.0, s["features"][LABEL]))
+    chosen = [dict(e) for s in by_label for e in s["errors"]][:size]
+    pixels = pixels_of(examples_dir, split, {e["image_id"] for e in chosen})
+    for e in chosen:
+        e["pixels"] = base64.b64encode(pixels[e["image_id"]].tobytes()).decode()
+    return chosen

@@ -1,0 +1,110 @@
+"""Two TFMA metrics of our own, computed in Beam like TFMA's, and stored in TFMA's results format.
+
+- `ArgmaxAccuracy`: accuracy (argmax prediction == label) derived from the multi-class confusion
+  matrix that `MultiClassConfusionMatrixPlot` computes anyway. Keras' SparseCategoricalAccuracy,
+  wrapped by TFMA, ran TensorFlow ops per example and per slice: the largest share of the
+  evaluator's Beam time in a py-spy profile (README "Profiles").
+- `ConfidentErrors`: per slice, the `size` most confident wrong predictions as 'image_id|label|
+  predicted|confidence' strings. The report's gallery used to run the model a second time over the
+  split to find them.
+
+Both are named in the EvalConfig with `module: components.evaluator.metrics`, so Beam workers import
+them from our wheel.
+"""
+from __future__ import annotations
+
+import heapq
+
+import apache_beam as beam
+import numpy as np
+from tensorflow_model_analysis.metrics import metric_types, metric_util
+from tensorflow_model_analysis.metrics import multi_class_confusion_matrix_metrics as mcm
+
+ACCURACY_NAME = "accuracy"
+ERRORS_NAME = "confident_errors"
+
+
+def _accuracy(name=ACCURACY_NAME, eval_config=None, model_name="", output_name="", example_weighted=False):
+    # The same computation (same key) as MultiClassConfusionMatrixPlot's: TFMA runs it once for both.
+    matrices = mcm.multi_class_confusion_matrices(thresholds=[0.0], eval_config=eval_config,
+                                                  model_name=model_name, output_name=output_name,
+                                                  example_weighted=example_weighted)
+    matrices_key = matrices[-1].keys[-1]
+    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                 example_weighted=example_weighted)
+
+    def result(metrics):
+        cells = metrics[matrices_key][0.0]  # threshold 0: every example counts at its argmax class
+        total = sum(cells.values())
+        right = sum(n for k, n in cells.items() if k.actual_class_id == k.predicted_class_id)
+        return {key: right / total if total else float("nan")}
+
+    return matrices + [metric_types.DerivedMetricComputation(keys=[key], result=result)]
+
+
+class ArgmaxAccuracy(metric_types.Metric):
+    """Share of examples whose highest-probability class is the label."""
+
+    def __init__(self, name: str = ACCURACY_NAME):
+        super().__init__(metric_util.merge_per_key_computations(_accuracy), name=name)
+
+
+def _errors(size, feature, name=ERRORS_NAME, eval_config=None, model_name="", output_name="",
+            example_weighted=False):
+    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                 example_weighted=example_weighted)
+    preprocessor = metric_types.StandardMetricInputsPreprocessor(
+        include_filter={"features": {feature: {}}}, include_default_inputs=True)
+    combiner = _ConfidentErrorsCombineFn(key, size, feature, eval_config, model_name, output_name)
+    return [metric_types.MetricComputation(keys=[key], preprocessors=[preprocessor], combiner=combiner)]
+
+
+class ConfidentErrors(metric_types.Metric):
+    """The `size` wrong predictions with the highest predicted probability, per slice."""
+
+    def __init__(self, size: int = 40, feature: str = "image_id", name: str = ERRORS_NAME):
+        super().__init__(metric_util.merge_per_key_computations(_errors), size=size, feature=feature,
+                         name=name)
+
+
+class _ConfidentErrorsCombineFn(beam.CombineFn):
+    """A bounded min-heap of (confidence, image_id, label, predicted): deterministic ties by id."""
+
+    def __init__(self, key, size, feature, eval_config, model_name, output_name):
+        self._key, self._size, self._feature = key, size, feature
+        self._eval_config, self._model_name, self._output_name = eval_config, model_name, output_name
+
+    def create_accumulator(self):
+        return []
+
+    def add_input(self, heap, element):
+        image_id = element.features[self._feature]
+        image_id = np.asarray(image_id).reshape(-1)[0]
+        image_id = image_id.decode() if isinstance(image_id, bytes) else str(image_id)
+        for label, prediction, _ in metric_util.to_label_prediction_example_weight(
+                element, eval_config=self._eval_config, model_name=self._model_name,
+                output_name=self._output_name, flatten=False):
+            label, predicted = int(np.asarray(label).reshape(-1)[0]), int(np.argmax(prediction))
+            if predicted != label:
+                self._push(heap, (float(np.max(prediction)), image_id, label, predicted))
+        return heap
+
+    def _push(self, heap, item):
+        if self._size <= 0:
+            return
+        if len(heap) < self._size:
+            heapq.heappush(heap, item)
+        elif item > heap[0]:
+            heapq.heapreplace(heap, item)
+
+    def merge_accumulators(self, heaps):
+        merged = []
+        for heap in heaps:
+            for item in heap:
+                self._push(merged, item)
+        return merged
+
+    def extract_output(self, heap):
+        rows = [f"{image_id}|{label}|{predicted}|{confidence:.6f}"
+                for confidence, image_id, label, predicted in sorted(heap, reverse=True)]
+        return {self._key: np.array(rows, dtype=object)}
