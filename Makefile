@@ -7,11 +7,12 @@ DATASET    ?= mnist
 RUNNER     ?= direct
 CONFIG     ?= pipeline.yaml
 ARGS       ?=
+PROFILE    ?=
 
 .PHONY: pipeline test test-unit test-e2e test-faults bench report venv lock clean fashion-data wheel worker-image
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
-	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(ARGS)
+	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider $(ARGS)

@@ -26,6 +26,9 @@ class Dataset:
     files: dict[str, IdxFile]         # role -> file; roles below
     local_dirs: tuple[str, ...]       # standard places besides data/<name>/
     class_names: tuple[str, ...]
+    # A left-right mirrored image still shows its class (garments, shoes, bags), so mirroring is a
+    # valid training augmentation. Not for digits: a mirrored 2 or 7 is no digit at all.
+    mirror_invariant: bool = False
 
     def file(self, role: str) -> IdxFile:
         return self.files[role]
@@ -85,6 +88,7 @@ FASHION_MNIST = Dataset(
     local_dirs=("/usr/share/datasets/fashion-mnist", "/usr/share/datasets/fashion_mnist"),
     class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    mirror_invariant=True,
 )
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (MNIST, FASHION_MNIST)}

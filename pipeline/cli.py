@@ -1,6 +1,6 @@
 """Command line: run the pipeline, and look at past runs and artifacts.
 
-    python -m pipeline run --config pipeline.yaml [--set trainer.epochs=2] [--runner direct-mp] [beam flags]
+    python -m pipeline run --config pipeline.yaml [--profile full] [--set trainer.epochs=2] [--runner direct-mp] [beam flags]
     python -m pipeline run --no-cache | --invalidate trainer
     python -m pipeline report [RUN_ID]
     python -m pipeline runs | show RUN_ID | lineage ARTIFACT_ID_OR_PATH | verify RUN_ID
@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default=DEFAULT_CONFIG)
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     run.add_argument("--runner", help="Beam runner profile from pipeline.yaml (beam.profiles)")
+    run.add_argument("--profile", help="a named set of overrides from pipeline.yaml (profiles:), e.g. full")
     run.add_argument("--no-cache", action="store_true", help="run every component, reuse nothing")
     run.add_argument("--invalidate", action="append", default=[], metavar="COMPONENT",
                      help="run this component again even if a cached execution matches")
@@ -89,7 +90,7 @@ def _describe(summary: dict) -> str:
 
 def _load(args):
     return load_config(args.config if os.path.exists(args.config) or args.config != DEFAULT_CONFIG else None,
-                       args.set)
+                       args.set, getattr(args, "profile", None))
 
 
 def _cmd_report(args) -> int:

@@ -64,6 +64,10 @@ class TrainerSection:
     shuffle_buffer: int = 10000
     checkpoint_steps: Optional[int] = None   # checkpoint every N steps; null: at the end of each epoch
     deterministic: bool = False         # TF op determinism: identical weights for identical data and seed
+    bidirectional: bool = False         # LSTM over the rows in both directions
+    dropout: float = 0.0                # on the last LSTM state, while training
+    lr_schedule: str = "constant"       # constant | cosine (to zero over all training steps)
+    augment: str = "none"               # none | mirror | auto (mirror where the dataset allows it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +108,7 @@ class Config:
     evaluator: EvaluatorSection = EvaluatorSection()
     pusher: PusherSection = PusherSection()
     beam: BeamSection = BeamSection()
+    profile: Optional[str] = None       # the applied entry of `profiles:` (--profile NAME), recorded in runs
 
     def beam_args(self) -> list[str]:
         """The Beam flags of the chosen runner profile plus any extra flags."""
@@ -141,6 +146,9 @@ _CHECKS = {
     "trainer.learning_rate": (lambda v: 0 < v < 10, "a positive number below 10"),
     "trainer.shuffle_buffer": (lambda v: v >= 1, "at least 1"),
     "trainer.checkpoint_steps": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "trainer.dropout": (lambda v: 0 <= v < 1, "0 <= dropout < 1"),
+    "trainer.lr_schedule": (lambda v: v in ("constant", "cosine"), "'constant' or 'cosine'"),
+    "trainer.augment": (lambda v: v in ("none", "mirror", "auto"), "'none', 'mirror' or 'auto'"),
     "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
     "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),
     "evaluator.max_drop": (lambda v: 0 <= v <= 1, "0..1"),
@@ -190,19 +198,29 @@ def _build(cls, raw: Any, prefix: str):
     return cls(**kwargs)
 
 
-def parse_set(assignments: list[str]) -> dict:
-    """Turn ['trainer.epochs=2', ...] into a nested dict; values are parsed as YAML scalars."""
+def _nest(flat: dict, where: str) -> dict:
+    """{'trainer.epochs': 2} -> {'trainer': {'epochs': 2}}."""
     out: dict = {}
-    for item in assignments:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected dotted.key=value")
+    for key, value in flat.items():
+        if not isinstance(key, str) or not key or not all(key.split(".")):
+            raise ConfigError(f"{where} {key!r}: expected dotted.key=value")
         node = out
         parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(text) if text else None
+        node[parts[-1]] = value
     return out
+
+
+def parse_set(assignments: list[str]) -> dict:
+    """Turn ['trainer.epochs=2', ...] into a nested dict; values are parsed as YAML scalars."""
+    flat = {}
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected dotted.key=value")
+        flat[key] = yaml.safe_load(text) if text else None
+    return _nest(flat, "--set")
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -212,8 +230,10 @@ def _merge(base: dict, over: dict) -> dict:
     return merged
 
 
-def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = None) -> Config:
-    """Read YAML (safe loader), apply --set overrides, validate into a frozen Config."""
+def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = None,
+                profile: Optional[str] = None) -> Config:
+    """Read YAML (safe loader), apply a profile's overrides, then --set overrides; validate into a
+    frozen Config. A profile is an entry of the top-level `profiles:` mapping (dotted key -> value)."""
     raw: dict = {}
     if path:
         try:
@@ -223,7 +243,22 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
             raise ConfigError(f"{path}: config file not found") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    raw = _merge(raw, parse_set(overrides or []))
+    profiles = raw.pop("profiles", None) or {}
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
+        raise ConfigError("profiles: expected a mapping of profile name -> {dotted.key: value}")
+    sets = parse_set(overrides or [])
+    name = profile or sets.get("profile") or raw.get("profile")
+    for other, values in profiles.items():  # a typo in any profile is an error now, not when it is used
+        try:
+            _build(Config, _merge(raw, _nest(values, f"profiles.{other}:")), "")
+        except ConfigError as e:
+            raise ConfigError(f"profiles.{other}: {e}") from None
+    if name is not None and name not in profiles:
+        raise ConfigError(f"profile: unknown profile {name!r}; expected one of {sorted(profiles) or 'none defined'}")
+    if name is not None:
+        raw = _merge(raw, _nest(profiles[name], f"profiles.{name}:"))
+        raw["profile"] = name
+    raw = _merge(raw, sets)
     cfg = _build(Config, raw, "")
     if cfg.beam.runner not in cfg.beam.profiles:
         raise ConfigError(f"beam.runner: unknown runner {cfg.beam.runner!r}; expected one of {sorted(cfg.beam.profiles)}")

@@ -55,3 +55,20 @@ def test_yaml_is_parsed_safely(tmp_path):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(str(tmp_path / "nope.yaml"))
+
+
+def test_profile_applies_and_set_still_wins():
+    full = load_config("pipeline.yaml", profile="full")
+    assert full.profile == "full" and full.trainer.bidirectional and full.trainer.lr_schedule == "cosine"
+    assert load_config("pipeline.yaml").profile is None
+    mine = load_config("pipeline.yaml", ["trainer.epochs=2", "profile=full"])
+    assert mine.profile == "full" and mine.trainer.epochs == 2 and mine.trainer.dropout == full.trainer.dropout
+
+
+def test_profiles_are_validated_even_when_unused(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("profiles:\n  fast:\n    trainer.epoch: 1\n")
+    with pytest.raises(ConfigError, match=r"profiles.fast: trainer.epoch: unknown key; did you mean 'trainer.epochs'"):
+        load_config(str(bad))
+    with pytest.raises(ConfigError, match=r"profile: unknown profile 'ful'; expected one of \['full'\]"):
+        load_config("pipeline.yaml", profile="ful")

@@ -26,3 +26,46 @@ def test_forget_bias_starts_at_one():
 def test_glorot_not_unit_normal_init():
     kernel = build_model(cell_size=64, learning_rate=1e-3).get_layer("in_hidden").kernel.numpy()
     assert kernel.std() < 0.3                             # N(0, 1) would give ~1.0
+
+
+def test_full_profile_options():
+    model = build_model(cell_size=8, learning_rate=2e-3, bidirectional=True, dropout=0.3, decay_steps=100)
+    assert model(np.zeros((2, 784), np.float32)).shape == (2, NUM_CLASSES)
+    assert model.get_layer("out_hidden").kernel.shape == (16, NUM_CLASSES)   # both directions' last states
+    assert model.get_layer("dropout").rate == 0.3
+    import tf_keras as keras
+    schedule = keras.optimizers.schedules.deserialize(model.optimizer.get_config()["learning_rate"])
+    assert abs(float(schedule(0)) - 2e-3) < 1e-9
+    assert abs(float(schedule(50)) - 1e-3) < 1e-8                 # cosine: half way, half the rate
+    assert float(schedule(100)) < 1e-9
+
+
+def _transformed_records(path, n):
+    import tensorflow as tf
+    with tf.io.TFRecordWriter(str(path)) as w:
+        for i in range(n):
+            img = np.zeros((28, 28), np.float32)
+            img[:, 0] = i + 1                                 # a left column: mirrored, it moves right
+            ex = tf.train.Example()
+            ex.features.feature["pixels_xf"].float_list.value.extend(img.ravel().tolist())
+            ex.features.feature["label"].int64_list.value.append(i % 10)
+            w.write(ex.SerializeToString())
+
+
+def test_mirror_augment_is_seeded_per_batch_and_survives_a_skip(tmp_path):
+    from components.trainer.executor import make_dataset
+    _transformed_records(tmp_path / "part-0.tfrecord", 64)
+    def batches(skip):
+        ds = make_dataset(str(tmp_path), 16, shuffle_buffer=64, seed=3, repeat=True, skip_batches=skip, mirror=True)
+        return [(x.numpy(), y.numpy()) for x, y in ds.take(6)]
+    full, resumed = batches(0), batches(2)
+    for (xa, ya), (xb, yb) in zip(full[2:], resumed):          # a resumed run sees the same batches
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    images = np.concatenate([x for x, _ in full]).reshape(-1, 28, 28)
+    mirrored = images[:, :, 27].any(axis=1)
+    assert np.all(images[:, :, 0].any(axis=1) != mirrored)      # each image is either as is or mirrored
+    assert 0.3 < mirrored.mean() < 0.7
+    values = images.max(axis=(1, 2)).astype(int) - 1
+    labels = np.concatenate([y for _, y in full])
+    np.testing.assert_array_equal(values % 10, labels)         # labels travel with their images

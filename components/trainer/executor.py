@@ -24,11 +24,12 @@ FEATURES = {PIXELS_XF: tf.io.FixedLenFeature([784], tf.float32), LABEL: tf.io.Fi
 
 
 def make_dataset(split_dir: str, batch_size: int, shuffle_buffer: int = 0, seed: int = 0,
-                 repeat: bool = False, skip_batches: int = 0) -> tf.data.Dataset:
+                 repeat: bool = False, skip_batches: int = 0, mirror: bool = False) -> tf.data.Dataset:
     """Transformed tf.Examples -> (pixels_xf [B, 784], label [B]) batches; files in sorted order.
 
     With repeat, the whole infinite stream is fixed by the seed, so skipping the batches a killed run
-    had consumed continues it exactly where it stopped.
+    had consumed continues it exactly where it stopped. `mirror` flips half the images left-right,
+    chosen by a stateless draw keyed by (seed, batch number): the same after a resume.
     """
     files = sorted(tf.io.gfile.glob(join(split_dir, "*.tfrecord")))
     if not files:
@@ -38,11 +39,28 @@ def make_dataset(split_dir: str, batch_size: int, shuffle_buffer: int = 0, seed:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = ds.batch(batch_size)
+    ds = ds.batch(batch_size).enumerate()
     if skip_batches:
         ds = ds.skip(skip_batches)
-    ds = ds.map(lambda s: tf.io.parse_example(s, FEATURES), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.map(lambda f: (f[PIXELS_XF], f[LABEL])).prefetch(tf.data.AUTOTUNE)
+    parse = lambda i, s: (i, tf.io.parse_example(s, FEATURES))
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    pairs = (lambda i, f: (_mirror_half(f[PIXELS_XF], seed, i), f[LABEL])) if mirror else \
+        (lambda i, f: (f[PIXELS_XF], f[LABEL]))
+    return ds.map(pairs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _mirror_half(pixels, seed, batch_number):
+    images = tf.reshape(pixels, [-1, 28, 28])
+    flip = tf.random.stateless_uniform([tf.shape(images)[0]], seed=tf.stack([tf.cast(seed, tf.int64),
+                                                                               batch_number])) < 0.5
+    images = tf.where(flip[:, None, None], tf.reverse(images, axis=[2]), images)
+    return tf.reshape(images, [-1, 28 * 28])
+
+
+def use_mirror(augment: str, dataset: str) -> bool:
+    from data.registry import DATASETS
+    known = DATASETS.get(dataset)
+    return augment == "mirror" or (augment == "auto" and bool(known and known.mirror_invariant))
 
 
 class _StepCounter(keras.callbacks.Callback):
@@ -88,10 +106,12 @@ def run(ctx, inputs, outputs) -> dict:
     backup = join(ctx.config.pipeline.root, "checkpoints", f"trainer-{ctx.fingerprint[:16]}")
     resumed = fs.exists(backup)
     skip = consumed_batches(backup, steps)
+    mirror = use_mirror(cfg.augment, ctx.config.data.dataset)
     train = make_dataset(join(xf, "Split-train"), cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
-                         skip_batches=skip)
+                         skip_batches=skip, mirror=mirror)
     evals = make_dataset(join(xf, "Split-eval"), cfg.batch_size)
-    model = build_model(cfg.cell_size, cfg.learning_rate)
+    model = build_model(cfg.cell_size, cfg.learning_rate, cfg.bidirectional, cfg.dropout,
+                        decay_steps=cfg.epochs * steps if cfg.lr_schedule == "cosine" else None)
     counter = _StepCounter(ctx, steps)
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=join(outputs["model_run"], "tensorboard")),
@@ -107,4 +127,4 @@ def run(ctx, inputs, outputs) -> dict:
     fs.rmtree(backup)  # finished: the next run of this work starts from the cache, not a checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return {"train_seconds": round(seconds, 2), "history": hist, "steps_run": counter.ran,
-            "resumed_from_checkpoint": resumed, "resumed_after_batches": skip, "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}
+            "resumed_from_checkpoint": resumed, "mirror_augment": mirror, "resumed_after_batches": skip, "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}

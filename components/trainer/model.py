@@ -14,8 +14,14 @@ from components.transform.preprocessing import PIXELS_XF
 NUM_CLASSES = 10
 
 
-def build_model(cell_size: int, learning_rate: float) -> keras.Model:
+def build_model(cell_size: int, learning_rate: float, bidirectional: bool = False, dropout: float = 0.0,
+                decay_steps: int | None = None) -> keras.Model:
     """Dense(28->cell) on every step, LSTM(cell), Dense(10) on the last state; Adam.
+
+    The defaults are the tutorial's model. Options (trainer section of pipeline.yaml; the `full`
+    profile uses them): `bidirectional` reads the rows top-down and bottom-up and joins both last
+    states; `dropout` drops that joined state while training; `decay_steps` anneals the learning rate
+    to zero along a cosine over that many steps instead of keeping it constant.
 
     Differences from the TF1 tutorial, on purpose:
     - Weights use Glorot-uniform init. The tutorial drew them from N(0, 1): with 28 (or `cell`) inputs
@@ -30,10 +36,14 @@ def build_model(cell_size: int, learning_rate: float) -> keras.Model:
     pixels = keras.Input(shape=(STEPS * WIDTH,), name=PIXELS_XF)
     rows = keras.layers.Reshape((STEPS, WIDTH), name="rows_as_steps")(pixels)
     hidden = keras.layers.Dense(cell_size, name="in_hidden")(rows)  # applied to each step
-    state = keras.layers.LSTM(cell_size, unit_forget_bias=True, name="lstm")(hidden)
+    lstm = keras.layers.LSTM(cell_size, unit_forget_bias=True, name="lstm")
+    state = keras.layers.Bidirectional(lstm, name="bi_lstm")(hidden) if bidirectional else lstm(hidden)
+    if dropout:
+        state = keras.layers.Dropout(dropout, name="dropout")(state)
     logits = keras.layers.Dense(NUM_CLASSES, name="out_hidden")(state)
     model = keras.Model(pixels, logits, name="mnist_lstm")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+    rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
+    model.compile(optimizer=keras.optimizers.Adam(rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model
