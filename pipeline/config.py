@@ -67,7 +67,7 @@ class TrainerSection:
     bidirectional: bool = False         # LSTM over the rows in both directions
     dropout: float = 0.0                # on the last LSTM state, while training
     lr_schedule: str = "constant"       # constant | cosine (to zero over all training steps)
-    augment: str = "none"               # none | mirror | auto (mirror where the dataset allows it)
+    augment: str = "none"               # none | shift | mirror | mirror+shift | auto (all the dataset allows)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +148,8 @@ _CHECKS = {
     "trainer.checkpoint_steps": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "trainer.dropout": (lambda v: 0 <= v < 1, "0 <= dropout < 1"),
     "trainer.lr_schedule": (lambda v: v in ("constant", "cosine"), "'constant' or 'cosine'"),
-    "trainer.augment": (lambda v: v in ("none", "mirror", "auto"), "'none', 'mirror' or 'auto'"),
+    "trainer.augment": (lambda v: v in ("none", "shift", "mirror", "mirror+shift", "auto"),
+                        "'none', 'shift', 'mirror', 'mirror+shift' or 'auto'"),
     "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
     "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),
     "evaluator.max_drop": (lambda v: 0 <= v <= 1, "0..1"),

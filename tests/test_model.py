@@ -56,7 +56,7 @@ def test_mirror_augment_is_seeded_per_batch_and_survives_a_skip(tmp_path):
     from components.trainer.executor import make_dataset
     _transformed_records(tmp_path / "part-0.tfrecord", 64)
     def batches(skip):
-        ds = make_dataset(str(tmp_path), 16, shuffle_buffer=64, seed=3, repeat=True, skip_batches=skip, mirror=True)
+        ds = make_dataset(str(tmp_path), 16, shuffle_buffer=64, seed=3, repeat=True, skip_batches=skip, augment=("mirror",))
         return [(x.numpy(), y.numpy()) for x, y in ds.take(6)]
     full, resumed = batches(0), batches(2)
     for (xa, ya), (xb, yb) in zip(full[2:], resumed):          # a resumed run sees the same batches
@@ -69,3 +69,25 @@ def test_mirror_augment_is_seeded_per_batch_and_survives_a_skip(tmp_path):
     values = images.max(axis=(1, 2)).astype(int) - 1
     labels = np.concatenate([y for _, y in full])
     np.testing.assert_array_equal(values % 10, labels)         # labels travel with their images
+
+
+def test_shift_moves_whole_images_by_at_most_two_pixels(tmp_path):
+    from components.trainer.executor import augmentations, make_dataset
+    assert augmentations("auto", "fashion_mnist") == ("mirror", "shift") and augmentations("auto", "mnist") == ("shift",)
+    assert augmentations("none", "mnist") == () and augmentations("mirror+shift", "mnist") == ("mirror", "shift")
+    import tensorflow as tf
+    img = np.zeros((28, 28), np.float32)
+    img[10:14, 12:15] = 1.0                                     # a 4x3 block well inside the frame
+    with tf.io.TFRecordWriter(str(tmp_path / "p.tfrecord")) as w:
+        for i in range(32):
+            ex = tf.train.Example()
+            ex.features.feature["pixels_xf"].float_list.value.extend(img.ravel().tolist())
+            ex.features.feature["label"].int64_list.value.append(1)
+            w.write(ex.SerializeToString())
+    (x, _), = make_dataset(str(tmp_path), 32, seed=5, augment=("shift",)).take(1)
+    moves = set()
+    for out in x.numpy().reshape(-1, 28, 28):
+        ys, xs = np.nonzero(out)
+        assert out.sum() == img.sum() and (np.ptp(ys), np.ptp(xs)) == (3, 2)       # the block, intact
+        moves.add((ys.min() - 10, xs.min() - 12))
+    assert all(abs(dy) <= 2 and abs(dx) <= 2 for dy, dx in moves) and len(moves) > 5

@@ -24,12 +24,13 @@ FEATURES = {PIXELS_XF: tf.io.FixedLenFeature([784], tf.float32), LABEL: tf.io.Fi
 
 
 def make_dataset(split_dir: str, batch_size: int, shuffle_buffer: int = 0, seed: int = 0,
-                 repeat: bool = False, skip_batches: int = 0, mirror: bool = False) -> tf.data.Dataset:
+                 repeat: bool = False, skip_batches: int = 0, augment: tuple = ()) -> tf.data.Dataset:
     """Transformed tf.Examples -> (pixels_xf [B, 784], label [B]) batches; files in sorted order.
 
     With repeat, the whole infinite stream is fixed by the seed, so skipping the batches a killed run
-    had consumed continues it exactly where it stopped. `mirror` flips half the images left-right,
-    chosen by a stateless draw keyed by (seed, batch number): the same after a resume.
+    had consumed continues it exactly where it stopped. `augment` may hold 'mirror' (flip half the
+    images left-right) and 'shift' (move each image by up to 2 pixels each way, filling with 0): the
+    draws are stateless, keyed by (seed, batch number), so a resumed run sees the same batches.
     """
     files = sorted(tf.io.gfile.glob(join(split_dir, "*.tfrecord")))
     if not files:
@@ -44,23 +45,38 @@ def make_dataset(split_dir: str, batch_size: int, shuffle_buffer: int = 0, seed:
         ds = ds.skip(skip_batches)
     parse = lambda i, s: (i, tf.io.parse_example(s, FEATURES))
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-    pairs = (lambda i, f: (_mirror_half(f[PIXELS_XF], seed, i), f[LABEL])) if mirror else \
+    pairs = (lambda i, f: (_augmented(f[PIXELS_XF], seed, i, augment), f[LABEL])) if augment else \
         (lambda i, f: (f[PIXELS_XF], f[LABEL]))
     return ds.map(pairs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def _mirror_half(pixels, seed, batch_number):
+MAX_SHIFT = 2
+
+
+def _augmented(pixels, seed, batch_number, augment):
     images = tf.reshape(pixels, [-1, 28, 28])
-    flip = tf.random.stateless_uniform([tf.shape(images)[0]], seed=tf.stack([tf.cast(seed, tf.int64),
-                                                                               batch_number])) < 0.5
-    images = tf.where(flip[:, None, None], tf.reverse(images, axis=[2]), images)
+    n = tf.shape(images)[0]
+    key = lambda k: tf.stack([tf.cast(seed, tf.int64) * 8 + k, batch_number])  # independent draws
+    if "mirror" in augment:
+        flip = tf.random.stateless_uniform([n], seed=key(1)) < 0.5
+        images = tf.where(flip[:, None, None], tf.reverse(images, axis=[2]), images)
+    if "shift" in augment:
+        dy, dx = (tf.random.stateless_uniform([n], seed=key(k), minval=-MAX_SHIFT, maxval=MAX_SHIFT + 1,
+                                              dtype=tf.int32) for k in (2, 3))
+        # out[i, l] = image[i - dy, l - dx]: one-hot shift matrices (rows that fall outside are zero)
+        rows = tf.one_hot(tf.range(28)[None, :] - dy[:, None], 28)
+        cols = tf.one_hot(tf.range(28)[None, :] - dx[:, None], 28)
+        images = tf.einsum("bij,bjk,blk->bil", rows, images, cols)
     return tf.reshape(images, [-1, 28 * 28])
 
 
-def use_mirror(augment: str, dataset: str) -> bool:
+def augmentations(augment: str, dataset: str) -> tuple[str, ...]:
+    """pipeline.yaml's trainer.augment -> the transformations to apply ('auto': all the dataset allows)."""
     from data.registry import DATASETS
-    known = DATASETS.get(dataset)
-    return augment == "mirror" or (augment == "auto" and bool(known and known.mirror_invariant))
+    if augment == "auto":
+        known = DATASETS.get(dataset)
+        return ("mirror", "shift") if known and known.mirror_invariant else ("shift",)
+    return tuple(a for a in augment.split("+") if a != "none")
 
 
 class _StepCounter(keras.callbacks.Callback):
@@ -106,9 +122,9 @@ def run(ctx, inputs, outputs) -> dict:
     backup = join(ctx.config.pipeline.root, "checkpoints", f"trainer-{ctx.fingerprint[:16]}")
     resumed = fs.exists(backup)
     skip = consumed_batches(backup, steps)
-    mirror = use_mirror(cfg.augment, ctx.config.data.dataset)
+    augment = augmentations(cfg.augment, ctx.config.data.dataset)
     train = make_dataset(join(xf, "Split-train"), cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
-                         skip_batches=skip, mirror=mirror)
+                         skip_batches=skip, augment=augment)
     evals = make_dataset(join(xf, "Split-eval"), cfg.batch_size)
     model = build_model(cfg.cell_size, cfg.learning_rate, cfg.bidirectional, cfg.dropout,
                         decay_steps=cfg.epochs * steps if cfg.lr_schedule == "cosine" else None)
@@ -127,4 +143,4 @@ def run(ctx, inputs, outputs) -> dict:
     fs.rmtree(backup)  # finished: the next run of this work starts from the cache, not a checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return {"train_seconds": round(seconds, 2), "history": hist, "steps_run": counter.ran,
-            "resumed_from_checkpoint": resumed, "mirror_augment": mirror, "resumed_after_batches": skip, "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}
+            "resumed_from_checkpoint": resumed, "augment": list(augment), "resumed_after_batches": skip, "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}
