@@ -48,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     graph = sub.add_parser("graph", help="build each Beam step's job graph with --dry_run (no submission)")
     graph.add_argument("--runner", default="dataflow")
     graph.add_argument("--from", dest="from_run", help="run whose artifacts feed the steps (default: latest)")
-    for p in (report, runs, show, lineage, graph, verify):
+    exp = sub.add_parser("expectations", help="write the data expectations file from a run's statistics")
+    exp.add_argument("--from", dest="from_run", help="a run whose data you trust (default: the latest run)")
+    exp.add_argument("--force", action="store_true", help="replace an existing file (kept as <file>.previous)")
+    for p in (report, runs, show, lineage, graph, verify, exp):
         p.add_argument("--config", default=DEFAULT_CONFIG)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     return parser
@@ -57,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args, beam_flags: list[str]) -> int:
     overrides = list(args.set) + ([f"beam.runner={args.runner}"] if args.runner else [])
     overrides += [f"beam.extra_args={beam_flags!r}"] if beam_flags else []
-    cfg = _load(argparse.Namespace(config=args.config, set=overrides))
+    cfg = _load(argparse.Namespace(config=args.config, set=overrides, profile=args.profile))
     from pipeline.dag import components
     from pipeline.runner import run_pipeline
     unknown = set(args.invalidate) - {spec.name for spec in components()}
@@ -112,6 +115,40 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_expectations(args) -> int:
+    from components.validator import expectations as ex
+    from components.validator.component import expectations_path
+    from components.validator.executor import _write_text
+    from data.registry import DATASETS
+    from pipeline import artifacts as af
+    from pipeline import fs
+    cfg = _load(args)
+    runs = fs.join(cfg.pipeline.root, "runs")
+    run_id = args.from_run
+    if not run_id:
+        if not fs.exists(fs.join(runs, "latest")):
+            raise ConfigError(f"{runs}/latest: no finished run yet; run the pipeline first or name one with --from")
+        with fs.open_file(fs.join(runs, "latest")) as f:
+            run_id = f.read().strip()
+    summary_path = fs.join(runs, run_id, "summary.json")
+    if not fs.exists(summary_path):
+        raise ConfigError(f"run {run_id!r}: no such run under {runs}")
+    stats_dir = af.read_json(summary_path).get("artifacts", {}).get("statistics")
+    if not stats_dir:
+        raise ConfigError(f"run {run_id!r}: it has no statistics artifact")
+    stats = af.read_json(fs.join(stats_dir, "statistics.json"))
+    cfg = load_config(args.config, list(args.set) + [f"data.dataset={stats['dataset']}"])
+    path = expectations_path(cfg)
+    if fs.exists(path):
+        if not args.force:
+            raise ConfigError(f"{path}: exists; review it by hand, or pass --force to replace it (kept as .previous)")
+        fs.rename(path, path + ".previous", overwrite=True)
+    labels = tuple(range(len(DATASETS[stats["dataset"]].class_names)))
+    _write_text(path, ex.dump(ex.generate(stats, labels, {"run_id": run_id, "statistics": stats_dir})))
+    print(f"wrote {path} from the statistics of run {run_id}")
+    return 0
+
+
 def _cmd_graph(args) -> int:
     from pipeline.dryrun import describe, dry_run_beam_steps
     cfg = _load(argparse.Namespace(config=args.config, set=list(args.set) + [f"beam.runner={args.runner}"]))
@@ -153,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     args, beam_flags = _parser().parse_known_args(argv)
     from data.acquire import DataError
     from data.idx import IdxError
+    from components.validator.expectations import ExpectationsError
+    from pipeline.spec import StopPipeline
     try:
         if args.command == "run":
             return _cmd_run(args, beam_flags)
@@ -162,10 +201,15 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_report(args)
         if args.command == "graph":
             return _cmd_graph(args)
+        if args.command == "expectations":
+            return _cmd_expectations(args)
         return _cmd_store(args)
-    except (ConfigError, DataError, IdxError) as e:
+    except (ConfigError, DataError, IdxError, ExpectationsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except StopPipeline as e:  # the data failed validation: the anomalies are the message
+        print(f"stopped: {e}", file=sys.stderr)
+        return 3
     except OSError as e:  # unwritable root, disk full, a vanished file: say which path, no traceback
         print(f"error: {e.strerror or e} ({getattr(e, 'filename', None) or 'no file named'})", file=sys.stderr)
         return 2

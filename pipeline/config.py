@@ -55,6 +55,12 @@ class TransformSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class ValidationSection:
+    expectations: str = "expectations/{dataset}.yaml"   # generated from the first run when missing
+    allow_anomalies: bool = False       # true: record anomalies and train anyway (an override)
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainerSection:
     cell_size: int = 128
     epochs: int = 8
@@ -68,6 +74,7 @@ class TrainerSection:
     dropout: float = 0.0                # on the last LSTM state, while training
     lr_schedule: str = "constant"       # constant | cosine (to zero over all training steps)
     augment: str = "none"               # none | shift | mirror | mirror+shift | auto (all the dataset allows)
+    precision: str = "float32"          # float32 | mixed_bfloat16 (bf16 compute, float32 weights)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +110,7 @@ class Config:
     pipeline: PipelineSection = PipelineSection()
     data: DataSection = DataSection()
     ingest: IngestSection = IngestSection()
+    validation: ValidationSection = ValidationSection()
     transform: TransformSection = TransformSection()
     trainer: TrainerSection = TrainerSection()
     evaluator: EvaluatorSection = EvaluatorSection()
@@ -132,6 +140,8 @@ def _contained(v) -> bool:
 _CHECKS = {
     "pipeline.metadata": (_contained, "a path without '..' (or an absolute path)"),
     "data.cache_dir": (_contained, "a path without '..' (or an absolute path)"),
+    "validation.expectations": (lambda v: _contained(v) and (v.count("{") == v.count("}") <= 1)
+                                and "{" not in v.replace("{dataset}", ""), "a path without '..'; '{dataset}' may appear"),
     "pusher.serving_dir": (_contained, "a path without '..' (or an absolute path)"),
     "pipeline.seed": (lambda v: v >= 0, "a non-negative integer"),
     "ingest.eval_fraction": (lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"),
@@ -150,6 +160,7 @@ _CHECKS = {
     "trainer.lr_schedule": (lambda v: v in ("constant", "cosine"), "'constant' or 'cosine'"),
     "trainer.augment": (lambda v: v in ("none", "shift", "mirror", "mirror+shift", "auto"),
                         "'none', 'shift', 'mirror', 'mirror+shift' or 'auto'"),
+    "trainer.precision": (lambda v: v in ("float32", "mixed_bfloat16"), "'float32' or 'mixed_bfloat16'"),
     "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
     "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),
     "evaluator.max_drop": (lambda v: 0 <= v <= 1, "0..1"),

@@ -16,7 +16,7 @@ from pipeline.dag import components
 from pipeline.packaging import with_package
 from pipeline.spec import ExecContext
 
-BEAM_STEPS = ("ingest", "transform", "evaluator")
+BEAM_STEPS = ("ingest", "statistics", "transform", "evaluator")
 
 
 def _latest(cfg) -> str:

@@ -25,5 +25,28 @@ def latest_blessed_model(store, dataset: str, current_run: str, candidate_digest
     return None
 
 
-RESOLVERS = {"baseline_model": lambda run: latest_blessed_model(
-    run.store, run.cfg.data.dataset, run.run_id, run.produced["model"]["digest"])}
+def latest_accepted_statistics(store, dataset: str, current_run: str, current_digest: str | None = None) -> dict | None:
+    """The statistics of the newest finished run on this dataset whose data passed validation without an
+    override: drift is measured against data that was accepted, not against whatever ran last.
+
+    Statistics identical to this run's (same digest) are skipped, as the baseline model skips the candidate:
+    the drift would be zero, and an identical rerun stays fully cached."""
+    rows = store.db.execute(
+        "SELECT e.id, e.facts FROM executions e JOIN runs r ON r.run_id = e.run_id "
+        "WHERE e.component = 'validator' AND e.status IN ('complete', 'cached') AND r.dataset = ? "
+        "AND r.status = 'succeeded' AND r.run_id != ? ORDER BY e.finished DESC", (dataset, current_run)).fetchall()
+    for row in rows:
+        if not json.loads(row["facts"] or "{}").get("passed"):
+            continue
+        stats = store.events(row["id"], "input").get("statistics")
+        if stats and stats["digest"] != current_digest and fs.exists(stats["uri"]):
+            return {"id": stats["id"], "uri": stats["uri"], "digest": stats["digest"]}
+    return None
+
+
+RESOLVERS = {
+    "previous_statistics": lambda run: latest_accepted_statistics(
+        run.store, run.cfg.data.dataset, run.run_id, run.produced["statistics"]["digest"]),
+    "baseline_model": lambda run: latest_blessed_model(
+        run.store, run.cfg.data.dataset, run.run_id, run.produced["model"]["digest"]),
+}

@@ -18,7 +18,7 @@ from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
 from pipeline.metadata import MetadataStore
 from pipeline.resolvers import RESOLVERS
-from pipeline.spec import ExecContext
+from pipeline.spec import ExecContext, StopPipeline
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,9 @@ class _Run:
         entry["fingerprint"] = fp
         self.summary["artifacts"].update({o: a["uri"] for o, a in self.produced.items() if o != "raw_data"})
         self.save()
+        reason = (self.facts.get(spec.name) or {}).get("stop_reason")
+        if reason:  # cached or not: the same data stops the same way
+            raise StopPipeline(f"{spec.name}: {reason}")
 
     def _reuse(self, spec, exe, fp, entry) -> bool:
         if not spec.cacheable or self.no_cache or spec.name in self.invalidate:
@@ -165,9 +168,10 @@ def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache:
             f.write(run.run_id)
         return run.summary
     except BaseException as e:
-        run.summary.update(status="failed", error=f"{type(e).__name__}: {e}")
+        status = "stopped" if isinstance(e, StopPipeline) else "failed"
+        run.summary.update(status=status, error=f"{type(e).__name__}: {e}")
         run.save()
-        store.finish_run(run.run_id, "failed", run.summary["error"])
+        store.finish_run(run.run_id, status, run.summary["error"])
         raise
     finally:
         store.close()
@@ -175,7 +179,10 @@ def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache:
 
 def _finish(summary: dict, produced: dict, facts: dict) -> None:
     ev = facts["evaluator"]
+    validation = facts["validator"]
     summary.update(status="succeeded", blessed=ev["blessed"], pushed=facts["pusher"],
+                   data_validation={"passed": validation["passed"], "overridden": validation["overridden"],
+                                    "anomalies": [a["message"] for a in validation["anomalies"]]},
                    metrics={"accuracy": ev["accuracy"], "split": ev["split"], "examples": ev["examples"]},
                    records=facts["ingest"]["records"], split_digest=facts["ingest"]["split_digest"],
                    cached=[n for n, c in summary["components"].items() if c["status"] == "cached"])

@@ -64,3 +64,8 @@ class ExecContext:
         if self.dry_run:
             self.facts.setdefault("_jobs", {})[self.component] = getattr(result, "job", None)
         return result
+
+
+class StopPipeline(Exception):
+    """Raised by the runner when a component's facts carry a `stop_reason` (e.g. data anomalies): its
+    outputs are published, so the reason can be inspected, and nothing downstream runs."""

@@ -98,3 +98,11 @@ def test_sequence_example_contract():
     assert list(ex.feature_lists.feature_list[PIXELS].feature[5].float_list.value) == list(range(28))
     assert ex.context.feature[LABEL].int64_list.value[0] == 3
     assert abs(ex.context.feature[INK].float_list.value[0] - img.mean() / 255) < 1e-6
+
+
+def test_properties_in_chunks_equal_the_whole_batch():
+    from components.ingest.features import properties, properties_in_chunks
+    images = np.random.default_rng(0).integers(0, 256, (1000, 28, 28)).astype(np.uint8)
+    whole, chunked = properties(images), properties_in_chunks(images, chunk=300)
+    assert all(np.array_equal(whole[k], chunked[k]) for k in whole)
+    assert all(len(v) == 0 for v in properties_in_chunks(images[:0]).values())

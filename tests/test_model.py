@@ -91,3 +91,15 @@ def test_shift_moves_whole_images_by_at_most_two_pixels(tmp_path):
         assert out.sum() == img.sum() and (np.ptp(ys), np.ptp(xs)) == (3, 2)       # the block, intact
         moves.add((ys.min() - 10, xs.min() - 12))
     assert all(abs(dy) <= 2 and abs(dx) <= 2 for dy, dx in moves) and len(moves) > 5
+
+
+def test_mixed_bfloat16_computes_in_bf16_and_returns_float32_logits():
+    import tf_keras as keras
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_model(cell_size=8, learning_rate=1e-3, bidirectional=True)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.get_layer("bi_lstm").compute_dtype == "bfloat16"
+    assert model.get_layer("in_hidden").kernel.dtype == "float32"            # weights stay float32
+    assert model(np.ones((2, 784), np.float32)).dtype == "float32"

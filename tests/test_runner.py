@@ -13,7 +13,7 @@ from tests.test_e2e import REPO, _config, tiny_overrides
 
 pytestmark = pytest.mark.e2e
 BEAM = ["--runner=FnApiRunner"]
-CACHEABLE = ["ingest", "transform", "trainer", "evaluator", "pusher"]
+CACHEABLE = ["ingest", "statistics", "transform", "trainer", "evaluator", "pusher"]  # not validator, report
 
 
 def _status(summary):
@@ -26,7 +26,7 @@ def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path):
     first = run_pipeline(_config(root, folder), BEAM)
     second = run_pipeline(_config(root, folder), BEAM)
     # the first run's blessed model is the candidate itself: not a baseline, so nothing changes
-    assert _status(second) == {**{c: "cached" for c in CACHEABLE}, "report": "succeeded"}
+    assert _status(second) == {**{c: "cached" for c in CACHEABLE}, "validator": "succeeded", "report": "succeeded"}
     assert second["artifacts"]["model"] == first["artifacts"]["model"]           # reused, not rewritten
     assert second["metrics"] == first["metrics"] and second["cached"] == CACHEABLE
     assert not os.path.exists(os.path.join(root, "runs", second["run_id"], "trainer"))
@@ -78,12 +78,13 @@ def test_kill_during_transform_then_resume(tiny_dataset, tmp_path):
     assert not os.path.exists(os.path.join(run_dir, "transform"))                  # nothing of it published
     store = MetadataStore(os.path.join(root, "metadata.sqlite"))
     assert store.run(run_id)["status"] == "killed"
-    assert [e["status"] for e in store.executions(run_id)] == ["complete", "running"]
+    assert [e["status"] for e in store.executions(run_id)] == ["complete", "complete", "complete", "running"]
 
     resumed = _cli(folder, root)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     latest = open(os.path.join(root, "runs", "latest")).read()
     summary = json.load(open(os.path.join(root, "runs", latest, "summary.json")))
-    assert _status(summary) == {"ingest": "cached", "transform": "succeeded", "trainer": "succeeded",
-                                "evaluator": "succeeded", "pusher": "succeeded", "report": "succeeded"}
+    assert _status(summary) == {"ingest": "cached", "statistics": "cached", "validator": "succeeded",
+                                "transform": "succeeded", "trainer": "succeeded", "evaluator": "succeeded",
+                                "pusher": "succeeded", "report": "succeeded"}
     assert summary["components"]["ingest"]["cached_from_run"] == run_id

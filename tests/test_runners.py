@@ -104,12 +104,16 @@ def test_portable_runner_matches_direct(tiny_dataset, tmp_path, portable_service
     assert proc.returncode == 0, proc.stderr[-3000:]
     full = json.load(open(os.path.join(root, "runs", open(os.path.join(root, "runs", "latest")).read(), "summary.json")))
     assert {c["status"] for c in full["components"].values()} == {"succeeded"}
-    assert _jobs_done(logs["jobs"]) == 4                                   # ingest, transform, evaluator
+    assert _jobs_done(logs["jobs"]) == 5                       # ingest, statistics, transform, evaluator
     from pipeline.metadata import MetadataStore
     store = MetadataStore(os.path.join(root, "metadata.sqlite"))
     digest = lambda s, name: store.artifact(s["artifacts"][name])["digest"]
     assert digest(full, "examples") == digest(direct, "examples")
     assert full["records"] == direct["records"] and full["split_digest"] == direct["split_digest"]
+    stats = lambda s: json.load(open(os.path.join(s["artifacts"]["statistics"], "statistics.json")))
+    a, b = stats(direct), stats(full)
+    assert {k: (v["count"], v["labels"], v["pixel_histogram"]) for k, v in a["splits"].items()} == \
+        {k: (v["count"], v["labels"], v["pixel_histogram"]) for k, v in b["splits"].items()}
     for split in ("train", "eval"):
         a = _examples(os.path.join(direct["artifacts"]["transformed_examples"], f"Split-{split}"))
         b = _examples(os.path.join(full["artifacts"]["transformed_examples"], f"Split-{split}"))
@@ -124,7 +128,7 @@ def test_dataflow_dry_run_builds_every_beam_step(tiny_dataset, tmp_path):
     from pipeline.dryrun import describe, dry_run_beam_steps
     cfg = _config(root, folder, ["beam.runner=dataflow"])
     jobs = dry_run_beam_steps(cfg)
-    assert sorted(jobs) == ["evaluator", "ingest", "transform"]
+    assert sorted(jobs) == ["evaluator", "ingest", "statistics", "transform"]
     image = next(a.split("=", 1)[1] for a in cfg.beam_args() if a.startswith("--sdk_container_image="))
     text = describe(jobs)
     for name in jobs:

@@ -11,7 +11,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics.metric import MetricsFilter
 
-from components.ingest.features import bucket_edges, properties
+from components.ingest.features import bucket_edges, properties_in_chunks
 from components.ingest.transforms import (MALFORMED, NAMESPACE, SPLITS, ImagesToRecords, WriteShards,
                                           read_chunk, split_of)
 from data.idx import read_idx_pair
@@ -60,7 +60,7 @@ def _plan(ctx):
             membership.update(f"{image_id}:{splits[-1]}\n".encode())
         if source == "train":
             train = images[np.asarray(splits) == "train"]
-            edges = {k: bucket_edges(v, cfg.ingest.slice_buckets) for k, v in properties(train).items()}
+            edges = {k: bucket_edges(v, cfg.ingest.slice_buckets) for k, v in properties_in_chunks(train).items()}
     return chunks, expected, membership.hexdigest(), edges
 
 

@@ -18,8 +18,9 @@ def png_data_uri(gray: bytes, width: int = 28, height: int = 28) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def line_chart(series: dict[str, list[float]], title: str, width: int = 420, height: int = 200) -> str:
-    """An inline SVG of one or more series over epochs (x = index)."""
+def line_chart(series: dict[str, list[float]], title: str, width: int = 420, height: int = 200,
+               x_label: str = "epoch") -> str:
+    """An inline SVG of one or more series over an index (epochs, bins, rows)."""
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
     values = [v for s in series.values() for v in s]
     if not values:
@@ -39,12 +40,37 @@ def line_chart(series: dict[str, list[float]], title: str, width: int = 420, hei
              f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#999"/>',
              f'<text x="2" y="{pad + 4}" font-size="10">{hi:.3g}</text>',
              f'<text x="2" y="{height - pad}" font-size="10">{lo:.3g}</text>',
-             f'<text x="{width - pad - 40}" y="{height - 8}" font-size="10">epoch {n}</text>']
+             f'<text x="{width - pad - 50}" y="16" font-size="10">{html.escape(x_label)}s: {n}</text>']
     for k, (name, s) in enumerate(series.items()):
         color = colors[k % len(colors)]
         points = " ".join(xy(i, v) for i, v in enumerate(s))
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>')
         parts.append(f'<text x="{pad + 110 * k}" y="{height - 8}" font-size="10" fill="{color}">{html.escape(name)}</text>')
+    return "".join(parts) + "</svg>"
+
+
+def bar_chart(groups: dict[str, list[float]], categories: list[str], title: str, width: int = 560,
+              height: int = 200) -> str:
+    """Grouped bars: one group per category, one bar per series (e.g. label shares per split)."""
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    hi = max((v for s in groups.values() for v in s), default=0) or 1
+    pad, n, k = 30, len(categories), max(len(groups), 1)
+    slot = (width - 2 * pad) / max(n, 1)
+    bar = slot * 0.8 / k
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+             f'<text x="{pad}" y="16" font-size="12">{html.escape(title)}</text>',
+             f'<text x="2" y="{pad + 4}" font-size="10">{hi:.3g}</text>',
+             f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#999"/>']
+    for j, (name, values) in enumerate(groups.items()):
+        color = colors[j % len(colors)]
+        for i, v in enumerate(values):
+            h = (height - 2 * pad) * v / hi
+            x = pad + i * slot + slot * 0.1 + j * bar
+            parts.append(f'<rect x="{x:.1f}" y="{height - pad - h:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{color}">'
+                         f'<title>{html.escape(name)} {html.escape(categories[i])}: {v:.3f}</title></rect>')
+        parts.append(f'<text x="{pad + 90 * j}" y="{height - 4}" font-size="10" fill="{color}">{html.escape(name)}</text>')
+    for i, c in enumerate(categories):
+        parts.append(f'<text x="{pad + i * slot + slot * 0.3:.1f}" y="{height - pad + 12}" font-size="10">{html.escape(c)}</text>')
     return "".join(parts) + "</svg>"
 
 

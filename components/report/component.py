@@ -1,9 +1,9 @@
-"""Report: `evaluation` + `blessing` + run facts -> `report` (report.html, metrics.json)."""
+"""Report: `evaluation` + `blessing` + `statistics` + run facts -> `report` (report.html, metrics.json)."""
 from pipeline.spec import ComponentSpec
 
 SPEC = ComponentSpec(
     name="report",
-    inputs=("evaluation", "blessing", "pushed"),
+    inputs=("evaluation", "blessing", "pushed", "statistics", "anomalies"),
     outputs=("report",),
     params=lambda cfg: {},
     cacheable=False,  # it describes this run: its id, timings, and what was cached

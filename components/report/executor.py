@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from components.report.render import render_html
+from pipeline.artifacts import join, read_json
 from data.registry import DATASETS
 from pipeline import fs
 from pipeline.artifacts import write_json
@@ -44,6 +45,8 @@ def run(ctx, inputs, outputs) -> dict:
         "timings_s": _timings(components),
         "cached": {n: c.get("cached_from_run") for n, c in components.items() if c.get("status") == "cached"},
         "config_flat": _flatten(ctx.config.as_dict()),
+        "data": {"statistics": read_json(join(inputs["statistics"], "statistics.json")),
+                 "validation": ctx.facts.get("validator", {})},
     }
     out = outputs["report"]
     fs.makedirs(out)

@@ -5,6 +5,7 @@ import base64
 import html
 
 from components.report.charts import confusion_heatmap, line_chart, png_data_uri
+from components.report.data_section import render_data
 
 CSS = """body{font:14px system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
@@ -73,7 +74,10 @@ def _verdict(m) -> str:
             if ev.get("baseline_model") else "No blessed baseline model yet: judged on the absolute threshold only.")
     pushed = (f"Pushed as version {push['version']}: <code>{_e(push['path'])}</code>" if push.get("pushed")
               else f"Not pushed: {_e(push.get('reason', 'no pusher record'))}")
-    return f"<h2>Verdict: {head}</h2><ul>{reasons}</ul><p>{base}</p><p>{pushed}</p>"
+    data = m.get("data", {}).get("validation", {})
+    override = ('<p class="warn">Trained on data with anomalies (validation.allow_anomalies is true): '
+                + "; ".join(_e(a["message"]) for a in data.get("anomalies", [])) + "</p>") if data.get("overridden") else ""
+    return f"<h2>Verdict: {head}</h2>{override}<ul>{reasons}</ul><p>{base}</p><p>{pushed}</p>"
 
 
 def render_html(m: dict) -> str:
@@ -109,6 +113,7 @@ small and are not gated. Buckets are quantiles of the train split (edges below).
 <h2>Confusion matrix ({_e(ev['split'])})</h2>{confusion_heatmap(ev["confusion"], names)}
 <h2>Precision and recall per class</h2>{_table(["class", "precision", "recall"], per_class)}
 <h2>Misclassified examples, worst classes first</h2>{_gallery(ev.get("misclassified", []), names)}
+<h2>Data: statistics and validation</h2>{render_data(m.get("data", {}).get("statistics"), m.get("data", {}).get("validation"), names)}
 <h2>Training curves</h2>{curves or "<p>No history.</p>"}
 <h2>Bucket edges (train quantiles)</h2>{_table(["property", "inner edges"], edges)}
 <h2>Component wall time (s)</h2>{_table(["component", "seconds", ""], timing)}

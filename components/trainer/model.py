@@ -40,7 +40,8 @@ def build_model(cell_size: int, learning_rate: float, bidirectional: bool = Fals
     state = keras.layers.Bidirectional(lstm, name="bi_lstm")(hidden) if bidirectional else lstm(hidden)
     if dropout:
         state = keras.layers.Dropout(dropout, name="dropout")(state)
-    logits = keras.layers.Dense(NUM_CLASSES, name="out_hidden")(state)
+    # float32 logits even under a mixed policy: softmax and the loss stay accurate
+    logits = keras.layers.Dense(NUM_CLASSES, name="out_hidden", dtype="float32")(state)
     model = keras.Model(pixels, logits, name="mnist_lstm")
     rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
     model.compile(optimizer=keras.optimizers.Adam(rate),

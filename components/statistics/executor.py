@@ -1,0 +1,66 @@
+"""Statistics executor: one Beam pipeline over every split's raw records -> statistics.json.
+
+    python -m pipeline run --set data.dataset=fashion_mnist   # statistics runs after ingest
+"""
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+import tensorflow as tf
+
+from components.statistics.stats import finish
+from components.statistics.transforms import MALFORMED, ComputeStatistics
+from pipeline.artifacts import join, write_json
+
+FORMAT_VERSION = 1
+SPLIT_ORDER = ("train", "eval", "test")
+
+
+def _splits(examples_dir: str) -> list[str]:
+    found = [d.rstrip("/").split("Split-")[-1] for d in tf.io.gfile.glob(join(examples_dir, "Split-*"))]
+    return sorted(found, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 9, s))
+
+
+def _read_lines(pattern: str) -> list:
+    rows = []
+    for path in sorted(tf.io.gfile.glob(pattern)):
+        with tf.io.gfile.GFile(path) as f:
+            rows += [json.loads(line) for line in f if line.strip()]
+    return rows
+
+
+def _build(ctx, examples_dir, splits, parts):
+    p = ctx.beam_pipeline("statistics")
+    per_split = [p | f"Read{s.capitalize()}" >> beam.io.ReadFromTFRecord(join(examples_dir, f"Split-{s}", "*"))
+                 | f"Tag{s.capitalize()}" >> beam.Map(lambda r, s=s: (s, r)) for s in splits]
+    out = per_split | "AllSplits" >> beam.Flatten() | "ComputeStatistics" >> ComputeStatistics()
+    _ = (out["splits"] | "FinishSplits" >> beam.MapTuple(lambda s, total: json.dumps([s, finish(total)]))
+         | "WriteSplits" >> beam.io.WriteToText(join(parts, "splits")))
+    _ = (out["duplicates"] | "DuplicatesAsJson" >> beam.MapTuple(lambda k, n: json.dumps([k, n]))
+         | "WriteDuplicates" >> beam.io.WriteToText(join(parts, "duplicates")))
+    _ = (out[MALFORMED] | "MalformedAsJson" >> beam.Map(json.dumps)
+         | "WriteMalformed" >> beam.io.WriteToText(join(parts, "malformed")))
+    return p
+
+
+def run(ctx, inputs, outputs) -> dict:
+    examples_dir, out = inputs["examples"], outputs["statistics"]
+    splits = _splits(examples_dir)
+    parts = join(ctx.temp_dir, "statistics-parts")
+    ctx.run_beam(_build(ctx, examples_dir, splits, parts))
+    if ctx.dry_run:
+        return {"dry_run": True}
+    by_split = dict(_read_lines(join(parts, "splits*")))
+    counts = dict(_read_lines(join(parts, "duplicates*")))
+    malformed = _read_lines(join(parts, "malformed*"))
+    result = {"format_version": FORMAT_VERSION, "dataset": ctx.config.data.dataset,
+              "splits": {s: {**by_split.get(s, {"count": 0, "labels": {}}), "duplicates": counts.get(f"within:{s}", 0)}
+                         for s in splits},
+              "cross_split_duplicates": {k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("across:")},
+              "malformed": {"count": len(malformed), "examples": sorted(malformed)[:10]}}
+    tf.io.gfile.makedirs(out)
+    write_json(join(out, "statistics.json"), result)
+    ctx.fault_point("mid")
+    return {"records": {s: v["count"] for s, v in result["splits"].items()},
+            "cross_split_duplicates": result["cross_split_duplicates"], "malformed": len(malformed)}

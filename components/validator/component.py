@@ -1,0 +1,24 @@
+"""Validator: `statistics` (+ the last accepted run's) vs the expectations file -> `anomalies`.
+
+Anomalies stop the run before Transform and Trainer unless `validation.allow_anomalies` is true.
+"""
+from pipeline.spec import ComponentSpec
+
+
+def expectations_path(cfg) -> str:
+    return cfg.validation.expectations.format(dataset=cfg.data.dataset)
+
+
+SPEC = ComponentSpec(
+    name="validator",
+    inputs=("statistics",),
+    optional_inputs=("previous_statistics",),   # of the newest accepted run on this dataset
+    outputs=("anomalies",),
+    params=lambda cfg: {"expectations": expectations_path(cfg), "allow_anomalies": cfg.validation.allow_anomalies,
+                        "dataset": cfg.data.dataset},
+    # Never cached: it takes milliseconds, and it must judge this run's data by the expectations file as it
+    # is now (edited, or just generated), not as it was when a cached execution ran.
+    cacheable=False,
+    executor="components.validator.executor:run",
+    code=("components/validator",),
+)

@@ -1,0 +1,67 @@
+"""Validator executor: load (or, the first time, generate) the expectations and list the anomalies.
+
+    python -m pipeline run --set validation.allow_anomalies=true   # record anomalies, train anyway
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from components.validator import expectations as ex
+from components.validator.component import expectations_path
+from components.validator.validate import anomalies
+from pipeline import fs
+from pipeline.artifacts import join, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+
+def _write_text(path: str, text: str) -> None:
+    """Atomically: a reader never sees half a file, and an existing file is replaced whole."""
+    folder = os.path.dirname(path)
+    if folder:
+        fs.makedirs(folder)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with fs.open_file(tmp, "w") as f:
+        f.write(text)
+    fs.rename(tmp, path, overwrite=True)
+
+
+def load_or_generate(ctx, stats: dict, statistics_uri: str) -> tuple[ex.Expectations, bool]:
+    from data.registry import DATASETS
+    path = expectations_path(ctx.config)
+    if fs.exists(path):
+        with fs.open_file(path) as f:
+            exp = ex.load(f.read(), path)
+        if exp.dataset != ctx.config.data.dataset:
+            raise ex.ExpectationsError(f"{path}: written for dataset {exp.dataset!r}, not {ctx.config.data.dataset!r}")
+        return exp, False
+    labels = tuple(range(len(DATASETS[ctx.config.data.dataset].class_names)))
+    exp = ex.generate(stats, labels, {"run_id": ctx.run_id, "statistics": statistics_uri})
+    _write_text(path, ex.dump(exp))
+    log.warning("%s did not exist: generated it from this run's statistics. Review it and commit it.", path)
+    return exp, True
+
+
+def run(ctx, inputs, outputs) -> dict:
+    stats = read_json(join(inputs["statistics"], "statistics.json"))
+    previous_uri = inputs.get("previous_statistics")
+    previous = read_json(join(previous_uri, "statistics.json")) if previous_uri else None
+    exp, generated = load_or_generate(ctx, stats, inputs["statistics"])
+    found = anomalies(stats, exp, previous)
+    allow = ctx.config.validation.allow_anomalies
+    verdict = {"passed": not found, "anomalies": found, "overridden": bool(found and allow),
+               "expectations": expectations_path(ctx.config), "expectations_generated": generated,
+               "previous_statistics": previous_uri}
+    fs.makedirs(outputs["anomalies"])
+    write_json(join(outputs["anomalies"], "anomalies.json"), verdict)
+    _write_text(join(outputs["anomalies"], "expectations.yaml"), ex.dump(exp))  # what was checked, for lineage
+    for a in found:
+        log.warning("anomaly: %s", a["message"])
+    facts = {k: verdict[k] for k in ("passed", "anomalies", "overridden", "expectations", "expectations_generated")}
+    if found and not allow:
+        facts["stop_reason"] = (f"{len(found)} data anomal{'y' if len(found) == 1 else 'ies'} (expectations: "
+                                f"{verdict['expectations']}); the run stops before training:\n"
+                                + "\n".join(f"  - {a['message']}" for a in found)
+                                + "\nFix the data, edit the expectations, or set validation.allow_anomalies=true.")
+    return facts
