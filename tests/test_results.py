@@ -45,3 +45,18 @@ def test_errors_parse_back(tmp_path):
     from components.evaluator.results import _error
     assert _error(b"fashion/test/7|2|0|0.950000") == {"image_id": "fashion/test/7", "label": 2, "predicted": 0,
                                                        "confidence": 0.95}
+
+
+def test_confident_errors_reads_labels_and_predictions_keyed_by_model_and_output():
+    from components.evaluator.metrics import _errors
+    (computation,) = _errors(size=5, feature="image_id", model_name="candidate")
+    fn = computation.combiner
+    from tensorflow_model_analysis.metrics import metric_types
+    element = metric_types.StandardMetricInputs(
+        labels={"candidate": np.array([1]), "baseline": np.array([1])},
+        predictions={"candidate": {"probabilities": np.array([0.7, 0.3]), "classes": np.array([0])},
+                     "baseline": {"probabilities": np.array([0.1, 0.9]), "classes": np.array([1])}},
+        example_weights={"candidate": np.array([1.0]), "baseline": np.array([1.0])},
+        features={"image_id": np.array([b"x/9"])})
+    (rows,) = fn.extract_output(fn.add_input(fn.create_accumulator(), element)).values()
+    assert list(rows) == ["x/9|1|0|0.700000"]                  # the candidate's mistake, not the baseline's

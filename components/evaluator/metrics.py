@@ -20,6 +20,7 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.metrics import multi_class_confusion_matrix_metrics as mcm
 
+PREDICTION_KEY = "probabilities"  # the serving signature's output the ModelSpec names
 ACCURACY_NAME = "accuracy"
 ERRORS_NAME = "confident_errors"
 
@@ -81,13 +82,27 @@ class _ConfidentErrorsCombineFn(beam.CombineFn):
         image_id = element.features[self._feature]
         image_id = np.asarray(image_id).reshape(-1)[0]
         image_id = image_id.decode() if isinstance(image_id, bytes) else str(image_id)
-        for label, prediction, _ in metric_util.to_label_prediction_example_weight(
-                element, eval_config=self._eval_config, model_name=self._model_name,
-                output_name=self._output_name, flatten=False):
+        for label, prediction in self._pairs(element):
             label, predicted = int(np.asarray(label).reshape(-1)[0]), int(np.argmax(prediction))
             if predicted != label:
                 self._push(heap, (float(np.max(prediction)), image_id, label, predicted))
         return heap
+
+    def _pairs(self, element):
+        """(label, probabilities). The direct lookup costs a fraction of TFMA's general one, which
+        handles every model type and showed up at a tenth of the evaluator's time in a profile."""
+        label, prediction = element.labels, element.predictions
+        if isinstance(label, dict):
+            label = label.get(self._model_name)
+        if isinstance(prediction, dict) and self._model_name in prediction:
+            prediction = prediction[self._model_name]
+        if isinstance(prediction, dict):
+            prediction = prediction.get(PREDICTION_KEY)
+        if isinstance(label, np.ndarray) and isinstance(prediction, np.ndarray) and prediction.ndim == 1:
+            return [(label, prediction)]
+        return [(lab, pred) for lab, pred, _ in metric_util.to_label_prediction_example_weight(
+            element, eval_config=self._eval_config, model_name=self._model_name, output_name=self._output_name,
+            flatten=False)]
 
     def _push(self, heap, item):
         if self._size <= 0:
