@@ -6,23 +6,32 @@ import json
 from pipeline import fs
 
 
+def _newest_input(store, component: str, fact: str, input_name: str, dataset: str, current_run: str,
+                  skip_digest: str | None) -> dict | None:
+    """The `input_name` artifact of the newest finished execution of `component`, in an earlier run on the same
+    dataset that succeeded, whose facts have `fact` true, if the artifact still exists and is not the one
+    with `skip_digest`."""
+    rows = store.db.execute(
+        "SELECT e.id, e.facts FROM executions e JOIN runs r ON r.run_id = e.run_id "
+        "WHERE e.component = ? AND e.status IN ('complete', 'cached') AND r.dataset = ? "
+        "AND r.status = 'succeeded' AND r.run_id != ? ORDER BY e.finished DESC",
+        (component, dataset, current_run)).fetchall()
+    for row in rows:
+        if not json.loads(row["facts"] or "{}").get(fact):
+            continue
+        found = store.events(row["id"], "input").get(input_name)
+        if found and found["digest"] != skip_digest and fs.exists(found["uri"]):
+            return {"id": found["id"], "uri": found["uri"], "digest": found["digest"]}
+    return None
+
+
 def latest_blessed_model(store, dataset: str, current_run: str, candidate_digest: str | None = None) -> dict | None:
     """The model of the newest blessed evaluation of an earlier, finished run on the same dataset, if the
     model still exists. A failed or killed run never provides a baseline: it is not a run to trust.
 
     The candidate itself is skipped (same content digest): comparing a model with itself says nothing,
     and skipping it keeps an identical rerun's evaluator inputs, so the rerun is fully cached."""
-    rows = store.db.execute(
-        "SELECT e.id, e.facts FROM executions e JOIN runs r ON r.run_id = e.run_id "
-        "WHERE e.component = 'evaluator' AND e.status IN ('complete', 'cached') AND r.dataset = ? "
-        "AND r.status = 'succeeded' AND r.run_id != ? ORDER BY e.finished DESC", (dataset, current_run)).fetchall()
-    for row in rows:
-        if not json.loads(row["facts"] or "{}").get("blessed"):
-            continue
-        model = store.events(row["id"], "input").get("model")
-        if model and model["digest"] != candidate_digest and fs.exists(model["uri"]):
-            return {"id": model["id"], "uri": model["uri"], "digest": model["digest"]}
-    return None
+    return _newest_input(store, "evaluator", "blessed", "model", dataset, current_run, candidate_digest)
 
 
 def latest_accepted_statistics(store, dataset: str, current_run: str, current_digest: str | None = None) -> dict | None:
@@ -30,18 +39,8 @@ def latest_accepted_statistics(store, dataset: str, current_run: str, current_di
     override: drift is measured against data that was accepted, not against whatever ran last.
 
     Statistics identical to this run's (same digest) are skipped, as the baseline model skips the candidate:
-    the drift would be zero, and an identical rerun stays fully cached."""
-    rows = store.db.execute(
-        "SELECT e.id, e.facts FROM executions e JOIN runs r ON r.run_id = e.run_id "
-        "WHERE e.component = 'validator' AND e.status IN ('complete', 'cached') AND r.dataset = ? "
-        "AND r.status = 'succeeded' AND r.run_id != ? ORDER BY e.finished DESC", (dataset, current_run)).fetchall()
-    for row in rows:
-        if not json.loads(row["facts"] or "{}").get("passed"):
-            continue
-        stats = store.events(row["id"], "input").get("statistics")
-        if stats and stats["digest"] != current_digest and fs.exists(stats["uri"]):
-            return {"id": stats["id"], "uri": stats["uri"], "digest": stats["digest"]}
-    return None
+    the drift would be zero."""
+    return _newest_input(store, "validator", "passed", "statistics", dataset, current_run, current_digest)
 
 
 RESOLVERS = {

@@ -48,22 +48,22 @@ class _ParseBatch(beam.DoFn):
             by_split.setdefault(split, []).append(record)
         for split, records in by_split.items():
             self._read.inc(len(records))
-            good, bad = self._good_records(records)
+            parsed, bad = self._parse_or_sort_out(records)
             for position, why in bad:
                 self._bad.inc()
                 yield beam.pvalue.TaggedOutput(MALFORMED, f"{split}: record {position} of its batch: {why}")
-            if not good:
+            if parsed is None:
                 continue
-            ctx, pixels = self._parse(good)
+            ctx, pixels = parsed
             yield split, stats.partial(pixels, ctx[LABEL].astype(np.int64), {p: ctx[p] for p in SLICE_PROPERTIES})
             content = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
             for image in content:
                 yield beam.pvalue.TaggedOutput(HASHES, (hashlib.sha1(image.tobytes()).hexdigest()[:20], split))
 
-    def _good_records(self, records):
+    def _parse_or_sort_out(self, records):
+        """(parsed batch or None, [(position, why)]): one parse for a clean batch."""
         try:
-            self._parse(records)
-            return records, []
+            return self._parse(records), []
         except Exception:  # find the culprits one by one; the rest of the batch still counts
             good, bad = [], []
             for i, record in enumerate(records):
@@ -72,7 +72,7 @@ class _ParseBatch(beam.DoFn):
                     good.append(record)
                 except Exception as e:
                     bad.append((i, f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"))
-            return good, bad
+            return (self._parse(good) if good else None), bad
 
 
 class _MergePartials(beam.CombineFn):

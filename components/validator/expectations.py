@@ -70,7 +70,7 @@ def generate(statistics: dict, labels: tuple[int, ...], provenance: dict) -> Exp
     label_drift = max((linf(label_shares(train, labels), label_shares(splits[s], labels)) for s in others), default=0)
     pixel_drift = max((linf(pixel_shares(train), pixel_shares(splits[s])) for s in others), default=0)
     imbalance = max(_imbalance(v, labels) for v in splits.values())
-    frac = lambda key: max(v.get(key, 0) / v["count"] for v in splits.values() if v["count"])
+    frac = lambda key: max((v.get(key, 0) / v["count"] for v in splits.values() if v["count"]), default=0.0)
     shared = max(statistics.get("cross_split_duplicates", {}).values(), default=0)
     return Expectations(
         dataset=statistics["dataset"], labels=tuple(labels),
