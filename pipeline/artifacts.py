@@ -29,12 +29,19 @@ def discard(path: str) -> None:
     fs.rmtree(path)
 
 
-def write_json(path: str, obj) -> None:
-    """Write JSON atomically (temp name, then rename over)."""
+def write_text(path: str, text: str) -> None:
+    """Write a file atomically (temp name, then rename over): a reader sees the old file or the new one."""
+    folder = os.path.dirname(path)
+    if folder:
+        fs.makedirs(folder)
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
     with fs.open_file(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, default=str)
+        f.write(text)
     fs.rename(tmp, path, overwrite=True)
+
+
+def write_json(path: str, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
 def read_json(path: str):

@@ -5,26 +5,14 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from components.validator import expectations as ex
 from components.validator.component import expectations_path
 from components.validator.validate import anomalies
 from pipeline import fs
-from pipeline.artifacts import join, read_json, write_json
+from pipeline.artifacts import join, read_json, write_json, write_text
 
 log = logging.getLogger(__name__)
-
-
-def _write_text(path: str, text: str) -> None:
-    """Atomically: a reader never sees half a file, and an existing file is replaced whole."""
-    folder = os.path.dirname(path)
-    if folder:
-        fs.makedirs(folder)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with fs.open_file(tmp, "w") as f:
-        f.write(text)
-    fs.rename(tmp, path, overwrite=True)
 
 
 def load_or_generate(ctx, stats: dict, statistics_uri: str) -> tuple[ex.Expectations, bool]:
@@ -38,7 +26,7 @@ def load_or_generate(ctx, stats: dict, statistics_uri: str) -> tuple[ex.Expectat
         return exp, False
     labels = tuple(range(len(DATASETS[ctx.config.data.dataset].class_names)))
     exp = ex.generate(stats, labels, {"run_id": ctx.run_id, "statistics": statistics_uri})
-    _write_text(path, ex.dump(exp))
+    write_text(path, ex.dump(exp))
     log.warning("%s did not exist: generated it from this run's statistics. Review it and commit it.", path)
     return exp, True
 
@@ -55,7 +43,7 @@ def run(ctx, inputs, outputs) -> dict:
                "previous_statistics": previous_uri}
     fs.makedirs(outputs["anomalies"])
     write_json(join(outputs["anomalies"], "anomalies.json"), verdict)
-    _write_text(join(outputs["anomalies"], "expectations.yaml"), ex.dump(exp))  # what was checked, for lineage
+    write_text(join(outputs["anomalies"], "expectations.yaml"), ex.dump(exp))  # what was checked, for lineage
     for a in found:
         log.warning("anomaly: %s", a["message"])
     facts = {k: verdict[k] for k in ("passed", "anomalies", "overridden", "expectations", "expectations_generated")}
