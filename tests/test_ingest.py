@@ -11,7 +11,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import RUNNER
 from components.ingest.records import IMAGE_ID, INK, LABEL, PIXELS, to_sequence_example
-from components.ingest.transforms import ImagesToRecords, WriteShards, split_of, stable_fraction
+from components.ingest.shards import WriteShards
+from components.ingest.transforms import ImagesToRecords, split_of, stable_fraction
 
 
 def _items(n=6, source="train"):
@@ -73,9 +74,9 @@ def test_split_is_stable_and_seeded():
     assert 0 <= stable_fraction("x", 1) < 1
 
 
-def _write(tmp_path, name, records, options=None):
+def _write(tmp_path, name, records, options=None, run_bytes=1 << 20):
     with TestPipeline(runner=RUNNER, options=options) as p:
-        out = p | beam.Create(records) | WriteShards(str(tmp_path / name / "data"), 3)
+        out = p | beam.Create(records) | WriteShards(str(tmp_path / name / "data"), 3, str(tmp_path / "tmp"), run_bytes)
         assert_that(out | beam.Map(lambda pc: pc[1]) | beam.CombineGlobally(sum), equal_to([len(records)]),
                     label="CountWritten")
     return {f.split("/")[-1]: hashlib.sha256(open(f, "rb").read()).hexdigest()
@@ -89,7 +90,20 @@ def test_shards_are_byte_identical_whatever_the_order_and_worker_count(tmp_path)
     b = _write(tmp_path, "b", list(reversed(records)))
     mp = PipelineOptions(["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
     c = _write(tmp_path, "c", records[10:] + records[:10], options=mp)
-    assert len(a) == 3 and a == b == c
+    d = _write(tmp_path, "d", records, run_bytes=8000)  # two records per sorted run: many runs per shard
+    assert len(a) == 3 and a == b == c == d
+    assert not glob.glob(str(tmp_path / "tmp" / "*" / "*.run"))  # merged runs are deleted
+
+
+def test_shards_hold_every_record_once_sorted_by_image_id(tmp_path):
+    records = [(f"tiny/train/{i:05d}", f"record {i} ".encode() * 50) for i in range(200)]
+    _write(tmp_path, "s", records[::-1], run_bytes=3000)
+    seen = []
+    for path in sorted(glob.glob(str(tmp_path / "s" / "*"))):
+        blobs = [r.numpy() for r in tf.data.TFRecordDataset(path)]
+        assert blobs == sorted(blobs, key=lambda b: int(b.split()[1]))
+        seen += blobs
+    assert sorted(seen) == sorted(blob for _, blob in records)
 
 
 def test_sequence_example_contract():

@@ -12,8 +12,8 @@ import numpy as np
 from apache_beam.metrics.metric import MetricsFilter
 
 from components.ingest.features import bucket_edges, properties_in_chunks
-from components.ingest.transforms import (MALFORMED, NAMESPACE, SPLITS, ImagesToRecords, WriteShards,
-                                          read_chunk, split_of)
+from components.ingest.shards import WriteShards
+from components.ingest.transforms import MALFORMED, NAMESPACE, SPLITS, ImagesToRecords, read_chunk, split_of
 from data.idx import read_idx_pair
 from pipeline import fs
 from pipeline.artifacts import join, write_json
@@ -85,7 +85,8 @@ def run(ctx, inputs, outputs) -> dict:
               | "ImagesToRecords" >> ImagesToRecords(cfg.data.dataset, cfg.ingest.eval_fraction, cfg.pipeline.seed,
                                                    edges))
     for split in SPLITS:
-        _ = tagged[split] | f"Write{split.capitalize()}" >> WriteShards(join(out, f"Split-{split}", "data"), shards)
+        _ = tagged[split] | f"Write{split.capitalize()}" >> WriteShards(join(out, f"Split-{split}", "data"), shards,
+                                                                         ctx.temp_dir)
     _ = tagged[MALFORMED] | "WriteMalformed" >> beam.io.WriteToText(join(out, "malformed"), file_name_suffix=".txt")
     result = ctx.run_beam(p)
     if ctx.dry_run:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from components.ingest import wire
+from components.ingest.features import bucket_of, properties
+
 STEPS = 28
 WIDTH = 28
 PIXELS = "pixels"
@@ -66,30 +69,48 @@ def raw_schema():
     return text_format.Parse(_SCHEMA_TEXT, schema_pb2.Schema())
 
 
+def _context(label: int, image_id: str, edges: dict | None, props: dict | None) -> dict:
+    """{name: value} of the context features."""
+    ctx = {LABEL: int(label), IMAGE_ID: image_id.encode()}
+    for name in SLICE_PROPERTIES:
+        ctx[name] = float(props[name])
+        ctx[f"{name}_bucket"] = bucket_of(ctx[name], (edges or {}).get(name, []))
+    return ctx
+
+
+_ENCODE = {int: lambda v: wire.int64_feature((v,)), float: lambda v: wire.float_feature((v,)),
+           bytes: lambda v: wire.bytes_feature((v,))}
+
+
 def to_sequence_example(image: np.ndarray, label: int, image_id: str, edges: dict | None = None,
                         props: dict | None = None) -> bytes:
     """Serialize one 28x28 uint8 image as a raw SequenceExample (rows become steps).
 
     edges: {property: inner bucket edges}; without it every bucket is 0 (tests, ad-hoc records).
     props: the image's properties if already computed (ingest computes them per chunk).
+    The bytes equal sequence_example_proto(...).SerializeToString(deterministic=True), ~10x faster.
     """
+    if props is None:
+        props = _properties_of(image)
+    ctx = {k: _ENCODE[type(v)](v) for k, v in _context(label, image_id, edges, props).items()}
+    return wire.sequence_example(ctx, {PIXELS: wire.float_rows(image)})
+
+
+def sequence_example_proto(image: np.ndarray, label: int, image_id: str, edges: dict | None = None,
+                           props: dict | None = None):
+    """The same record built with the protobuf API: the readable reference for to_sequence_example
+    (tests compare the bytes; the ingest benchmark's plain baseline uses it)."""
     import tensorflow as tf
 
-    from components.ingest.features import bucket_of, properties
-
-    rows = image.astype(np.float32).tolist()  # .tolist() makes proto building ~2x faster
     ex = tf.train.SequenceExample()
-    ctx = ex.context.feature
-    ctx[LABEL].int64_list.value.append(int(label))
-    ctx[IMAGE_ID].bytes_list.value.append(image_id.encode())
-    if props is None:
-        props = {k: float(v[0]) for k, v in properties(image[None]).items()}
-    for name in SLICE_PROPERTIES:
-        value = float(props[name])
-        ctx[name].float_list.value.append(value)
-        ctx[f"{name}_bucket"].int64_list.value.append(bucket_of(value, (edges or {}).get(name, [])))
+    for name, value in _context(label, image_id, edges, props or _properties_of(image)).items():
+        kind = {int: "int64_list", float: "float_list", bytes: "bytes_list"}[type(value)]
+        getattr(ex.context.feature[name], kind).value.append(value)
     steps = ex.feature_lists.feature_list[PIXELS].feature
-    for row in rows:
+    for row in image.astype(np.float32).tolist():  # .tolist() makes proto building ~2x faster
         steps.add().float_list.value.extend(row)
-    # deterministic=True sorts the context map: otherwise its byte order can differ between processes
-    return ex.SerializeToString(deterministic=True)
+    return ex
+
+
+def _properties_of(image: np.ndarray) -> dict:
+    return {k: float(v[0]) for k, v in properties(image[None]).items()}

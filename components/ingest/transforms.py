@@ -97,30 +97,3 @@ def ImagesToRecords(items, dataset: str, eval_fraction: float, seed: int, edges:
     """
     return items | "ValidateAndSerialize" >> beam.ParDo(
         _ToRecord(dataset, eval_fraction, seed, edges)).with_outputs(MALFORMED, *SPLITS)
-
-
-def shard_of(image_id: str, num_shards: int) -> int:
-    return int(stable_fraction(image_id, 0) * num_shards)
-
-
-def _write_shard(keyed, prefix: str, num_shards: int):
-    """Write one shard sorted by image id, so the bytes do not depend on bundle order."""
-    import tensorflow as tf
-
-    shard, records = keyed
-    path = f"{prefix}-{shard:05d}-of-{num_shards:05d}.tfrecord"
-    records = sorted(records)
-    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
-    with tf.io.TFRecordWriter(path) as w:
-        for _, blob in records:
-            w.write(blob)
-    yield path, len(records)
-
-
-@beam.ptransform_fn
-def WriteShards(records, prefix: str, num_shards: int):
-    """(image_id, bytes) -> deterministic TFRecord shards; outputs (path, count) per shard."""
-    return (records
-            | "KeyByShard" >> beam.Map(lambda kv: (shard_of(kv[0], num_shards), kv))
-            | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.FlatMap(_write_shard, prefix, num_shards))
