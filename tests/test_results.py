@@ -60,3 +60,43 @@ def test_confident_errors_reads_labels_and_predictions_keyed_by_model_and_output
         features={"image_id": np.array([b"x/9"])})
     (rows,) = fn.extract_output(fn.add_input(fn.create_accumulator(), element)).values()
     assert list(rows) == ["x/9|1|0|0.700000"]                  # the candidate's mistake, not the baseline's
+
+
+def _layouts():
+    from tensorflow_model_analysis.metrics import metric_types
+    one = dict(labels=np.array([2]), predictions={"probabilities": np.array([0.1, 0.2, 0.7])},
+               example_weights=None, features={})
+    two = dict(labels={"candidate": np.array([0]), "baseline": np.array([0])},
+               predictions={"candidate": {"probabilities": np.array([0.6, 0.4]), "classes": np.array([0])},
+                            "baseline": {"probabilities": np.array([0.2, 0.8]), "classes": np.array([1])}},
+               example_weights={"candidate": np.array([1.0]), "baseline": np.array([1.0])}, features={})
+    return [(metric_types.StandardMetricInputs(**one), ""), (metric_types.StandardMetricInputs(**two), "candidate"),
+            (metric_types.StandardMetricInputs(**two), "baseline")]
+
+
+def test_direct_label_prediction_read_equals_tfma_general_one():
+    from tensorflow_model_analysis.metrics import metric_util
+    from components.evaluator.metrics import direct_pair, label_prediction_weight
+    for element, model in _layouts():
+        assert direct_pair(element, model) is not None  # the fast path is taken for these layouts
+        ours = list(label_prediction_weight(element, model_name=model, flatten=False,
+                                            require_single_example_weight=True))
+        theirs = list(metric_util.to_label_prediction_example_weight(
+            element, model_name=model, flatten=False, require_single_example_weight=True))
+        assert len(ours) == len(theirs) == 1
+        for a, b in zip(ours[0], theirs[0]):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_confusion_matrix_plot_counts_argmax_classes_per_model():
+    from components.evaluator.metrics import ArgmaxConfusionMatrixPlot
+    for element, model in _layouts():
+        comps = ArgmaxConfusionMatrixPlot().computations(model_names=[model], output_names=[""])
+        matrices, derived = comps[0], comps[-1]
+        acc = matrices.combiner.add_input(matrices.combiner.create_accumulator(), element)
+        (plot,) = derived.result(matrices.combiner.extract_output(acc)).values()
+        (cell,) = plot.matrices[0].entries
+        label = int(np.asarray(element.labels[model] if model else element.labels).item())
+        probs = element.predictions[model]["probabilities"] if model else element.predictions["probabilities"]
+        assert (cell.actual_class_id, cell.predicted_class_id, cell.num_weighted_examples) == (
+            label, int(np.argmax(probs)), 1.0)

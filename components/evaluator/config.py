@@ -45,7 +45,7 @@ def eval_config(cfg, has_baseline: bool) -> tfma_config.EvalConfig:
                          tfma_config.MetricConfig(class_name="ArgmaxAccuracy", module=METRICS_MODULE,
                                                   per_slice_thresholds=[tfma_config.PerSliceMetricThreshold(
                                                       slicing_specs=[overall], threshold=threshold)]),
-                         tfma_config.MetricConfig(class_name="MultiClassConfusionMatrixPlot")],
+                         tfma_config.MetricConfig(class_name="ArgmaxConfusionMatrixPlot", module=METRICS_MODULE)],
                 example_weights=tfma_config.ExampleWeightOptions(unweighted=True)),
             # The gallery's candidates, for the candidate model only.
             tfma_config.MetricsSpec(

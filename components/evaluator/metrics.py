@@ -1,9 +1,11 @@
-"""Two TFMA metrics of our own, computed in Beam like TFMA's, and stored in TFMA's results format.
+"""TFMA metrics of our own, computed in Beam like TFMA's, and stored in TFMA's results format.
 
-- `ArgmaxAccuracy`: accuracy (argmax prediction == label) derived from the multi-class confusion
-  matrix that `MultiClassConfusionMatrixPlot` computes anyway. Keras' SparseCategoricalAccuracy,
-  wrapped by TFMA, ran TensorFlow ops per example and per slice: the largest share of the
-  evaluator's Beam time in a py-spy profile (README "Profiles").
+- `ArgmaxConfusionMatrixPlot`: TFMA's `MultiClassConfusionMatrixPlot` (same name, same plot proto), fed by
+  `label_prediction_weight`, a direct read of our model's label and probabilities. TFMA's general
+  extraction, which handles every model type, was 15% of the evaluator's samples in a py-spy profile.
+- `ArgmaxAccuracy`: accuracy (argmax prediction == label) derived from that confusion matrix. Keras'
+  SparseCategoricalAccuracy, wrapped by TFMA, ran TensorFlow ops per example and per slice: the
+  largest share of the evaluator's Beam time in an earlier profile (README "Profiles").
 - `ConfidentErrors`: per slice, the `size` most confident wrong predictions as 'image_id|label|
   predicted|confidence' strings. The report's gallery used to run the model a second time over the
   split to find them.
@@ -19,17 +21,71 @@ import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.metrics import multi_class_confusion_matrix_metrics as mcm
+from tensorflow_model_analysis.metrics.multi_class_confusion_matrix_plot import (
+    MULTI_CLASS_CONFUSION_MATRIX_PLOT_NAME as PLOT_NAME)
 
 PREDICTION_KEY = "probabilities"  # the serving signature's output the ModelSpec names
 ACCURACY_NAME = "accuracy"
 ERRORS_NAME = "confident_errors"
+_ONE = np.array(1.0)
+
+
+def direct_pair(element, model_name: str = ""):
+    """(label, probabilities) of one example of our single-output model, or None when the inputs
+    have any other layout (then TFMA's general extraction applies)."""
+    label, prediction = element.labels, element.predictions
+    if isinstance(label, dict):
+        label = label.get(model_name)
+    if isinstance(prediction, dict) and model_name in prediction:
+        prediction = prediction[model_name]
+    if isinstance(prediction, dict):
+        prediction = prediction.get(PREDICTION_KEY)
+    if isinstance(label, np.ndarray) and isinstance(prediction, np.ndarray) and prediction.ndim == 1:
+        return label, prediction
+    return None
+
+
+def label_prediction_weight(element, eval_config=None, model_name="", output_name="", example_weighted=False,
+                            **kwargs):
+    """TFMA's metric_util.to_label_prediction_example_weight, read directly in the unweighted,
+    single-output case that our evaluator has."""
+    pair = None if (example_weighted or output_name or kwargs.get("sub_key")) else direct_pair(element, model_name)
+    if pair is None:
+        yield from metric_util.to_label_prediction_example_weight(
+            element, eval_config=eval_config, model_name=model_name, output_name=output_name,
+            example_weighted=example_weighted, **kwargs)
+        return
+    yield pair[0], pair[1], _ONE
+
+
+def _matrices(eval_config, model_name, output_name, example_weighted):
+    # One computation (one key) shared by the plot and the accuracy: TFMA runs it once for both.
+    return mcm.multi_class_confusion_matrices(
+        thresholds=[0.0], extract_label_prediction_and_weight=label_prediction_weight, eval_config=eval_config,
+        model_name=model_name, output_name=output_name, example_weighted=example_weighted)
+
+
+def _plot(name=PLOT_NAME, eval_config=None, model_name="", output_name="", example_weighted=False):
+    matrices = _matrices(eval_config, model_name, output_name, example_weighted)
+    matrices_key = matrices[-1].keys[-1]
+    key = metric_types.PlotKey(name=name, model_name=model_name, output_name=output_name,
+                               example_weighted=example_weighted)
+
+    def result(metrics):
+        return {key: metrics[matrices_key].to_proto().multi_class_confusion_matrix_at_thresholds}
+
+    return matrices + [metric_types.DerivedMetricComputation(keys=[key], result=result)]
+
+
+class ArgmaxConfusionMatrixPlot(metric_types.Metric):
+    """TFMA's multi-class confusion matrix plot at threshold 0 (every example at its argmax class)."""
+
+    def __init__(self, name: str = PLOT_NAME):
+        super().__init__(metric_util.merge_per_key_computations(_plot), name=name)
 
 
 def _accuracy(name=ACCURACY_NAME, eval_config=None, model_name="", output_name="", example_weighted=False):
-    # The same computation (same key) as MultiClassConfusionMatrixPlot's: TFMA runs it once for both.
-    matrices = mcm.multi_class_confusion_matrices(thresholds=[0.0], eval_config=eval_config,
-                                                  model_name=model_name, output_name=output_name,
-                                                  example_weighted=example_weighted)
+    matrices = _matrices(eval_config, model_name, output_name, example_weighted)
     matrices_key = matrices[-1].keys[-1]
     key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
                                  example_weighted=example_weighted)
@@ -89,18 +145,8 @@ class _ConfidentErrorsCombineFn(beam.CombineFn):
         return heap
 
     def _pairs(self, element):
-        """(label, probabilities). The direct lookup costs a fraction of TFMA's general one, which
-        handles every model type and showed up at a tenth of the evaluator's time in a profile."""
-        label, prediction = element.labels, element.predictions
-        if isinstance(label, dict):
-            label = label.get(self._model_name)
-        if isinstance(prediction, dict) and self._model_name in prediction:
-            prediction = prediction[self._model_name]
-        if isinstance(prediction, dict):
-            prediction = prediction.get(PREDICTION_KEY)
-        if isinstance(label, np.ndarray) and isinstance(prediction, np.ndarray) and prediction.ndim == 1:
-            return [(label, prediction)]
-        return [(lab, pred) for lab, pred, _ in metric_util.to_label_prediction_example_weight(
+        """(label, probabilities) pairs of one example."""
+        return [(lab, pred) for lab, pred, _ in label_prediction_weight(
             element, eval_config=self._eval_config, model_name=self._model_name, output_name=self._output_name,
             flatten=False)]
 
