@@ -65,16 +65,22 @@ def _matrices(eval_config, model_name, output_name, example_weighted):
         model_name=model_name, output_name=output_name, example_weighted=example_weighted)
 
 
-def _plot(name=PLOT_NAME, eval_config=None, model_name="", output_name="", example_weighted=False):
+def _from_matrices(key, value, eval_config, model_name, output_name, example_weighted):
+    """The shared confusion-matrix computation, then {key: value(matrices)} derived from it."""
     matrices = _matrices(eval_config, model_name, output_name, example_weighted)
     matrices_key = matrices[-1].keys[-1]
-    key = metric_types.PlotKey(name=name, model_name=model_name, output_name=output_name,
-                               example_weighted=example_weighted)
 
     def result(metrics):
-        return {key: metrics[matrices_key].to_proto().multi_class_confusion_matrix_at_thresholds}
+        return {key: value(metrics[matrices_key])}
 
     return matrices + [metric_types.DerivedMetricComputation(keys=[key], result=result)]
+
+
+def _plot(name=PLOT_NAME, eval_config=None, model_name="", output_name="", example_weighted=False):
+    key = metric_types.PlotKey(name=name, model_name=model_name, output_name=output_name,
+                               example_weighted=example_weighted)
+    return _from_matrices(key, lambda m: m.to_proto().multi_class_confusion_matrix_at_thresholds,
+                          eval_config, model_name, output_name, example_weighted)
 
 
 class ArgmaxConfusionMatrixPlot(metric_types.Metric):
@@ -84,19 +90,17 @@ class ArgmaxConfusionMatrixPlot(metric_types.Metric):
         super().__init__(metric_util.merge_per_key_computations(_plot), name=name)
 
 
+def _argmax_accuracy(matrices) -> float:
+    cells = matrices[0.0]  # threshold 0: every example counts at its argmax class
+    total = sum(cells.values())
+    right = sum(n for k, n in cells.items() if k.actual_class_id == k.predicted_class_id)
+    return right / total if total else float("nan")
+
+
 def _accuracy(name=ACCURACY_NAME, eval_config=None, model_name="", output_name="", example_weighted=False):
-    matrices = _matrices(eval_config, model_name, output_name, example_weighted)
-    matrices_key = matrices[-1].keys[-1]
     key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
                                  example_weighted=example_weighted)
-
-    def result(metrics):
-        cells = metrics[matrices_key][0.0]  # threshold 0: every example counts at its argmax class
-        total = sum(cells.values())
-        right = sum(n for k, n in cells.items() if k.actual_class_id == k.predicted_class_id)
-        return {key: right / total if total else float("nan")}
-
-    return matrices + [metric_types.DerivedMetricComputation(keys=[key], result=result)]
+    return _from_matrices(key, _argmax_accuracy, eval_config, model_name, output_name, example_weighted)
 
 
 class ArgmaxAccuracy(metric_types.Metric):
