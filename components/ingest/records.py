@@ -88,7 +88,8 @@ def to_sequence_example(image: np.ndarray, label: int, image_id: str, edges: dic
 
     edges: {property: inner bucket edges}; without it every bucket is 0 (tests, ad-hoc records).
     props: the image's properties if already computed (ingest computes them per chunk).
-    The bytes equal sequence_example_proto(...).SerializeToString(deterministic=True), ~10x faster.
+    The bytes equal sequence_example_proto(...).SerializeToString(deterministic=True), built in
+    about half the time (32 against 73 µs here).
     """
     if props is None:
         props = _properties_of(image)
