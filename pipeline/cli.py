@@ -118,7 +118,6 @@ def _cmd_report(args) -> int:
 def _cmd_expectations(args) -> int:
     from components.validator import expectations as ex
     from components.validator.component import expectations_path
-    from data.registry import DATASETS
     from pipeline import artifacts as af
     from pipeline import fs
     cfg = _load(args)
@@ -142,8 +141,7 @@ def _cmd_expectations(args) -> int:
         if not args.force:
             raise ConfigError(f"{path}: exists; review it by hand, or pass --force to replace it (kept as .previous)")
         fs.rename(path, path + ".previous", overwrite=True)
-    labels = tuple(range(len(DATASETS[stats["dataset"]].class_names)))
-    af.write_text(path, ex.dump(ex.generate(stats, labels, {"run_id": run_id, "statistics": stats_dir})))
+    af.write_text(path, ex.dump(ex.generate(stats, provenance={"run_id": run_id, "statistics": stats_dir})))
     print(f"wrote {path} from the statistics of run {run_id}")
     return 0
 

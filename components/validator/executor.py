@@ -16,7 +16,6 @@ log = logging.getLogger(__name__)
 
 
 def load_or_generate(ctx, stats: dict, statistics_uri: str) -> tuple[ex.Expectations, bool]:
-    from data.registry import DATASETS
     path = expectations_path(ctx.config)
     if fs.exists(path):
         with fs.open_file(path) as f:
@@ -24,8 +23,7 @@ def load_or_generate(ctx, stats: dict, statistics_uri: str) -> tuple[ex.Expectat
         if exp.dataset != ctx.config.data.dataset:
             raise ex.ExpectationsError(f"{path}: written for dataset {exp.dataset!r}, not {ctx.config.data.dataset!r}")
         return exp, False
-    labels = tuple(range(len(DATASETS[ctx.config.data.dataset].class_names)))
-    exp = ex.generate(stats, labels, {"run_id": ctx.run_id, "statistics": statistics_uri})
+    exp = ex.generate(stats, provenance={"run_id": ctx.run_id, "statistics": statistics_uri})
     write_text(path, ex.dump(exp))
     log.warning("%s did not exist: generated it from this run's statistics. Review it and commit it.", path)
     return exp, True

@@ -62,8 +62,15 @@ def _imbalance(split: dict, labels) -> float:
     return max(counts) / min(counts) if counts and min(counts) else math.inf
 
 
-def generate(statistics: dict, labels: tuple[int, ...], provenance: dict) -> Expectations:
-    """Bounds from a trusted run: each observed value with room for ordinary variation (documented)."""
+def generate(statistics: dict, labels: Optional[tuple[int, ...]] = None,
+             provenance: Optional[dict] = None) -> Expectations:
+    """Bounds from a trusted run: each observed value with room for ordinary variation (documented).
+
+    labels: the expected classes; by default every class of the statistics' dataset (data/registry.py)."""
+    if labels is None:
+        from data.registry import DATASETS
+        labels = tuple(range(len(DATASETS[statistics["dataset"]].class_names)))
+    provenance = provenance or {}
     splits = statistics["splits"]
     train = splits.get("train", {})
     others = [s for s in splits if s != "train"]
