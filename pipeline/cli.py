@@ -5,6 +5,7 @@
     python -m pipeline report [RUN_ID]
     python -m pipeline runs | show RUN_ID | lineage ARTIFACT_ID_OR_PATH | verify RUN_ID
     python -m pipeline graph --runner dataflow [--from RUN_ID]     # offline --dry_run of each Beam step
+    python -m pipeline flink up | down | status | fetch             # the local Flink cluster (docs/flink.md)
 """
 from __future__ import annotations
 
@@ -51,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("expectations", help="write the data expectations file from a run's statistics")
     exp.add_argument("--from", dest="from_run", help="a run whose data you trust (default: the latest run)")
     exp.add_argument("--force", action="store_true", help="replace an existing file (kept as <file>.previous)")
-    for p in (report, runs, show, lineage, graph, verify, exp):
+    flink = sub.add_parser("flink", help="the local Flink session cluster and Beam's job server")
+    flink.add_argument("action", choices=("up", "down", "status", "fetch"))
+    for p in (report, runs, show, lineage, graph, verify, exp, flink):
         p.add_argument("--config", default=DEFAULT_CONFIG)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     return parser
@@ -154,6 +157,25 @@ def _cmd_graph(args) -> int:
     return 0
 
 
+def _cmd_flink(args) -> int:
+    from pipeline import flink, flink_dist
+    section = _load(args).flink
+    if args.action == "fetch":
+        home, jobserver = flink_dist.fetch(section.home)
+        print(f"Flink {flink_dist.FLINK_VERSION}: {home}\nBeam job server {flink_dist.BEAM_JOB_SERVER}: {jobserver}")
+    elif args.action == "up":
+        pids = flink.up(section)
+        print(f"Flink is up: http://localhost:{section.rest_port} (job server localhost:{section.job_port}); "
+              f"pids {pids}; stop it with `make flink-down`")
+    elif args.action == "down":
+        stopped = flink.down(section)
+        print(f"stopped pids {stopped}" if stopped else "nothing recorded was running")
+    else:
+        print(flink.status(section))
+        return 0 if len(flink.running(section)) == len(flink.PROCESSES) else 1
+    return 0
+
+
 def _cmd_store(args) -> int:
     from pipeline import inspect_runs
     from pipeline.metadata import MetadataStore
@@ -189,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     from data.idx import IdxError
     from components.validator.expectations import ExpectationsError
     from pipeline.spec import StopPipeline
+    from pipeline.flink import ClusterError
+    from pipeline.flink_dist import FetchError
     try:
         if args.command == "run":
             return _cmd_run(args, beam_flags)
@@ -200,8 +224,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_graph(args)
         if args.command == "expectations":
             return _cmd_expectations(args)
+        if args.command == "flink":
+            return _cmd_flink(args)
         return _cmd_store(args)
-    except (ConfigError, DataError, IdxError, ExpectationsError) as e:
+    except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except StopPipeline as e:  # the data failed validation: the anomalies are the message

@@ -5,6 +5,7 @@ by rename on success. Every execution is recorded in the metadata store.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -19,6 +20,7 @@ from pipeline.fingerprint import code_version, execution_fingerprint, library_ve
 from pipeline.metadata import MetadataStore
 from pipeline.resolvers import RESOLVERS
 from pipeline.spec import ExecContext, StopPipeline
+from pipeline.workers import ClusterError, WorkerPool, flag, pool_port, preflight
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class _Run:
         self.produced: dict = {}
         self.facts: dict = {"_timings": self.summary["components"]}
         self.source = None
+        self.watch = None                  # set while a worker pool serves the run (pipeline/workers.py)
 
     def save(self):
         af.write_json(self.summary_path, self.summary)
@@ -112,7 +115,7 @@ class _Run:
         outputs = {name: fs.join(staging, name) for name in spec.outputs}
         ctx = ExecContext(run_id=self.run_id, run_dir=self.run_dir, config=self.cfg, beam_args=tuple(self.beam_args),
                           source=self.source, temp_dir=fs.join(staging, ".tmp"), facts=self.facts, component=spec.name,
-                          fingerprint=fp)
+                          fingerprint=fp, watch=self.watch)
         try:
             fault_point(spec.name, "start")
             facts = spec.load_executor()(ctx, {n: a["uri"] for n, a in inputs.items()}, outputs) or {}
@@ -146,10 +149,47 @@ class _Run:
 def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache: bool = False,
                  invalidate: tuple = ()) -> dict:
     """Run every component in order; return the summary that is also written to summary.json."""
-    from data.acquire import acquire
-
+    preflight(beam_args)   # a missing cluster fails now, in seconds, not in the first Beam step
     store = MetadataStore(metadata_path(cfg))
     run = _Run(cfg, beam_args, store, run_id or new_run_id(), no_cache, invalidate)
+    with _worker_pool(cfg, beam_args) as pool:
+        run.watch = _watch(cfg, beam_args, pool)
+        return _run_steps(cfg, store, run)
+
+
+def _worker_pool(cfg, beam_args):
+    port = pool_port(beam_args)
+    if port is None:
+        return contextlib.nullcontext()
+    from pipeline.packaging import build_wheel
+    wheel = flag(beam_args, "extra_package") or build_wheel(fs.join("build", "wheels"))
+    return WorkerPool(port, wheel, cfg.flink.home)
+
+
+def _watch(cfg, beam_args, pool):
+    """What a remote Beam step checks while it waits: the worker pool, and the Flink master if any."""
+    master = flag(beam_args, "flink_master")
+    if pool is None and not master:
+        return None
+    misses = [0]
+
+    def check():
+        if pool is not None:
+            pool.check()
+        if master and not master.startswith("["):
+            try:
+                preflight(["--runner=FlinkRunner", f"--flink_master={master}"])
+                misses[0] = 0
+            except ClusterError:
+                misses[0] += 1
+                if misses[0] >= 5:  # a few seconds of silence, not one slow answer
+                    raise
+    return check
+
+
+def _run_steps(cfg, store, run) -> dict:
+    from data.acquire import acquire
+
     fs.makedirs(run.run_dir)
     store.start_run(run.run_id, cfg.data.dataset, run.summary_path)
     run.save()

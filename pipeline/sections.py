@@ -7,6 +7,7 @@ pipeline/config.py loads and validates a file into these; see README "Configurat
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Optional
 
 RUNNER_REFUSED = {
@@ -102,6 +103,20 @@ class BeamSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class FlinkSection:
+    """The local Flink session cluster of `python -m pipeline flink up` (docs/flink.md)."""
+    home: str = "build/flink"           # distribution, job server, conf, log/, pids.json (git-ignored)
+    rest_port: int = 8081               # the JobManager's REST API and web UI (--flink_master)
+    rpc_port: int = 6123
+    job_port: int = 8099                # Beam's job server, Job API (--job_endpoint)
+    artifact_port: int = 8098           # Beam's job server, artifact staging
+    task_slots: int = 2                 # in the one TaskManager: the most parallelism a step can get
+    jobmanager_memory: str = "1024m"    # JVM process sizes (Flink's *.memory.process.size)
+    taskmanager_memory: str = "2048m"
+    start_timeout_s: float = 120.0      # how long `up` waits for the REST API, the TaskManager, the job server
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     pipeline: PipelineSection = PipelineSection()
     data: DataSection = DataSection()
@@ -112,6 +127,7 @@ class Config:
     evaluator: EvaluatorSection = EvaluatorSection()
     pusher: PusherSection = PusherSection()
     beam: BeamSection = BeamSection()
+    flink: FlinkSection = FlinkSection()
     profile: Optional[str] = None       # the applied entry of `profiles:` (--profile NAME), recorded in runs
 
     def beam_args(self) -> list[str]:
@@ -164,5 +180,14 @@ CHECKS = {
     "evaluator.min_slice_size": (lambda v: v >= 1, "at least 1"),
     "evaluator.gallery_size": (lambda v: 0 <= v <= 1000, "0..1000"),
     "evaluator.batch_size": (lambda v: v >= 1, "at least 1"),
+    "flink.home": (_contained, "a path without '..' (or an absolute path)"),
+    "flink.rest_port": (lambda v: 1 <= v <= 65535, "a port number"),
+    "flink.rpc_port": (lambda v: 1 <= v <= 65535, "a port number"),
+    "flink.job_port": (lambda v: 1 <= v <= 65535, "a port number"),
+    "flink.artifact_port": (lambda v: 1 <= v <= 65535, "a port number"),
+    "flink.task_slots": (lambda v: 1 <= v <= 64, "1..64"),
+    "flink.jobmanager_memory": (lambda v: bool(re.fullmatch(r"\d+[mg]", v)), "a size such as 1024m or 2g"),
+    "flink.taskmanager_memory": (lambda v: bool(re.fullmatch(r"\d+[mg]", v)), "a size such as 1024m or 2g"),
+    "flink.start_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
     "data.download_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
 }

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any, Callable
+import threading
+from typing import Any, Callable, Optional
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,7 @@ class ExecContext:
     facts: dict = dataclasses.field(default_factory=dict)   # what upstream components reported
     component: str = ""
     fingerprint: str = ""              # of this execution: a rerun of the same work has the same one
+    watch: Optional[Callable[[], None]] = None  # raises if something a Beam job needs has died (pipeline/workers.py)
 
     def fault_point(self, point: str) -> None:
         from pipeline.faults import fault_point
@@ -60,10 +62,41 @@ class ExecContext:
     def run_beam(self, pipeline):
         """Run and wait; on a dry run (e.g. Dataflow --dry_run) keep the job it built in facts['_jobs']."""
         result = pipeline.run()
-        result.wait_until_finish()
+        if self.watch is None:
+            result.wait_until_finish()
+        else:
+            _wait_watched(result, self.watch)
         if self.dry_run:
             self.facts.setdefault("_jobs", {})[self.component] = getattr(result, "job", None)
         return result
+
+
+def _wait_watched(result, watch: Callable[[], None], poll_s: float = 1.0) -> None:
+    """Wait for a remote job while checking, every poll_s, that its workers and cluster are alive: a dead
+    worker pool would otherwise leave the job (and this wait) hanging. On trouble the job is cancelled."""
+    errors: list[BaseException] = []
+
+    def wait():
+        try:
+            result.wait_until_finish()
+        except BaseException as e:  # re-raised in the caller's thread
+            errors.append(e)
+
+    waiter = threading.Thread(target=wait, name="beam-job-wait", daemon=True)
+    waiter.start()
+    while waiter.is_alive():
+        waiter.join(poll_s)
+        if waiter.is_alive():
+            try:
+                watch()
+            except BaseException:
+                try:
+                    result.cancel()
+                except Exception:  # the job may already be gone with what died; the watch's error says why
+                    pass
+                raise
+    if errors:
+        raise errors[0]
 
 
 class StopPipeline(Exception):

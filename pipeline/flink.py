@@ -1,0 +1,190 @@
+"""A local Apache Flink session cluster plus Beam's Flink job server: three JVMs on loopback, started and
+stopped by the PIDs recorded in <flink.home>/pids.json, never by name.
+
+    python -m pipeline flink up | down | status | fetch      # or make flink-up / flink-down / flink-status
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from pipeline import flink_dist
+
+log = logging.getLogger(__name__)
+# name -> (what its command line must contain: a recorded PID is ours only if it still runs this)
+PROCESSES = {"jobmanager": "StandaloneSessionClusterEntrypoint", "taskmanager": "TaskManagerRunner",
+             "jobserver": "FlinkJobServerDriver"}
+JOB_SERVER_MAIN = "org.apache.beam.runners.flink.FlinkJobServerDriver"
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be started, or is not there when a run needs it."""
+
+
+def _paths(section) -> dict:
+    home = os.path.abspath(section.home)
+    return {"home": home, "conf": os.path.join(home, "conf"), "log": os.path.join(home, "log"),
+            "pids": os.path.join(home, "pids.json"), "artifacts": os.path.join(home, "artifacts")}
+
+
+def _conf_text(section) -> str:
+    """Flink's config.yaml: loopback only, our ports and sizes, and choices a Beam batch job needs."""
+    return f"""# Written by `python -m pipeline flink up` from pipeline.yaml's flink: section; edits are overwritten.
+jobmanager.bind-host: localhost
+jobmanager.rpc.address: localhost
+jobmanager.rpc.port: {section.rpc_port}
+jobmanager.memory.process.size: {section.jobmanager_memory}
+taskmanager.bind-host: localhost
+taskmanager.host: localhost
+taskmanager.numberOfTaskSlots: {section.task_slots}
+taskmanager.memory.process.size: {section.taskmanager_memory}
+# Beam's batch jobs deploy every stage at once; Flink's default 512 buffers per sort-shuffle partition ran
+# out of network buffers on TFMA's graph ("Insufficient number of network buffers").
+taskmanager.network.sort-shuffle.min-buffers: 64
+taskmanager.memory.network.min: 256m
+taskmanager.memory.network.max: 384m
+taskmanager.memory.managed.fraction: 0.2
+parallelism.default: {section.task_slots}
+rest.address: localhost
+rest.bind-address: localhost
+rest.port: {section.rest_port}
+# One TaskManager: a lost one cannot be replaced, so a restart would only wait; fail the job at once and let
+# the pipeline's cache make the rerun cheap (docs/flink.md "Faults").
+restart-strategy.type: none
+heartbeat.interval: 2000
+heartbeat.timeout: 15000
+"""
+
+
+def _alive(pid: int, marker: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return marker.encode() in f.read()
+    except OSError:
+        return False
+
+
+def _read_pids(section) -> dict:
+    path = _paths(section)["pids"]
+    return json.load(open(path)) if os.path.exists(path) else {}
+
+
+def _write_pids(section, pids: dict) -> None:
+    path = _paths(section)["pids"]
+    with open(path + ".tmp", "w") as f:
+        json.dump(pids, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def running(section) -> dict[str, int]:
+    """The recorded processes that are still alive and still ours."""
+    return {n: pid for n, pid in _read_pids(section).items() if n in PROCESSES and _alive(pid, PROCESSES[n])}
+
+
+def rest(section, path: str = "overview", timeout: float = 3.0) -> dict:
+    with urllib.request.urlopen(f"http://localhost:{section.rest_port}/{path}", timeout=timeout) as r:
+        return json.load(r)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _commands(section, flink_home: str, job_server_lib: str) -> dict[str, list[str]]:
+    p = _paths(section)
+    return {"jobmanager": [os.path.join(flink_home, "bin", "jobmanager.sh"), "start-foreground"],
+            "taskmanager": [os.path.join(flink_home, "bin", "taskmanager.sh"), "start-foreground"],
+            "jobserver": ["java", "-Xmx512m", "-cp", os.path.join(job_server_lib, "lib", "*"), JOB_SERVER_MAIN,
+                          f"--flink-master=localhost:{section.rest_port}", f"--job-port={section.job_port}",
+                          f"--artifact-port={section.artifact_port}", "--expansion-port=-1",
+                          f"--artifacts-dir={p['artifacts']}", f"--flink-conf-dir={p['conf']}"]}
+
+
+def up(section) -> dict[str, int]:
+    """Start whatever of the three is not running (so `up` also heals a cluster that lost a process)."""
+    flink_home, job_server_lib = flink_dist.fetch(section.home)
+    p = _paths(section)
+    for d in (p["conf"], p["log"], p["artifacts"]):
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(p["conf"], "config.yaml"), "w") as f:
+        f.write(_conf_text(section))
+    for name in ("log4j-console.properties", "log4j.properties", "logback-console.xml"):
+        src = os.path.join(flink_home, "conf", name)
+        if os.path.exists(src) and not os.path.exists(os.path.join(p["conf"], name)):
+            with open(src) as a, open(os.path.join(p["conf"], name), "w") as b:
+                b.write(a.read())
+    env = dict(os.environ, FLINK_CONF_DIR=p["conf"], FLINK_LOG_DIR=p["log"], FLINK_PID_DIR=p["home"])
+    pids, started = running(section), {}
+    for name, cmd in _commands(section, flink_home, job_server_lib).items():
+        if name in pids:
+            continue
+        if name == "jobserver" and _port_open(section.job_port):
+            raise ClusterError(f"port {section.job_port} is taken by another process: set flink.job_port")
+        with open(os.path.join(p["log"], f"{name}.out"), "ab") as out:
+            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=p["home"], start_new_session=True)  # outlives this command
+        pids[name], started[name] = proc.pid, proc   # the scripts exec the JVM: this PID becomes the JVM's
+        _write_pids(section, pids)
+        log.info("started %s (pid %d)", name, proc.pid)
+    _wait_ready(section, started)
+    return pids
+
+
+def _wait_ready(section, started: dict) -> None:
+    deadline, last = time.monotonic() + section.start_timeout_s, "nothing answered yet"
+    while time.monotonic() < deadline:
+        gone = sorted(n for n, proc in started.items() if proc.poll() is not None)
+        if gone:
+            raise ClusterError(f"{', '.join(gone)} exited during start; see {_paths(section)['log']}/")
+        try:
+            o = rest(section)
+            last = f"{o['taskmanagers']} TaskManager(s), {o['slots-total']} slots"
+            if o["taskmanagers"] >= 1 and o["slots-total"] >= section.task_slots and _port_open(section.job_port):
+                if len(running(section)) == len(PROCESSES):
+                    return
+        except (OSError, ValueError) as e:
+            last = str(e)
+        time.sleep(1)
+    raise ClusterError(f"the cluster was not ready within {section.start_timeout_s:.0f} s ({last}); "
+                       f"see {_paths(section)['log']}/")
+
+
+def down(section, grace_s: float = 30.0) -> list[int]:
+    """SIGTERM the recorded PIDs that are still ours, SIGKILL what is left after grace_s; return them."""
+    pids = running(section)
+    for pid in pids.values():
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(_alive(pid, PROCESSES[n]) for n, pid in pids.items()):
+        time.sleep(0.5)
+    for name, pid in pids.items():
+        if _alive(pid, PROCESSES[name]):
+            log.warning("%s (pid %d) ignored SIGTERM for %.0f s: SIGKILL", name, pid, grace_s)
+            os.kill(pid, signal.SIGKILL)
+    path = _paths(section)["pids"]
+    if os.path.exists(path):
+        os.remove(path)
+    return sorted(pids.values())
+
+
+def status(section) -> str:
+    alive = running(section)
+    lines = [f"{n:<12} {'running, pid %d' % alive[n] if n in alive else 'not running'}" for n in PROCESSES]
+    try:
+        o = rest(section)
+        lines.append(f"Flink {o['flink-version']} at http://localhost:{section.rest_port}: {o['taskmanagers']} "
+                     f"TaskManager(s), {o['slots-available']}/{o['slots-total']} slots free, "
+                     f"{o['jobs-running']} running, {o['jobs-finished']} finished, {o['jobs-failed']} failed jobs")
+    except OSError as e:
+        lines.append(f"no Flink REST API at http://localhost:{section.rest_port} ({e})")
+    lines.append(f"logs: {_paths(section)['log']}/")
+    return "\n".join(lines)

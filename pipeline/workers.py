@@ -1,0 +1,137 @@
+"""What a run on a portable runner (Flink, or Beam's own job service) needs around it: a check that the
+cluster is there before anything starts, and the EXTERNAL worker pool that runs our Python code for the
+run's Beam steps, started from the built wheel and stopped (with its workers) when the run ends.
+
+    python -m pipeline run --runner flink      # the runner calls preflight() and WorkerPool itself
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from pipeline.flink import ClusterError
+
+log = logging.getLogger(__name__)
+LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+
+
+def flag(beam_args, name: str, default=None):
+    for arg in beam_args:
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+    return default
+
+
+def _hostport(value: str) -> tuple[str, int]:
+    host, _, port = value.split("://", 1)[-1].rstrip("/").rpartition(":")
+    return host, int(port)
+
+
+def preflight(beam_args, timeout: float = 5.0) -> None:
+    """Fail in seconds, with one line, when the Flink master or the job server is not there."""
+    runner = (flag(beam_args, "runner") or "").rsplit(".", 1)[-1]
+    master = flag(beam_args, "flink_master")
+    how = "start the local cluster with `make flink-up` (python -m pipeline flink up)"
+    if runner == "FlinkRunner" and master and not master.startswith("["):
+        url = ("" if "://" in master else "http://") + master.rstrip("/") + "/overview"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                overview = json.load(r)
+        except (OSError, ValueError) as e:
+            raise ClusterError(f"the Flink master at {master} is not reachable ({getattr(e, 'reason', e)}): "
+                               f"{how}, or point --flink_master at your cluster") from None
+        if overview.get("taskmanagers", 0) < 1:
+            raise ClusterError(f"the Flink master at {master} has no TaskManager: {how} (it starts missing ones)")
+    endpoint = flag(beam_args, "job_endpoint")
+    if runner in ("FlinkRunner", "PortableRunner") and endpoint and endpoint != "embed":
+        host, port = _hostport(endpoint)
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError as e:
+            raise ClusterError(f"Beam's job server at {endpoint} is not reachable ({e.strerror or e}): {how}, "
+                               f"or point --job_endpoint at yours") from None
+
+
+def pool_port(beam_args) -> int | None:
+    """The loopback port of an EXTERNAL environment this machine must serve, else None."""
+    if flag(beam_args, "environment_type", "").upper() != "EXTERNAL":
+        return None
+    host, port = _hostport(flag(beam_args, "environment_config", ""))
+    return port if host in LOOPBACK else None
+
+
+class WorkerPool:
+    """Beam's worker pool on loopback; each SDK worker it forks imports our code from the wheel installed
+    into its own folder (as in the worker image), never from this checkout."""
+
+    def __init__(self, port: int, wheel: str, home: str, start_timeout_s: float = 60.0):
+        self.port, self.wheel, self.home, self.timeout = port, wheel, os.path.abspath(home), start_timeout_s
+        self.proc: subprocess.Popen | None = None
+        self.log_path = os.path.join(self.home, "log", f"worker-pool-{port}.log")
+
+    def _site(self) -> str:
+        with open(self.wheel, "rb") as f:
+            site = os.path.join(self.home, "sites", hashlib.file_digest(f, "sha256").hexdigest()[:16])
+        if not os.path.exists(os.path.join(site, ".complete")):
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site,
+                            "--upgrade", self.wheel], check=True, capture_output=True)
+            open(os.path.join(site, ".complete"), "w").close()
+        return site
+
+    def __enter__(self) -> "WorkerPool":
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise ClusterError(f"port {self.port} (--environment_config) is taken: stop what holds it, or name "
+                                   "another port")
+        site, cwd = self._site(), os.path.join(self.home, "workdir")
+        os.makedirs(cwd, exist_ok=True)
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        venv_bin = os.path.dirname(sys.executable)   # the pool starts each worker as a bare `python`
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.update(PATH=venv_bin + os.pathsep + env.get("PATH", ""), PYTHONPATH=site, TF_USE_LEGACY_KERAS="1",
+                   TF_CPP_MIN_LOG_LEVEL="2")
+        self.proc = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                                      f"--service_port={self.port}"], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)   # its own group: the workers it forks go with it
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            self.check()
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    log.info("worker pool on port %d (pid %d), code from %s", self.port, self.proc.pid, site)
+                    return self
+            time.sleep(0.3)
+        self.__exit__(None, None, None)
+        raise ClusterError(f"the worker pool did not listen on port {self.port} within {self.timeout:.0f} s; "
+                           f"see {self.log_path}")
+
+    def check(self) -> None:
+        """Raise if the pool has died (called while a Beam step waits for its job)."""
+        code = self.proc.poll() if self.proc else None
+        if code is not None:
+            raise ClusterError(f"the Beam worker pool (pid {self.proc.pid}, port {self.port}) exited with code "
+                               f"{code}; its log: {self.log_path}")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 30)):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                    self.proc.wait(timeout=wait)
+                    break
+                except (subprocess.TimeoutExpired, ProcessLookupError):
+                    continue
+        if self.proc:   # the SDK workers share the pool's group; make sure none outlives it
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
