@@ -9,13 +9,15 @@ CONFIG     ?= pipeline.yaml
 ARGS       ?=
 PROFILE    ?=
 
-.PHONY: pipeline test test-unit test-e2e test-faults bench report venv lock clean fashion-data wheel worker-image
+.PHONY: pipeline test test-unit test-e2e test-faults test-flink bench bench-flink report venv lock clean fashion-data wheel worker-image \
+	flink-fetch flink-up flink-down flink-status flink-lock
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
 
+# The Flink tests (make test-flink) run in .ci/run after these, on the cluster it starts.
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider $(ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not flink" $(ARGS)
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e" $(ARGS)
@@ -25,6 +27,29 @@ test-e2e: $(STAMP)
 
 test-faults: $(STAMP)
 	$(PY) -m pytest -q -m faults $(ARGS)
+
+test-flink: $(STAMP) flink-fetch
+	$(PY) -m pytest -q -p no:cacheprovider -m flink $(ARGS)
+
+# A local Flink 1.19.3 session cluster and Beam's Flink job server (docs/flink.md): fetched once into
+# build/flink/ (pinned by sha256), started and stopped by PID. `make pipeline RUNNER=flink` runs on it.
+flink-fetch: $(STAMP)
+	@$(PY) -m pipeline flink fetch
+
+flink-up: flink-fetch
+	@$(PY) -m pipeline flink up
+
+flink-down: $(STAMP)
+	@$(PY) -m pipeline flink down
+
+flink-status: $(STAMP)
+	@$(PY) -m pipeline flink status
+
+# Rewrite flink/jobserver.sha256 after a deliberate change of flink/pom.xml (review the diff).
+flink-lock:
+	rm -rf build/flink/lock-check && mvn -q -B -C -f flink/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/build/flink/lock-check
+	(echo "# sha256 of every jar of Beam's Flink job server (flink/pom.xml); regenerate with: make flink-lock"; \
+	  cd build/flink/lock-check && sha256sum *.jar) > flink/jobserver.sha256
 
 report: $(STAMP)
 	@$(PY) -m pipeline report --config $(CONFIG)

@@ -180,10 +180,13 @@ def _watch(cfg, beam_args, pool):
             try:
                 preflight(["--runner=FlinkRunner", f"--flink_master={master}"])
                 misses[0] = 0
-            except ClusterError:
-                misses[0] += 1
-                if misses[0] >= 5:  # a few seconds of silence, not one slow answer
-                    raise
+            except ClusterError as e:
+                # An unreachable master for a few polls, not one slow answer. A lost TaskManager is Flink's to
+                # report: with restart-strategy none it fails the job within its heartbeat timeout.
+                if "no TaskManager" not in str(e):
+                    misses[0] += 1
+                    if misses[0] >= 5:
+                        raise
     return check
 
 

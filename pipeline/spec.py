@@ -96,6 +96,7 @@ def _wait_watched(result, watch: Callable[[], None], poll_s: float = 1.0) -> Non
                     pass
                 raise
     if errors:
+        watch()   # a job that failed because its cluster or workers died: name that cause, not Flink's symptom
         raise errors[0]
 
 

@@ -24,10 +24,9 @@ LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 
 
 def flag(beam_args, name: str, default=None):
-    for arg in beam_args:
-        if arg.startswith(f"--{name}="):
-            return arg.split("=", 1)[1]
-    return default
+    """The value of --name=VALUE; the last one wins, as in Beam's own parsing of repeated flags."""
+    found = [a.split("=", 1)[1] for a in beam_args if a.startswith(f"--{name}=")]
+    return found[-1] if found else default
 
 
 def _hostport(value: str) -> tuple[str, int]:

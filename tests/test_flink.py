@@ -1,0 +1,194 @@
+"""The Beam steps on a real Apache Flink cluster (make test-flink): the local session cluster of
+`python -m pipeline flink up` (started here when .ci/run has not started it, and then stopped here), Beam's
+Flink job server, and the runner's EXTERNAL worker pool. Same records and metrics as a direct run; faults
+fail fast and publish nothing."""
+import glob
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipeline import flink
+from pipeline.config import load_config
+from pipeline.runner import run_pipeline
+from tests.test_e2e import REPO, _config, tiny_overrides
+
+pytestmark = pytest.mark.flink
+STEPS = ("ingest", "statistics", "transform", "evaluator")   # the Beam steps
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _beam_workers() -> list[str]:
+    """Command lines of every Beam worker pool or SDK worker process on this machine."""
+    found = []
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            text = open(cmdline, "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "worker_pool_main" in text or "sdk_worker_main" in text:
+            found.append(text)
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    section = load_config(os.path.join(REPO, "pipeline.yaml")).flink
+    started = len(flink.running(section)) < len(flink.PROCESSES)
+    pids = flink.up(section)
+    yield section
+    if started:   # leave a cluster that .ci/run (or a person) started; stop the one started here
+        stopped = flink.down(section)
+        assert set(stopped) >= set(flink.running(section).values())
+        alive = {n: p for n, p in pids.items() if flink._alive(p, flink.PROCESSES[n])}
+        assert not alive, f"outlived `down`: {alive}"
+
+
+@pytest.fixture(scope="module")
+def base(module_dataset, cluster):
+    """A root with a finished direct run (1 epoch): its artifacts are what Flink must reproduce."""
+    folder, tmp = module_dataset
+    root = str(tmp / "root")
+    summary = run_pipeline(_config(root, folder, ["trainer.epochs=1"]), ["--runner=FnApiRunner"])
+    return folder, root, summary
+
+
+def _run(folder, root, *extra, wait=True):
+    args = [sys.executable, os.path.join(REPO, "tests", "run_tiny.py"), folder, "run",
+            "--config", os.path.join(REPO, "pipeline.yaml"), "--runner", "flink"]
+    for kv in tiny_overrides(root, folder, ["trainer.epochs=1"]):
+        args += ["--set", kv]
+    proc = subprocess.Popen(args + list(extra), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if not wait:
+        return proc
+    out, err = proc.communicate(timeout=900)
+    return proc.returncode, out, err
+
+
+def _latest(root) -> dict:
+    run_id = open(os.path.join(root, "runs", "latest")).read()
+    return json.load(open(os.path.join(root, "runs", run_id, "summary.json")))
+
+
+def _jobs(section) -> dict[str, str]:
+    return {j["name"]: j["state"] for j in flink.rest(section, "jobs/overview")["jobs"]}
+
+
+def _files(folder) -> dict[str, str]:
+    return {os.path.relpath(f, folder): hashlib.sha256(open(f, "rb").read()).hexdigest()
+            for f in sorted(glob.glob(os.path.join(folder, "Split-*", "*")))}
+
+
+def _slices(summary):
+    return [{k: s[k] for k in ("slice", "count", "accuracy", "ci")}
+            for s in summary["components"]["evaluator"]["facts"]["slices"]]
+
+
+def test_beam_steps_on_flink_match_direct(base, cluster):
+    folder, root, direct = base
+    # 1. The direct run's model evaluated by a Flink job: identical metrics.
+    rc, _, err = _run(folder, root, "--invalidate", "evaluator")
+    assert rc == 0, err[-3000:]
+    ported = _latest(root)
+    assert ported["artifacts"]["model"] == direct["artifacts"]["model"]
+    assert "--runner=FlinkRunner" in ported["beam_args"]
+    assert _slices(ported) == _slices(direct) and len(_slices(direct)) > 10
+    assert _jobs(cluster)[f"mnist-evaluator-{ported['run_id']}"] == "FINISHED"
+
+    # 2. Every Beam step again, as Flink jobs: byte-identical raw and transformed shards.
+    rc, _, err = _run(folder, root, "--no-cache")
+    assert rc == 0, err[-3000:]
+    full = _latest(root)
+    assert {c["status"] for c in full["components"].values()} == {"succeeded"}
+    jobs = _jobs(cluster)
+    assert {s: jobs.get(f"mnist-{s}-{full['run_id']}") for s in STEPS} == {s: "FINISHED" for s in STEPS}
+    for name in ("examples", "transformed_examples"):
+        a, b = _files(direct["artifacts"][name]), _files(full["artifacts"][name])
+        assert len(a) >= 4 and a == b, name
+    assert full["records"] == direct["records"] and full["split_digest"] == direct["split_digest"]
+    assert _beam_workers() == []    # the run's worker pool and its SDK workers are gone
+
+
+def test_cluster_down_fails_fast_with_one_line(base):
+    folder, root, _ = base
+    master, endpoint = f"localhost:{_free_port()}", f"localhost:{_free_port()}"
+    start = time.monotonic()
+    rc, _, err = _run(folder, root, f"--flink_master={master}", f"--job_endpoint={endpoint}")
+    assert rc == 2 and time.monotonic() - start < 60
+    last = err.strip().splitlines()[-1]
+    assert master in last and "make flink-up" in last, last
+
+
+def _wait_for_job(section, prefix: str, proc, timeout=300) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        running = [n for n, s in _jobs(section).items() if n.startswith(prefix) and s == "RUNNING"]
+        if running:
+            return running[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no RUNNING job {prefix}* within {timeout} s")
+
+
+def test_taskmanager_killed_mid_step_then_resume(base, cluster):
+    folder, root, _ = base
+    proc = _run(folder, root, "--invalidate", "transform", wait=False)
+    _wait_for_job(cluster, "mnist-transform-", proc)
+    victim = flink.running(cluster)["taskmanager"]
+    os.kill(victim, signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: the run failed") and "mnist-transform-" in last and "FAILED" in last, last
+    failed = _latest_attempt(root)
+    assert failed["components"]["transform"]["status"] == "failed"
+    run_dir = os.path.join(root, "runs", failed["run_id"])
+    assert not os.path.exists(os.path.join(run_dir, "transform"))        # nothing published
+    assert not glob.glob(os.path.join(run_dir, ".staging", "transform*"))
+
+    assert flink.up(cluster)["taskmanager"] != victim                    # make flink-up heals the cluster
+    rc, _, err = _run(folder, root, "--invalidate", "transform")   # (the base root has a cached transform)
+    assert rc == 0, err[-3000:]
+    resumed = _latest(root)
+    status = {n: c["status"] for n, c in resumed["components"].items()}
+    assert status["ingest"] == status["statistics"] == "cached" and status["transform"] == "succeeded"
+
+
+def _latest_attempt(root) -> dict:
+    newest = max(d for d in os.listdir(os.path.join(root, "runs")) if d != "latest")
+    return json.load(open(os.path.join(root, "runs", newest, "summary.json")))
+
+
+def test_worker_pool_death_is_a_clear_error(base, cluster):
+    folder, root, _ = base
+    proc = _run(folder, root, "--invalidate", "evaluator", wait=False)
+    _wait_for_job(cluster, "mnist-evaluator-", proc)
+    (pool,) = [int(p.split("/")[2]) for p in glob.glob("/proc/[0-9]*/cmdline")
+               if b"worker_pool_main" in _read(p)]
+    os.kill(pool, signal.SIGKILL)
+    killed = time.monotonic()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and time.monotonic() - killed < 60, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert "worker pool" in last and f"pid {pool}" in last, last
+    assert _latest_attempt(root)["components"]["evaluator"]["status"] == "failed"
+    time.sleep(1)
+    assert _beam_workers() == []
+
+
+def _read(path) -> bytes:
+    try:
+        return open(path, "rb").read()
+    except OSError:
+        return b""
