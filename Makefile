@@ -76,6 +76,10 @@ bench: $(STAMP) fashion-data
 	$(PY) bench/train_input.py --root $(BENCH_ROOT)
 	$(PY) bench/evaluate.py --root $(BENCH_ROOT)
 
+# Fashion-MNIST on the local Flink cluster against the in-process runner (starts and stops it if not up).
+bench-flink: $(STAMP) fashion-data flink-fetch
+	$(PY) bench/flink.py
+
 wheel: $(STAMP)
 	rm -rf dist && $(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
 
