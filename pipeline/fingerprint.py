@@ -1,7 +1,14 @@
 """Fingerprints that decide caching: an execution is fixed by its component's code, its parameters and
-the digests of its inputs. Artifact digests are hashes of their file manifests (pipeline/fs.py)."""
+the digests of its inputs. Artifact digests are hashes of their file manifests (pipeline/fs.py).
+
+A component's code is the transitive closure of in-repository imports of its declaring and executor
+modules (every `import`, also those inside functions), found by reading the source, never a hand-kept list:
+
+    python -c "from pipeline.fingerprint import closure; print(closure(('components.transform.executor',)))"
+"""
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
@@ -17,18 +24,63 @@ def library_versions() -> dict:
     return {name: version(name) for name in LIBRARIES}
 
 
+def _module_file(name: str, root: str) -> str | None:
+    base = os.path.join(root, *name.split("."))
+    for path in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(path):
+            return os.path.relpath(path, root)
+    return None
+
+
+def _with_packages(name: str, root: str) -> list[str]:
+    """A module and the packages above it: importing a.b.c runs a/__init__.py and a/b/__init__.py too."""
+    parts = name.split(".")
+    found = [_module_file(".".join(parts[:i]), root) for i in range(1, len(parts) + 1)]
+    return [f for f in found if f]
+
+
+def _imports(rel: str, root: str) -> set[str]:
+    """Names of the modules a source file imports (absolute, relative resolved; 'from a import b' also
+    tries a.b, which may be a submodule)."""
+    with open(os.path.join(root, rel)) as f:
+        tree = ast.parse(f.read(), filename=rel)
+    package = os.path.dirname(rel).replace(os.sep, ".")
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([p for p in up if p] + ([base] if base else []))
+            names.add(base)
+            names.update(f"{base}.{a.name}" for a in node.names)
+    return names
+
+
+def closure(modules: tuple[str, ...], root: str = ROOT) -> tuple[str, ...]:
+    """Repository-relative paths of every in-repository source file the modules import, transitively."""
+    todo = [f for m in modules for f in _with_packages(m, root)]
+    seen: set[str] = set()
+    while todo:
+        rel = todo.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        for name in _imports(rel, root):
+            todo.extend(f for f in _with_packages(name, root) if f not in seen)
+    return tuple(sorted(seen))
+
+
 @functools.lru_cache(maxsize=None)
-def code_version(paths: tuple[str, ...]) -> str:
-    """sha256 over the component's source files (folders are read recursively) and library versions."""
+def code_version(modules: tuple[str, ...], root: str = ROOT) -> str:
+    """sha256 over the source of the modules' import closure, and the pinned library versions."""
     h = hashlib.sha256(json.dumps(library_versions(), sort_keys=True).encode())
-    for rel in paths:
-        full = os.path.join(ROOT, rel)
-        files = [full] if os.path.isfile(full) else sorted(
-            os.path.join(d, f) for d, _, fs in os.walk(full) for f in fs if f.endswith(".py"))
-        for f in files:
-            h.update(os.path.relpath(f, ROOT).encode() + b"\0")
-            with open(f, "rb") as fh:
-                h.update(fh.read())
+    for rel in closure(modules, root):
+        h.update(rel.encode() + b"\0")
+        with open(os.path.join(root, rel), "rb") as fh:
+            h.update(fh.read())
     return h.hexdigest()
 
 

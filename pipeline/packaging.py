@@ -6,12 +6,13 @@ Local runners run in this process (or its children) and need nothing; every othe
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import os
 import subprocess
 import sys
 
-from pipeline.fingerprint import ROOT, code_version
+from pipeline.fingerprint import ROOT
 
 log = logging.getLogger(__name__)
 LOCAL_RUNNERS = {"fnapirunner", "directrunner", "bundlebaseddirectrunner", "switchingdirectrunner"}
@@ -25,9 +26,23 @@ def runner_of(beam_args: list[str]) -> str:
     return "DirectRunner"
 
 
+def sources_digest() -> str:
+    """sha256 over every file the wheel is built from (the whole package, not one component's closure)."""
+    h = hashlib.sha256()
+    for rel in SOURCES:
+        full = os.path.join(ROOT, rel)
+        files = [full] if os.path.isfile(full) else sorted(
+            os.path.join(d, f) for d, _, names in os.walk(full) for f in names if f.endswith(".py"))
+        for f in files:
+            h.update(os.path.relpath(f, ROOT).encode() + b"\0")
+            with open(f, "rb") as fh:
+                h.update(fh.read())
+    return h.hexdigest()
+
+
 def build_wheel(out_root: str) -> str:
-    """Build (once per code version) the project's wheel under out_root; return its path."""
-    out = os.path.join(out_root, code_version(SOURCES)[:16])
+    """Build (once per source digest) the project's wheel under out_root; return its path."""
+    out = os.path.join(out_root, sources_digest()[:16])
     found = glob.glob(os.path.join(out, "*.whl"))
     if found:
         return found[0]

@@ -73,7 +73,7 @@ class _Run:
             if found:
                 inputs[name] = found
         params = spec.params(self.cfg) | {f"has_{n}": n in inputs for n in spec.optional_inputs}
-        code = code_version(spec.code)
+        code = code_version(spec.code_modules())
         fp = execution_fingerprint(spec.name, code, params, {n: a["digest"] for n, a in inputs.items()})
         exe = self.store.start_execution(self.run_id, spec.name, fp, code, params, {n: a["id"] for n, a in inputs.items()})
         start = time.perf_counter()

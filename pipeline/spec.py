@@ -19,9 +19,14 @@ class ComponentSpec:
     outputs: tuple[str, ...]           # artifact names this component publishes
     params: Callable[[Any], dict]      # the config values that change what it computes
     executor: str                      # "module:function", imported only when it runs
-    code: tuple[str, ...] = ()         # source paths (from the repo root) that make its code version
     cacheable: bool = True             # False: runs every time (e.g. a report about this very run)
     optional_inputs: tuple[str, ...] = ()  # found in the run history by pipeline/resolvers.py; may be absent
+
+    def code_modules(self) -> tuple[str, ...]:
+        """The modules whose import closure is the component's code version (pipeline/fingerprint.py):
+        its executor's module and the component.py beside it (whose params() decide what is hashed)."""
+        module = self.executor.partition(":")[0]
+        return (module, module.rsplit(".", 1)[0] + ".component")
 
     def load_executor(self) -> Callable:
         module, _, fn = self.executor.partition(":")

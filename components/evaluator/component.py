@@ -10,5 +10,4 @@ SPEC = ComponentSpec(
     outputs=("evaluation", "blessing"),
     params=lambda cfg: dataclasses.asdict(cfg.evaluator),
     executor="components.evaluator.executor:run",
-    code=("components/evaluator", "components/transform/executor.py", "components/ingest/records.py"),
 )

@@ -9,5 +9,4 @@ SPEC = ComponentSpec(
     outputs=("examples",),
     params=lambda cfg: {"dataset": cfg.data.dataset, "seed": cfg.pipeline.seed, **dataclasses.asdict(cfg.ingest)},
     executor="components.ingest.executor:run",
-    code=("components/ingest", "data/idx.py"),
 )

@@ -7,5 +7,4 @@ SPEC = ComponentSpec(
     outputs=("pushed",),
     params=lambda cfg: {"serving_dir": cfg.pusher.serving_dir, "root": cfg.pipeline.root, "dataset": cfg.data.dataset},
     executor="components.pusher.executor:run",
-    code=("components/pusher",),
 )

@@ -8,5 +8,4 @@ SPEC = ComponentSpec(
     params=lambda cfg: {},
     cacheable=False,  # it describes this run: its id, timings, and what was cached
     executor="components.report.executor:run",
-    code=("components/report", "components/evaluator/results.py"),
 )

@@ -7,5 +7,4 @@ SPEC = ComponentSpec(
     outputs=("statistics",),
     params=lambda cfg: {"dataset": cfg.data.dataset},
     executor="components.statistics.executor:run",
-    code=("components/statistics", "components/ingest/records.py"),
 )

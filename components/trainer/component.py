@@ -9,5 +9,4 @@ SPEC = ComponentSpec(
     outputs=("model", "model_run"),
     params=lambda cfg: {"seed": cfg.pipeline.seed, **dataclasses.asdict(cfg.trainer)},
     executor="components.trainer.executor:run",
-    code=("components/trainer", "components/transform/preprocessing.py", "components/ingest/records.py"),
 )

@@ -9,5 +9,4 @@ SPEC = ComponentSpec(
     outputs=("transform_graph", "transformed_examples"),
     params=lambda cfg: {**dataclasses.asdict(cfg.transform), "num_shards": cfg.ingest.num_shards},
     executor="components.transform.executor:run",
-    code=("components/transform", "components/ingest/records.py", "components/ingest/transforms.py"),
 )

@@ -20,5 +20,4 @@ SPEC = ComponentSpec(
     # is now (edited, or just generated), not as it was when a cached execution ran.
     cacheable=False,
     executor="components.validator.executor:run",
-    code=("components/validator",),
 )

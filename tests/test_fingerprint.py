@@ -1,0 +1,66 @@
+"""Code versions come from the import graph: editing a file in a component's closure changes that
+component's fingerprint, and only those components whose closure holds it; other edits change none."""
+import os
+import shutil
+
+import pytest
+
+from pipeline.dag import components
+from pipeline.fingerprint import closure, code_version
+from tests.test_e2e import REPO
+
+
+def _versions(root) -> dict:
+    code_version.cache_clear()
+    return {s.name: code_version(s.code_modules(), root) for s in components()}
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A copy of the repository's sources to edit."""
+    for pkg in ("pipeline", "components", "data", "bench"):
+        shutil.copytree(os.path.join(REPO, pkg), tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    yield str(tmp_path)
+    code_version.cache_clear()
+
+
+def _touch(root, rel):
+    with open(os.path.join(root, rel), "a") as f:
+        f.write("\n# an edit\n")
+
+
+def test_closures_hold_what_each_step_runs():
+    of = {s.name: set(closure(s.code_modules())) for s in components()}
+    # the files a hand-kept list once missed: they encode, write or load what the step produces
+    assert {"components/ingest/wire.py", "components/ingest/shards.py"} <= of["transform"]
+    assert {"components/trainer/export.py", "components/transform/preprocessing.py"} <= of["evaluator"]
+    assert "data/registry.py" in of["trainer"]
+    assert "components/pusher/executor.py" not in of["trainer"]
+
+
+@pytest.mark.parametrize("rel", ["components/ingest/wire.py", "data/registry.py", "components/pusher/executor.py",
+                                 "components/report/render.py"])
+def test_an_edit_changes_exactly_the_components_that_import_it(tree, rel):
+    before = _versions(tree)
+    holders = {s.name for s in components() if rel in closure(s.code_modules(), tree)}
+    assert holders, rel
+    _touch(tree, rel)
+    after = _versions(tree)
+    assert {n for n in before if before[n] != after[n]} == holders
+
+
+def test_an_unrelated_edit_changes_nothing(tree):
+    before = _versions(tree)
+    _touch(tree, "bench/e2e.py")
+    assert _versions(tree) == before
+
+
+def test_lazy_relative_and_submodule_imports_count(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    for name, text in {"__init__.py": "", "sub/__init__.py": "", "sub/leaf.py": "X = 1\n",
+                       "lazy.py": "Y = 2\n", "rel.py": "Z = 3\n",
+                       "main.py": "from pkg.sub import leaf\nfrom . import rel\n\ndef f():\n    import pkg.lazy\n"}.items():
+        (pkg / name).write_text(text)
+    assert closure(("pkg.main",), str(tmp_path)) == (
+        "pkg/__init__.py", "pkg/lazy.py", "pkg/main.py", "pkg/rel.py", "pkg/sub/__init__.py", "pkg/sub/leaf.py")
