@@ -1,6 +1,6 @@
 """Command line: run the pipeline, and look at past runs and artifacts.
 
-    python -m pipeline run --config pipeline.yaml [--profile full] [--set trainer.epochs=2] [--runner direct-mp] [beam flags]
+    python -m pipeline run --config pipeline.yaml [--profile full] [--set trainer.epochs=2] [--runner direct-mp] [beam flags] [-- other flags]
     python -m pipeline run --no-cache | --invalidate trainer
     python -m pipeline report [RUN_ID]
     python -m pipeline runs | show RUN_ID | lineage ARTIFACT_ID_OR_PATH | verify RUN_ID
@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--config", default=DEFAULT_CONFIG)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     return parser
+
+
+def _our_flags() -> list[str]:
+    run = next(a for a in _parser()._subparsers._group_actions[0].choices.values() if a.prog.endswith(" run"))
+    return [s for s in run._option_string_actions if s.startswith("--")]
 
 
 def _cmd_run(args, beam_flags: list[str]) -> int:
@@ -215,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.flink_dist import FetchError
     try:
         if args.command == "run":
+            from pipeline.beamflags import split
+            try:
+                beam_flags = split(beam_flags, _our_flags())
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
             return _cmd_run(args, beam_flags)
         if beam_flags:
             raise ConfigError(f"unrecognized arguments: {' '.join(beam_flags)}")

@@ -1,0 +1,49 @@
+"""Which of the flags `python -m pipeline run` did not know are Beam's: a typo of one of ours (`--no_cache`)
+must be an error with a suggestion, not a flag handed to Beam and silently ignored there.
+
+    python -m pipeline run --runner flink --parallelism=4            # known to Beam: passed on
+    python -m pipeline run -- --my_custom_option=1                   # after `--`: passed on unchecked
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import functools
+
+
+@functools.lru_cache(maxsize=1)
+def beam_option_names() -> frozenset[str]:
+    """Every --flag that Beam's PipelineOptions subclasses (the runners', the SDK's) declare."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+    import apache_beam.runners.portability.flink_runner  # noqa: F401  (registers FlinkRunnerOptions' users)
+    parser = argparse.ArgumentParser(add_help=False, conflict_handler="resolve")
+    todo, seen = [PipelineOptions], set()
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        todo.extend(cls.__subclasses__())
+        try:
+            cls._add_argparse_args(parser)
+        except argparse.ArgumentError:   # two subclasses may declare the same flag
+            pass
+    return frozenset(s for s in parser._option_string_actions if s.startswith("--"))
+
+
+def split(unknown: list[str], ours: list[str]) -> list[str]:
+    """The Beam flags among `unknown`; raise ValueError naming the first flag that is neither Beam's
+    nor after a `--` separator, with the closest known flag as a suggestion."""
+    if "--" in unknown:
+        cut = unknown.index("--")
+        return split(unknown[:cut], ours) + unknown[cut + 1:]
+    known = beam_option_names()
+    for token in unknown:
+        if not token.startswith("--"):
+            continue
+        name = token.split("=", 1)[0]
+        if name not in known:
+            close = difflib.get_close_matches(name, list(ours) + sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ValueError(f"unknown flag {name}{hint} (Beam's own flags pass through; put others after --)")
+    return unknown

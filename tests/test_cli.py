@@ -1,0 +1,23 @@
+"""The run command's flags: a mistyped pipeline flag is an error with a suggestion, never handed to Beam."""
+import pytest
+
+from pipeline.beamflags import split
+from pipeline.cli import _our_flags, main
+
+
+@pytest.mark.parametrize("typo, suggestion", [("--no_cache", "--no-cache"), ("--runer", "--runner"),
+                                               ("--job_endpont=localhost:1", "--job_endpoint")])
+def test_mistyped_flag_is_an_error_with_a_suggestion(typo, suggestion, capsys):
+    assert main(["run", typo]) == 2
+    err = capsys.readouterr().err
+    assert typo.split("=")[0] in err and f"did you mean {suggestion}?" in err
+
+
+def test_beam_flags_pass_and_anything_after_the_separator_passes_unchecked():
+    ours = _our_flags()
+    assert "--no-cache" in ours and "--invalidate" in ours
+    flags = ["--parallelism=2", "--flink_master=h:8081", "--job_endpoint", "h:8099", "--", "--my_option=1"]
+    assert split(flags, ours) == ["--parallelism=2", "--flink_master=h:8081", "--job_endpoint", "h:8099",
+                                  "--my_option=1"]
+    with pytest.raises(ValueError, match="--paralelism"):
+        split(["--paralelism=2", "--", "--x"], ours)
