@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.spec import StopPipeline
     from pipeline.flink import ClusterError
     from pipeline.flink_dist import FetchError
+    from pipeline.metadata import StoreVersionError
     try:
         if args.command == "run":
             from pipeline.beamflags import split
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "flink":
             return _cmd_flink(args)
         return _cmd_store(args)
-    except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError) as e:
+    except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError, StoreVersionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except StopPipeline as e:  # the data failed validation: the anomalies are the message

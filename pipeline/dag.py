@@ -15,11 +15,22 @@ EXTERNAL = ("raw_data",)
 
 def components():
     """Ingest -> Statistics -> Validator (the gate) -> Transform -> Trainer -> Evaluator -> Pusher -> Report."""
-    dag = [INGEST, STATISTICS, VALIDATOR, TRANSFORM, TRAINER, EVALUATOR, PUSHER, REPORT]
-    produced = set(EXTERNAL)
+    return check([INGEST, STATISTICS, VALIDATOR, TRANSFORM, TRAINER, EVALUATOR, PUSHER, REPORT])
+
+
+def check(dag):
+    """Every input has an upstream producer, and no two components (nor an external source) publish one name."""
+    producer = {name: "an external source" for name in EXTERNAL}
+    names = set()
     for spec in dag:
-        missing = set(spec.inputs) - produced
+        if spec.name in names:
+            raise ValueError(f"component {spec.name}: two components have this name")
+        names.add(spec.name)
+        missing = set(spec.inputs) - set(producer)
         if missing:
             raise ValueError(f"component {spec.name}: inputs {sorted(missing)} have no upstream producer")
-        produced |= set(spec.outputs)
+        for out in spec.outputs:
+            if out in producer:
+                raise ValueError(f"component {spec.name}: output {out!r} is already published by {producer[out]}")
+            producer[out] = f"component {spec.name}"
     return dag

@@ -11,6 +11,8 @@ import socket
 import sqlite3
 import time
 
+# Version 1 is the layout before versioning (no user_version); 2 adds the events index. Bump it with a migration.
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY, started REAL, finished REAL, status TEXT, dataset TEXT,
@@ -26,6 +28,13 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE TABLE IF NOT EXISTS events (
   execution_id INTEGER, artifact_id INTEGER, kind TEXT, name TEXT);
 """
+MIGRATIONS = {  # from version -> the SQL that brings a store to the next one
+    1: "CREATE INDEX IF NOT EXISTS events_execution ON events (execution_id, kind);",
+}
+
+
+class StoreVersionError(RuntimeError):
+    """The store was written by a newer version of this code."""
 
 DONE = ("complete", "cached")
 
@@ -39,16 +48,31 @@ class MetadataStore:
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)  # autocommit: every write lands
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        self._open_schema()
+
+    def _open_schema(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        has_tables = self.db.execute("SELECT count(*) FROM sqlite_master WHERE name='runs'").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self.db.close()
+            raise StoreVersionError(f"{self.path}: metadata store schema version {version} is newer than this "
+                                    f"code's {SCHEMA_VERSION}; use the newer code, or another pipeline.metadata")
+        if not has_tables:     # a new store: the current layout at once
+            self.db.executescript(SCHEMA + "".join(MIGRATIONS.values()) + f"PRAGMA user_version={SCHEMA_VERSION};")
+            return
+        version = version or 1
+        while version < SCHEMA_VERSION:
+            self.db.executescript(MIGRATIONS[version] + f"PRAGMA user_version={version + 1};")
+            version += 1
 
     def close(self):
         self.db.close()
 
     # --- runs
     def start_run(self, run_id: str, dataset: str, summary_path: str) -> None:
-        self.db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?)",
-                        (run_id, time.time(), None, "running", dataset, os.getpid(), socket.gethostname(),
-                         summary_path, None))
+        self.db.execute("INSERT INTO runs (run_id, started, finished, status, dataset, pid, host, summary_path, "
+                        "error) VALUES (?,?,?,?,?,?,?,?,?)", (run_id, time.time(), None, "running", dataset,
+                                                              os.getpid(), socket.gethostname(), summary_path, None))
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
         self.db.execute("UPDATE runs SET finished=?, status=?, error=? WHERE run_id=?",
@@ -88,18 +112,32 @@ class MetadataStore:
             "VALUES (?,?,?,?,?,?,?)", (run_id, component, fingerprint, code_version, json.dumps(params, default=str),
                                        "running", time.time()))
         for name, art in inputs.items():
-            self.db.execute("INSERT INTO events VALUES (?,?,?,?)", (cur.lastrowid, art, "input", name))
+            self._event(cur.lastrowid, art, "input", name)
         return cur.lastrowid
 
     def finish_execution(self, exe: int, status: str, facts: dict | None = None, outputs: dict | None = None,
                          cached_from: int | None = None, error: str | None = None) -> None:
         for name, art in (outputs or {}).items():
-            self.db.execute("INSERT INTO events VALUES (?,?,?,?)", (exe, art, "output", name))
+            self._event(exe, art, "output", name)
         started = self.db.execute("SELECT started FROM executions WHERE id=?", (exe,)).fetchone()["started"]
         now = time.time()
         self.db.execute("UPDATE executions SET status=?, finished=?, seconds=?, facts=?, cached_from=?, error=? "
                         "WHERE id=?", (status, now, round(now - started, 3), json.dumps(facts or {}, default=str),
                                        cached_from, error, exe))
+
+    def _event(self, exe: int, artifact: int, kind: str, name: str) -> None:
+        self.db.execute("INSERT INTO events (execution_id, artifact_id, kind, name) VALUES (?,?,?,?)",
+                        (exe, artifact, kind, name))
+
+    def finished_executions(self, component: str, dataset: str, exclude_run: str) -> list[dict]:
+        """Executions of `component` that completed (or were cached) in earlier succeeded runs on `dataset`,
+        newest first: the history the resolvers (pipeline/resolvers.py) choose from."""
+        rows = self.db.execute(
+            "SELECT e.* FROM executions e JOIN runs r ON r.run_id = e.run_id "
+            "WHERE e.component = ? AND e.status IN ('complete', 'cached') AND r.dataset = ? "
+            "AND r.status = 'succeeded' AND r.run_id != ? ORDER BY e.finished DESC",
+            (component, dataset, exclude_run)).fetchall()
+        return [_decode(r) for r in rows]
 
     def cached(self, fingerprint: str) -> dict | None:
         """The newest complete execution with this fingerprint (never a failed or partial one)."""

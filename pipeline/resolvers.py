@@ -1,8 +1,6 @@
 """Optional inputs found in the run history rather than produced in this run (TFX's resolvers)."""
 from __future__ import annotations
 
-import json
-
 from pipeline import fs
 
 
@@ -11,13 +9,8 @@ def _newest_input(store, component: str, fact: str, input_name: str, dataset: st
     """The `input_name` artifact of the newest finished execution of `component`, in an earlier run on the same
     dataset that succeeded, whose facts have `fact` true, if the artifact still exists and is not the one
     with `skip_digest`."""
-    rows = store.db.execute(
-        "SELECT e.id, e.facts FROM executions e JOIN runs r ON r.run_id = e.run_id "
-        "WHERE e.component = ? AND e.status IN ('complete', 'cached') AND r.dataset = ? "
-        "AND r.status = 'succeeded' AND r.run_id != ? ORDER BY e.finished DESC",
-        (component, dataset, current_run)).fetchall()
-    for row in rows:
-        if not json.loads(row["facts"] or "{}").get(fact):
+    for row in store.finished_executions(component, dataset, current_run):
+        if not (row["facts"] or {}).get(fact):
             continue
         found = store.events(row["id"], "input").get(input_name)
         if found and found["digest"] != skip_digest and fs.exists(found["uri"]):
