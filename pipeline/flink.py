@@ -34,9 +34,19 @@ def _paths(section) -> dict:
             "pids": os.path.join(home, "pids.json"), "artifacts": os.path.join(home, "artifacts")}
 
 
-def _conf_text(section) -> str:
+def _java_opts(flink_home: str) -> str:
+    """The --add-opens/--add-exports flags of Flink's own config: without them, on Java 17, a failing task's
+    error handling itself fails (InaccessibleObjectException) and takes the TaskManager down."""
+    import yaml
+    with open(os.path.join(flink_home, "conf", "config.yaml")) as f:
+        shipped = yaml.safe_load(f)
+    return shipped["env"]["java"]["opts"]["all"]
+
+
+def _conf_text(section, flink_home: str) -> str:
     """Flink's config.yaml: loopback only, our ports and sizes, and choices a Beam batch job needs."""
     return f"""# Written by `python -m pipeline flink up` from pipeline.yaml's flink: section; edits are overwritten.
+env.java.opts.all: {_java_opts(flink_home)}
 jobmanager.bind-host: localhost
 jobmanager.rpc.address: localhost
 jobmanager.rpc.port: {section.rpc_port}
@@ -116,7 +126,7 @@ def up(section) -> dict[str, int]:
     for d in (p["conf"], p["log"], p["artifacts"]):
         os.makedirs(d, exist_ok=True)
     with open(os.path.join(p["conf"], "config.yaml"), "w") as f:
-        f.write(_conf_text(section))
+        f.write(_conf_text(section, flink_home))
     for name in ("log4j-console.properties", "log4j.properties", "logback-console.xml"):
         src = os.path.join(flink_home, "conf", name)
         if os.path.exists(src) and not os.path.exists(os.path.join(p["conf"], name)):

@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
+import os
 import time
 import uuid
 
@@ -150,11 +151,22 @@ def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache:
                  invalidate: tuple = ()) -> dict:
     """Run every component in order; return the summary that is also written to summary.json."""
     preflight(beam_args)   # a missing cluster fails now, in seconds, not in the first Beam step
+    cfg = _root_for_workers(cfg, beam_args)
     store = MetadataStore(metadata_path(cfg))
     run = _Run(cfg, beam_args, store, run_id or new_run_id(), no_cache, invalidate)
     with _worker_pool(cfg, beam_args) as pool:
         run.watch = _watch(cfg, beam_args, pool)
         return _run_steps(cfg, store, run)
+
+
+def _root_for_workers(cfg, beam_args):
+    """Workers of a non-local runner do not share the driver's working folder: a relative local root
+    (the default `pipeline_root`) is made absolute for them, as a remote root already is."""
+    from pipeline.packaging import LOCAL_RUNNERS, runner_of
+    root = cfg.pipeline.root
+    if runner_of(beam_args).rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS or fs.is_remote(root) or os.path.isabs(root):
+        return cfg
+    return dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, root=os.path.abspath(root)))
 
 
 def _worker_pool(cfg, beam_args):

@@ -21,3 +21,15 @@ def test_beam_flags_pass_and_anything_after_the_separator_passes_unchecked():
                                   "--my_option=1"]
     with pytest.raises(ValueError, match="--paralelism"):
         split(["--paralelism=2", "--", "--x"], ours)
+
+
+def test_a_relative_root_is_made_absolute_for_workers_of_a_remote_runner():
+    import os
+
+    from pipeline.config import load_config
+    from pipeline.runner import _root_for_workers
+    cfg = load_config(None, ["pipeline.root=rel/root"])
+    assert _root_for_workers(cfg, ["--runner=FnApiRunner"]).pipeline.root == "rel/root"
+    assert _root_for_workers(cfg, ["--runner=FlinkRunner"]).pipeline.root == os.path.abspath("rel/root")
+    remote = load_config(None, ["pipeline.root=gs://bucket/root", "pipeline.metadata=m.sqlite"])
+    assert _root_for_workers(remote, ["--runner=FlinkRunner"]).pipeline.root == "gs://bucket/root"

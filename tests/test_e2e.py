@@ -65,7 +65,7 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     assert json.load(open(os.path.join(run_dir, "summary.json")))["status"] == "succeeded"
     assert open(os.path.join(root, "runs", "latest")).read() == first["run_id"]
     assert os.path.exists(os.path.join(first["artifacts"]["model"], "saved_model.pb"))
-    assert not os.path.exists(os.path.join(run_dir, ".staging")) or not os.listdir(os.path.join(run_dir, ".staging"))
+    assert not os.path.exists(os.path.join(run_dir, ".staging"))          # discarded once the run succeeded
     assert glob.glob(os.path.join(first["artifacts"]["model_run"], "tensorboard", "train", "events.*"))
 
     import tensorflow_model_analysis as tfma
@@ -103,10 +103,9 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     second = run_pipeline(_config(root, folder, ["evaluator.min_accuracy=0.999"]), ["--runner=FnApiRunner"],
                           no_cache=True)  # really write the records again
     assert second["run_id"] != first["run_id"] and second["split_digest"] == first["split_digest"]
-    assert second["blessed"] == (second["metrics"]["accuracy"] >= 0.999)
-    if not second["blessed"]:
-        verdict = json.load(open(os.path.join(second["artifacts"]["blessing"], "blessing.json")))
-        assert verdict["reasons"][0].startswith("overall: accuracy")
+    assert second["metrics"]["accuracy"] < 0.999 and second["blessed"] is False   # 2 tiny epochs: far below
+    verdict = json.load(open(os.path.join(second["artifacts"]["blessing"], "blessing.json")))
+    assert verdict["reasons"][0].startswith("overall: accuracy")
     a, b = _record_digests(run_dir), _record_digests(os.path.join(root, "runs", second["run_id"]))
     assert len(a) >= 4 and a == b
     mp = run_pipeline(_config(root, folder, ["beam.runner=direct-mp"]), load_config(
@@ -131,8 +130,8 @@ def test_bad_idx_publishes_nothing(tiny_dataset, tmp_path):
     summary = json.load(open(os.path.join(run_dir, "summary.json")))
     assert summary["status"] == "failed" and "label 10" in summary["error"]
     assert summary["components"]["ingest"]["status"] == "failed"
-    assert sorted(os.listdir(run_dir)) in (["summary.json"], [".staging", "summary.json"])
-    assert not os.listdir(os.path.join(run_dir, ".staging")) if os.path.exists(os.path.join(run_dir, ".staging")) else True
+    files = [os.path.relpath(os.path.join(d, f), run_dir) for d, _, names in os.walk(run_dir) for f in names]
+    assert files == ["summary.json"]                       # nothing half-written, staged or published
     assert not os.path.exists(os.path.join(root, "runs", "latest"))
 
 

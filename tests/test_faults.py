@@ -62,12 +62,11 @@ def test_kill_and_rerun(dataset, component, point):
     for done in ORDER[:ORDER.index(component)]:
         if done not in ("validator", "report"):                      # these two always run (cheap)
             assert status[done] == "cached", (done, status)           # finished work is reused
-    assert status[component] == ("succeeded" if component != "report" else "succeeded")
+    assert status[component] == "succeeded"                            # the killed step ran again
     if component == "trainer" and point.startswith("step"):
         facts = summary["components"]["trainer"]["facts"]              # resumed from the step-2 checkpoint
         assert facts["resumed_from_checkpoint"] is True and facts["resumed_after_batches"] == 2
         assert facts["steps_run"] < 2 * 6
     assert _outcome(summary) == _outcome(reference)                   # same records, same metrics
-    serving = os.path.join(root, "serving", "tiny")
-    if os.path.isdir(serving):
-        assert not [d for d in os.listdir(serving) if not d.isdigit()]  # no half-copied model visible
+    serving = os.path.join(root, "serving", "tiny")                     # blessed (min_accuracy 0): pushed
+    assert os.listdir(serving) and not [d for d in os.listdir(serving) if not d.isdigit()]  # nothing half-copied
