@@ -59,8 +59,11 @@ taskmanager.memory.process.size: {section.taskmanager_memory}
 # out of network buffers on TFMA's graph ("Insufficient number of network buffers").
 taskmanager.network.sort-shuffle.min-buffers: 64
 taskmanager.memory.network.min: 256m
-taskmanager.memory.network.max: 384m
-taskmanager.memory.managed.fraction: 0.2
+taskmanager.memory.network.max: 256m
+# Beam's gRPC channels to the SDK workers use direct buffers: transform at 70k records ran out of the
+# default (0) task off-heap memory ("OutOfMemoryError: Direct buffer memory").
+taskmanager.memory.task.off-heap.size: 512m
+taskmanager.memory.managed.fraction: 0.1
 parallelism.default: {section.task_slots}
 rest.address: localhost
 rest.bind-address: localhost

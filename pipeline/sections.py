@@ -112,7 +112,7 @@ class FlinkSection:
     artifact_port: int = 8098           # Beam's job server, artifact staging
     task_slots: int = 2                 # in the one TaskManager: the most parallelism a step can get
     jobmanager_memory: str = "1024m"    # JVM process sizes (Flink's *.memory.process.size)
-    taskmanager_memory: str = "2048m"
+    taskmanager_memory: str = "2560m"
     start_timeout_s: float = 120.0      # how long `up` waits for the REST API, the TaskManager, the job server
 
 
