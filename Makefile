@@ -10,7 +10,7 @@ ARGS       ?=
 PROFILE    ?=
 
 .PHONY: pipeline test test-unit test-e2e test-faults test-flink bench bench-flink report venv lock clean fashion-data wheel worker-image \
-	flink-fetch flink-up flink-down flink-status flink-lock
+	flink-fetch flink-up flink-down flink-status flink-lock lint
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
@@ -18,6 +18,9 @@ pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 # The Flink tests (make test-flink) run in .ci/run after these, on the cluster it starts.
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not flink" $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e" $(ARGS)

@@ -36,6 +36,7 @@ def ours(summary, out):
 
 def baseline(summary, out):
     import numpy as np
+
     from components.evaluator.gallery import predictions
     hits = [int(p.argmax()) == label for _, label, _, p in
             predictions(summary["artifacts"]["model"], summary["artifacts"]["examples"], summary["metrics"]["split"])]

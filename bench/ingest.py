@@ -36,10 +36,11 @@ def ours(cfg, source, out):
 def baseline(cfg, source, out, wire=False):
     """The same records (same split, properties and buckets), one writer per split, no Beam."""
     import tensorflow as tf
+
     from components.ingest.executor import _plan
-    from components.ingest.features import properties
-    from components.ingest.records import sequence_example_proto, to_sequence_example
     from components.ingest.transforms import split_of
+    from contract.features import properties
+    from contract.records import sequence_example_proto, to_sequence_example
     from data.idx import read_idx_pair
     from pipeline.spec import ExecContext
     ctx = ExecContext("bench", out, cfg, ("--runner=FnApiRunner",), source, out)

@@ -21,7 +21,7 @@ BATCH = 256
 
 def _fit(data, steps):
     from components.trainer.model import build_model
-    model = build_model(128, 1e-3)
+    model = build_model(128, 1e-3, num_classes=10)   # Fashion-MNIST's ten classes
     model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)        # warm-up: graph tracing is not input speed
     start = time.perf_counter()
     model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
@@ -29,14 +29,16 @@ def _fit(data, steps):
 
 
 def ours(summary, steps):
-    from components.trainer.executor import make_dataset
+    from components.trainer.executor import input_spec, make_dataset
     split = os.path.join(summary["artifacts"]["transformed_examples"], "Split-train")
-    return _fit(make_dataset(split, BATCH, 10000, 42, repeat=True), steps)
+    features = input_spec(summary["artifacts"]["transform_graph"])
+    return _fit(make_dataset(split, features, BATCH, 10000, 42, repeat=True), steps)
 
 
 def baseline(summary, steps):
     import numpy as np
     import tensorflow as tf
+
     from data.idx import read_idx_pair
     files = summary["source"]["files"]
     images, labels = read_idx_pair(files["train_images"], files["train_labels"])

@@ -14,8 +14,8 @@ import functools
 @functools.lru_cache(maxsize=1)
 def beam_option_names() -> frozenset[str]:
     """Every --flag that Beam's PipelineOptions subclasses (the runners', the SDK's) declare."""
-    from apache_beam.options.pipeline_options import PipelineOptions
     import apache_beam.runners.portability.flink_runner  # noqa: F401  (registers FlinkRunnerOptions' users)
+    from apache_beam.options.pipeline_options import PipelineOptions
     parser = argparse.ArgumentParser(add_help=False, conflict_handler="resolve")
     todo, seen = [PipelineOptions], set()
     while todo:

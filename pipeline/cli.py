@@ -212,13 +212,13 @@ def _cmd_store(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     configure_environment()
     args, beam_flags = _parser().parse_known_args(argv)
+    from components.validator.expectations import ExpectationsError
     from data.acquire import DataError
     from data.idx import IdxError
-    from components.validator.expectations import ExpectationsError
-    from pipeline.spec import StopPipeline
     from pipeline.flink import ClusterError
     from pipeline.flink_dist import FetchError
     from pipeline.metadata import StoreVersionError
+    from pipeline.spec import StopPipeline
     try:
         if args.command == "run":
             from pipeline.beamflags import split

@@ -13,9 +13,21 @@ from typing import Any, Optional
 
 import yaml
 
-from pipeline.sections import (CHECKS, RUNNER_REFUSED, BeamSection, Config, ConfigError, DataSection,  # noqa: F401
-                               EvaluatorSection, IngestSection, PipelineSection, PusherSection, TrainerSection,
-                               TransformSection, ValidationSection)
+from pipeline.sections import (  # noqa: F401
+    CHECKS,
+    RUNNER_REFUSED,
+    BeamSection,
+    Config,
+    ConfigError,
+    DataSection,
+    EvaluatorSection,
+    IngestSection,
+    PipelineSection,
+    PusherSection,
+    TrainerSection,
+    TransformSection,
+    ValidationSection,
+)
 
 
 def _coerce(path: str, value: Any, hint: Any) -> Any:

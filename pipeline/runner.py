@@ -159,12 +159,16 @@ def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache:
         return _run_steps(cfg, store, run)
 
 
+def _local_runner(beam_args) -> bool:
+    from pipeline.packaging import LOCAL_RUNNERS, runner_of
+    return runner_of(list(beam_args)).rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS
+
+
 def _root_for_workers(cfg, beam_args):
     """Workers of a non-local runner do not share the driver's working folder: a relative local root
     (the default `pipeline_root`) is made absolute for them, as a remote root already is."""
-    from pipeline.packaging import LOCAL_RUNNERS, runner_of
     root = cfg.pipeline.root
-    if runner_of(beam_args).rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS or fs.is_remote(root) or os.path.isabs(root):
+    if _local_runner(beam_args) or fs.is_remote(root) or os.path.isabs(root):
         return cfg
     return dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, root=os.path.abspath(root)))
 

@@ -51,6 +51,12 @@ class ExecContext:
         fault_point(self.component, point)
 
     @property
+    def workers_are_local(self) -> bool:
+        """Beam's workers run in this process or its children, so they see the driver's files."""
+        from pipeline.packaging import LOCAL_RUNNERS, runner_of
+        return runner_of(list(self.beam_args)).rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS
+
+    @property
     def dry_run(self) -> bool:
         return any(a in ("--dry_run", "--dry_run=True", "--dry_run=true") for a in self.beam_args)
 

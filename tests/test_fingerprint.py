@@ -18,7 +18,7 @@ def _versions(root) -> dict:
 @pytest.fixture
 def tree(tmp_path):
     """A copy of the repository's sources to edit."""
-    for pkg in ("pipeline", "components", "data", "bench"):
+    for pkg in ("pipeline", "components", "contract", "data", "bench"):
         shutil.copytree(os.path.join(REPO, pkg), tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
     yield str(tmp_path)
     code_version.cache_clear()
@@ -32,13 +32,15 @@ def _touch(root, rel):
 def test_closures_hold_what_each_step_runs():
     of = {s.name: set(closure(s.code_modules())) for s in components()}
     # the files a hand-kept list once missed: they encode, write or load what the step produces
-    assert {"components/ingest/wire.py", "components/ingest/shards.py"} <= of["transform"]
-    assert {"components/trainer/export.py", "components/transform/preprocessing.py"} <= of["evaluator"]
+    assert {"contract/wire.py", "contract/shards.py", "contract/records.py"} <= of["transform"]
+    assert {"contract/records.py", "data/registry.py"} <= of["evaluator"]
     assert "data/registry.py" in of["trainer"]
-    assert "components/pusher/executor.py" not in of["trainer"]
+    for name, files in of.items():   # steps share the contract, never each other's modules
+        others = {f for f in files if f.startswith("components/") and f.split("/")[1] not in (name, "__init__.py")}
+        assert not others, (name, others)
 
 
-@pytest.mark.parametrize("rel", ["components/ingest/wire.py", "data/registry.py", "components/pusher/executor.py",
+@pytest.mark.parametrize("rel", ["contract/wire.py", "data/registry.py", "components/pusher/executor.py",
                                  "components/report/render.py"])
 def test_an_edit_changes_exactly_the_components_that_import_it(tree, rel):
     before = _versions(tree)

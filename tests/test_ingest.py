@@ -9,10 +9,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from components.ingest.transforms import ImagesToRecords, split_of
+from contract.records import IMAGE_ID, INK, LABEL, PIXELS, stable_fraction, to_sequence_example
+from contract.shards import WriteShards
 from tests.conftest import RUNNER
-from components.ingest.records import IMAGE_ID, INK, LABEL, PIXELS, to_sequence_example
-from components.ingest.shards import WriteShards
-from components.ingest.transforms import ImagesToRecords, split_of, stable_fraction
 
 
 def _items(n=6, source="train"):
@@ -115,7 +115,7 @@ def test_sequence_example_contract():
 
 
 def test_properties_in_chunks_equal_the_whole_batch():
-    from components.ingest.features import properties, properties_in_chunks
+    from contract.features import properties, properties_in_chunks
     images = np.random.default_rng(0).integers(0, 256, (1000, 28, 28)).astype(np.uint8)
     whole, chunked = properties(images), properties_in_chunks(images, chunk=300)
     assert all(np.array_equal(whole[k], chunked[k]) for k in whole)

@@ -76,6 +76,7 @@ def _layouts():
 
 def test_direct_label_prediction_read_equals_tfma_general_one():
     from tensorflow_model_analysis.metrics import metric_util
+
     from components.evaluator.metrics import direct_pair, label_prediction_weight
     for element, model in _layouts():
         assert direct_pair(element, model) is not None  # the fast path is taken for these layouts

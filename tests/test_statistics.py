@@ -7,11 +7,11 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from components.ingest.records import to_sequence_example
 from components.statistics.stats import finish
 from components.statistics.transforms import MALFORMED, ComputeStatistics
 from components.validator import expectations as ex
 from components.validator.validate import anomalies
+from contract.records import to_sequence_example
 from tests.conftest import RUNNER, make_images
 
 
@@ -40,7 +40,7 @@ def test_statistics_of_a_handful_of_records():
         assert sum(train["properties"]["ink"]["counts"]) == 3
 
     with TestPipeline(runner=RUNNER) as p:
-        out = p | "Records" >> beam.Create(records) | "Stats" >> ComputeStatistics(batch_size=8)
+        out = p | "Records" >> beam.Create(records) | "Stats" >> ComputeStatistics(num_classes=10, batch_size=8)
         assert_that(out["splits"], check_splits, label="CheckSplits")
         assert_that(out["duplicates"], equal_to([("across:eval~train", 1)]), label="CheckDuplicates")
         assert_that(out[MALFORMED] | "Splits" >> beam.Map(lambda m: m.split(":")[0]), equal_to(["eval"]),
@@ -52,9 +52,9 @@ def _stats_of(splits: dict) -> dict:
     import collections
     import hashlib
 
-    from components.ingest.features import properties
     from components.statistics.stats import partial
     from components.statistics.transforms import _duplicate_counts
+    from contract.features import properties
     seen = collections.defaultdict(list)
     for name, (imgs, _) in splits.items():
         for img in imgs:
@@ -64,7 +64,7 @@ def _stats_of(splits: dict) -> dict:
         for key, n in _duplicate_counts(item):
             counts[key] += n
     return {"dataset": "tiny",
-            "splits": {name: {**finish(partial(imgs.astype(np.float32), labs.astype(np.int64), properties(imgs))),
+            "splits": {name: {**finish(partial(imgs.astype(np.float32), labs.astype(np.int64), properties(imgs), 10)),
                               "duplicates": counts[f"within:{name}"]} for name, (imgs, labs) in splits.items()},
             "cross_split_duplicates": {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("across:")},
             "malformed": {"count": 0, "examples": []}}

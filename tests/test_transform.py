@@ -1,17 +1,16 @@
 """preprocessing_fn on three rows read through TFXIO, as the Transform step reads them."""
+import apache_beam as beam
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
-import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that
 
+from components.transform.preprocessing import preprocessing_fn
+from contract.records import PIXELS_XF, raw_tfxio, to_sequence_example
 from tests.conftest import RUNNER
-from components.ingest.records import to_sequence_example
-from components.transform.executor import raw_tfxio
-from components.transform.preprocessing import PIXELS_XF, make_preprocessing_fn
 
 
 def _three_rows(folder):
@@ -30,7 +29,7 @@ def _transform(tmp_path):
     with TestPipeline(runner=RUNNER) as p, tft_beam.Context(temp_dir=str(tmp_path / "tmp")):
         raw = p | source.BeamSource()
         (data, _), fn = ((raw, source.TensorAdapterConfig())
-                         | tft_beam.AnalyzeAndTransformDataset(make_preprocessing_fn()))
+                         | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn))
         _ = fn | tft_beam.WriteTransformFn(str(tmp_path / "tf"))
         assert_that(data | beam.combiners.ToList(), _check_rows, label="CheckTransformedRows")
 
@@ -52,8 +51,9 @@ def test_preprocessing_fn_on_three_rows(tmp_path):
 
 
 def test_wrong_step_count_is_rejected_by_the_graph(tmp_path):
-    from components.ingest.records import raw_schema
     from tfx_bsl.tfxio.tensor_representation_util import CreateTfSequenceExampleParserConfig as cfg
+
+    from contract.records import raw_schema
     _transform(tmp_path)
     layer = tft.TFTransformOutput(str(tmp_path / "tf")).transform_features_layer()
     _, seq_spec = cfg(raw_schema())

@@ -139,6 +139,7 @@ def test_expectations_command_never_loses_a_reviewed_file(clean, capsys):
 def test_cli_exits_3_and_lists_the_anomalies(clean):
     import subprocess
     import sys
+
     from tests.test_e2e import REPO, tiny_overrides
     train, test = _bad_all_black_split(clean["train"], clean["test"])
     folder = _write(clean["tmp"] / "cli", train, test)

@@ -2,9 +2,9 @@
 import numpy as np
 import tensorflow as tf
 
-from components.ingest import wire
-from components.ingest.features import properties
-from components.ingest.records import sequence_example_proto, to_sequence_example
+from contract import wire
+from contract.features import properties
+from contract.records import sequence_example_proto, to_sequence_example
 
 
 def test_raw_records_equal_the_protobuf_reference():

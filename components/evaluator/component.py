@@ -8,6 +8,6 @@ SPEC = ComponentSpec(
     inputs=("model", "examples"),
     optional_inputs=("baseline_model",),  # the last blessed model of this dataset, if any
     outputs=("evaluation", "blessing"),
-    params=lambda cfg: dataclasses.asdict(cfg.evaluator),
+    params=lambda cfg: {"dataset": cfg.data.dataset, **dataclasses.asdict(cfg.evaluator)},  # dataset: class count
     executor="components.evaluator.executor:run",
 )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tensorflow_model_analysis.proto import config_pb2 as tfma_config
 
-from components.ingest.records import BUCKETS, IMAGE_ID, LABEL
+from contract.records import BUCKETS, IMAGE_ID, LABEL
 
 CANDIDATE, BASELINE = "candidate", "baseline"
 ACCURACY, ERRORS = "accuracy", "confident_errors"  # metric names (components/evaluator/metrics.py)

@@ -6,12 +6,12 @@ import base64
 import numpy as np
 import tensorflow as tf
 
-from components.ingest.records import IMAGE_ID, LABEL, PIXELS
+from contract.records import IMAGE_ID, LABEL, PIXELS
 from pipeline.artifacts import join
 
 
 def predictions(model_dir: str, examples_dir: str, split: str, batch: int = 1024):
-    """Yield (image_id, label, pixels uint8[28, 28], probabilities[10]) for every record of the split."""
+    """Yield (image_id, label, pixels uint8[28, 28], probabilities[classes]) for every record of the split."""
     serve = tf.saved_model.load(model_dir).signatures["serving_default"]
     files = sorted(tf.io.gfile.glob(join(examples_dir, f"Split-{split}", "*")))
     context = {LABEL: tf.io.FixedLenFeature([], tf.int64), IMAGE_ID: tf.io.FixedLenFeature([], tf.string)}

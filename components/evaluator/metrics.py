@@ -22,7 +22,8 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.metrics import multi_class_confusion_matrix_metrics as mcm
 from tensorflow_model_analysis.metrics.multi_class_confusion_matrix_plot import (
-    MULTI_CLASS_CONFUSION_MATRIX_PLOT_NAME as PLOT_NAME)
+    MULTI_CLASS_CONFUSION_MATRIX_PLOT_NAME as PLOT_NAME,
+)
 
 PREDICTION_KEY = "probabilities"  # the serving signature's output the ModelSpec names
 ACCURACY_NAME = "accuracy"

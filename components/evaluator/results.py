@@ -48,7 +48,7 @@ def per_class(matrix: list[list[int]]) -> dict:
     return out
 
 
-def read_results(output_path: str) -> dict:
+def read_results(output_path: str, num_classes: int) -> dict:
     """{'overall': row, 'slices': [row...], 'per_class': {class: {precision, recall}}, 'confusion': [[n]]}
 
     A row: slice, features, count, accuracy, ci [lower, upper] (Wilson, 95%), baseline_accuracy, diff,
@@ -75,14 +75,14 @@ def read_results(output_path: str) -> dict:
         row["ci"] = wilson(row["accuracy"], row["count"])
         rows.append(row)
     rows.sort(key=_sort_key)
-    confusion = _confusion(output_path)
+    confusion = _confusion(output_path, num_classes)
     return {"overall": next(r for r in rows if r["slice"] == "overall"), "slices": rows,
             "per_class": per_class(confusion), "confusion": confusion}
 
 
-def _confusion(output_path: str) -> list[list[int]]:
-    """10x10 counts [true][predicted] of the overall slice (argmax prediction)."""
-    matrix = [[0] * 10 for _ in range(10)]
+def _confusion(output_path: str, k: int) -> list[list[int]]:
+    """k x k counts [true][predicted] of the overall slice (argmax prediction)."""
+    matrix = [[0] * k for _ in range(k)]
     for plots in tfma.load_plots(output_path):
         if plots.slice_key.single_slice_keys:
             continue
@@ -91,6 +91,6 @@ def _confusion(output_path: str) -> list[list[int]]:
                 continue
             for m in kv.value.multi_class_confusion_matrix_at_thresholds.matrices[:1]:
                 for e in m.entries:
-                    if 0 <= e.actual_class_id < 10 and 0 <= e.predicted_class_id < 10:
+                    if 0 <= e.actual_class_id < k and 0 <= e.predicted_class_id < k:
                         matrix[e.actual_class_id][e.predicted_class_id] = int(e.num_weighted_examples)
     return matrix

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from components.trainer.export import EXAMPLES, SERVING
+from contract.records import SERVING_INPUT
+from contract.records import SERVING_SIGNATURE as SERVING
+
+EXAMPLES = tf.TensorSpec([None], tf.string, name=SERVING_INPUT)
 
 
 class ServedModel:
@@ -22,7 +25,7 @@ class ServedModel:
     def __init__(self, loaded):
         self.loaded = loaded  # keeps the variables alive
         keyword_only = loaded.signatures[SERVING]
-        self.signatures = {SERVING: tf.function(lambda examples: keyword_only(examples=examples),
+        self.signatures = {SERVING: tf.function(lambda examples: keyword_only(**{SERVING_INPUT: examples}),
                                                 input_signature=[EXAMPLES]).get_concrete_function()}
 
 

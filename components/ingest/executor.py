@@ -11,9 +11,10 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics.metric import MetricsFilter
 
-from components.ingest.features import bucket_edges, properties_in_chunks
-from components.ingest.shards import WriteShards
-from components.ingest.transforms import MALFORMED, NAMESPACE, SPLITS, ImagesToRecords, read_chunk, split_of
+from components.ingest.transforms import MALFORMED, NAMESPACE, ImagesToRecords, read_chunk, split_of
+from contract.features import bucket_edges, properties_in_chunks
+from contract.records import SPLITS
+from contract.shards import WriteShards
 from data.idx import read_idx_pair
 from pipeline import fs
 from pipeline.artifacts import join, write_json
@@ -28,8 +29,7 @@ class IngestError(RuntimeError):
 
 def _worker_files(ctx) -> dict:
     """Local runners read the IDX files in place; cluster workers read copies under the pipeline root."""
-    from pipeline.packaging import LOCAL_RUNNERS, runner_of
-    if runner_of(list(ctx.beam_args)).rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS:
+    if ctx.workers_are_local:
         return dict(ctx.source.files)
     staged = {}
     fs.makedirs(join(ctx.temp_dir, "raw"))

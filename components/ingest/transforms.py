@@ -5,23 +5,15 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from components.ingest.records import STEPS, WIDTH, to_sequence_example
+from contract.records import SPLITS, STEPS, WIDTH, stable_fraction, to_sequence_example
 
-SPLITS = ("train", "eval", "test")
 MALFORMED = "malformed"
 NAMESPACE = "ingest"
-
-
-def stable_fraction(key: str, seed: int) -> float:
-    """A number in [0, 1) fixed by (seed, key) on every machine: md5, never Python's salted hash()."""
-    digest = hashlib.md5(f"{seed}/{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def split_of(source: str, image_id: str, eval_fraction: float, seed: int) -> str:
@@ -43,7 +35,7 @@ def read_chunk(chunk):
 
     Image properties are computed for the whole chunk at once (vectorized NumPy), not per image.
     """
-    from components.ingest.features import properties
+    from contract.features import properties
 
     source, images_path, labels_path, start, end = chunk
     images, labels = _load_pair(images_path, labels_path)

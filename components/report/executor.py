@@ -8,10 +8,9 @@ from __future__ import annotations
 import dataclasses
 
 from components.report.render import render_html
-from pipeline.artifacts import join, read_json
 from data.registry import DATASETS
 from pipeline import fs
-from pipeline.artifacts import write_json
+from pipeline.artifacts import join, read_json, write_json
 from pipeline.fingerprint import library_versions
 
 

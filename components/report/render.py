@@ -82,7 +82,7 @@ def _verdict(m) -> str:
 
 def render_html(m: dict) -> str:
     """m: the dict written as metrics.json (run facts, evaluation, training, timings, config)."""
-    ev, src, names = m["evaluation"], m["source"], m["source"].get("class_names") or [str(i) for i in range(10)]
+    ev, src, names = m["evaluation"], m["source"], m["source"]["class_names"]
     t = ev["thresholds"]
     warn = f'<p class="warn">Data: {_e(src["note"])}</p>' if src.get("note") else ""
     facts = [("dataset", src["dataset"]), ("data source", f'{src["kind"]}: {src["location"]}'),

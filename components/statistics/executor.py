@@ -11,15 +11,16 @@ import tensorflow as tf
 
 from components.statistics.stats import finish
 from components.statistics.transforms import MALFORMED, ComputeStatistics
+from contract.records import SPLITS
+from data.registry import DATASETS
 from pipeline.artifacts import join, write_json
 
 FORMAT_VERSION = 1
-SPLIT_ORDER = ("train", "eval", "test")
 
 
 def _splits(examples_dir: str) -> list[str]:
     found = [d.rstrip("/").split("Split-")[-1] for d in tf.io.gfile.glob(join(examples_dir, "Split-*"))]
-    return sorted(found, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 9, s))
+    return sorted(found, key=lambda s: (SPLITS.index(s) if s in SPLITS else 9, s))
 
 
 def _read_lines(pattern: str) -> list:
@@ -44,7 +45,7 @@ def _build(ctx, examples_dir, splits, parts):
            | "SplitFiles" >> beam.Create([join(examples_dir, f"Split-{s}", "*") for s in splits])
            | "ReadSplits" >> beam.io.ReadAllFromTFRecord(with_filename=True)
            | "TagSplit" >> beam.Map(split_of_file)
-           | "ComputeStatistics" >> ComputeStatistics())
+           | "ComputeStatistics" >> ComputeStatistics(len(DATASETS[ctx.config.data.dataset].class_names)))
     _ = (out["splits"] | "FinishSplits" >> beam.MapTuple(lambda s, total: json.dumps([s, finish(total)]))
          | "WriteSplits" >> beam.io.WriteToText(join(parts, "splits")))
     _ = (out["duplicates"] | "DuplicatesAsJson" >> beam.MapTuple(lambda k, n: json.dumps([k, n]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.ingest.records import SLICE_PROPERTIES, STEPS
+from contract.records import SLICE_PROPERTIES, STEPS
 
 PIXEL_EDGES = np.linspace(0, 256, 17)            # 16 bins of intensity
 # Fixed ranges, so histograms of different runs and splits are comparable (values outside go to the
@@ -22,13 +22,14 @@ PROPERTY_EDGES = {"ink": np.linspace(0, 1, 21), "thickness": np.linspace(0, 10, 
 SATURATED_SHARE = 0.9                             # an image with >= 90% of its pixels at 255
 
 
-def partial(images: np.ndarray, labels: np.ndarray, props: dict[str, np.ndarray]) -> dict:
+def partial(images: np.ndarray, labels: np.ndarray, props: dict[str, np.ndarray], num_classes: int) -> dict:
     """images [N, rows, width] float (0..255), labels [N] int, props {name: [N]} -> a partial."""
     n = len(images)
     flat = images.reshape(n, -1)
     out = {
         "count": n,
-        "labels": np.bincount(np.clip(labels, -1, 10) + 1, minlength=12)[:12],  # index 0: < 0, 11: > 9
+        # index 0: labels < 0; 1..k: the classes; k + 1: labels >= k
+        "labels": np.bincount(np.clip(labels, -1, num_classes) + 1, minlength=num_classes + 2),
         "pixels": np.histogram(flat, bins=PIXEL_EDGES)[0],
         "pixel_min": float(flat.min()) if n else np.inf, "pixel_max": float(flat.max()) if n else -np.inf,
         "shape_rows": [images.shape[1]] * 2 if n else [np.inf, -np.inf],
@@ -74,11 +75,12 @@ def finish(total: dict) -> dict:
     if not n:
         return {"count": 0, "labels": {}}
     labels = total["labels"]
-    by_label = {str(k): int(labels[k + 1]) for k in range(10) if labels[k + 1]}
+    k = len(labels) - 2
+    by_label = {str(c): int(labels[c + 1]) for c in range(k) if labels[c + 1]}
     if labels[0]:
         by_label["<0"] = int(labels[0])
-    if labels[11]:
-        by_label[">9"] = int(labels[11])
+    if labels[k + 1]:
+        by_label[f">{k - 1}"] = int(labels[k + 1])
     props = {}
     for name in SLICE_PROPERTIES:
         p = total[name]

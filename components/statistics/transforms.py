@@ -3,7 +3,7 @@
 Testable without the orchestrator:
 
     with TestPipeline() as p:
-        stats = p | beam.Create([("train", record), ...]) | ComputeStatistics()
+        stats = p | beam.Create([("train", record), ...]) | ComputeStatistics(num_classes=10)
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from components.ingest.records import LABEL, PIXELS, SLICE_PROPERTIES, WIDTH
 from components.statistics import stats
+from contract.records import LABEL, PIXELS, SLICE_PROPERTIES, WIDTH
 
 NAMESPACE = "statistics"
 MALFORMED = "malformed"
@@ -26,6 +26,10 @@ class _ParseBatch(beam.DoFn):
 
     A record that does not parse goes to the MALFORMED output with its split and position in the batch.
     """
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self._num_classes = num_classes
 
     def setup(self):
         import tensorflow as tf
@@ -55,7 +59,8 @@ class _ParseBatch(beam.DoFn):
             if parsed is None:
                 continue
             ctx, pixels = parsed
-            yield split, stats.partial(pixels, ctx[LABEL].astype(np.int64), {p: ctx[p] for p in SLICE_PROPERTIES})
+            yield split, stats.partial(pixels, ctx[LABEL].astype(np.int64), {p: ctx[p] for p in SLICE_PROPERTIES},
+                                       self._num_classes)
             content = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
             for image in content:
                 yield beam.pvalue.TaggedOutput(HASHES, (hashlib.sha1(image.tobytes()).hexdigest()[:20], split))
@@ -104,12 +109,12 @@ def _duplicate_counts(item):
 
 
 @beam.ptransform_fn
-def ComputeStatistics(records, batch_size: int = 1024):
+def ComputeStatistics(records, num_classes: int, batch_size: int = 1024):
     """(split, serialized SequenceExample) -> {'splits': PCollection[(split, merged partial)],
     'duplicates': PCollection[(key, count)], 'malformed': PCollection[str]}."""
     parsed = (records
               | "Batch" >> beam.BatchElements(min_batch_size=min(64, batch_size), max_batch_size=batch_size)
-              | "ParseAndSummarize" >> beam.ParDo(_ParseBatch()).with_outputs(MALFORMED, HASHES, main="partials"))
+              | "ParseAndSummarize" >> beam.ParDo(_ParseBatch(num_classes)).with_outputs(MALFORMED, HASHES, main="partials"))
     splits = parsed.partials | "MergePerSplit" >> beam.CombinePerKey(_MergePartials())
     duplicates = (parsed[HASHES]
                   | "GroupByContent" >> beam.GroupByKey()

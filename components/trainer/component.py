@@ -7,6 +7,7 @@ SPEC = ComponentSpec(
     name="trainer",
     inputs=("transformed_examples", "transform_graph"),
     outputs=("model", "model_run"),
-    params=lambda cfg: {"seed": cfg.pipeline.seed, **dataclasses.asdict(cfg.trainer)},
+    # the dataset decides the class count and what 'augment: auto' may do (data/registry.py)
+    params=lambda cfg: {"seed": cfg.pipeline.seed, "dataset": cfg.data.dataset, **dataclasses.asdict(cfg.trainer)},
     executor="components.trainer.executor:run",
 )

@@ -10,20 +10,26 @@ import logging
 import time
 
 import tensorflow as tf
+import tensorflow_transform as tft
 import tf_keras as keras
 
-from components.ingest.records import LABEL
 from components.trainer.export import export_model
 from components.trainer.model import build_model
-from components.transform.preprocessing import PIXELS_XF
+from contract.records import LABEL, PIXELS_XF
+from data.registry import DATASETS
 from pipeline import fs
 from pipeline.artifacts import join
 
 log = logging.getLogger(__name__)
-FEATURES = {PIXELS_XF: tf.io.FixedLenFeature([784], tf.float32), LABEL: tf.io.FixedLenFeature([], tf.int64)}
 
 
-def make_dataset(split_dir: str, batch_size: int, shuffle_buffer: int = 0, seed: int = 0,
+def input_spec(transform_graph_dir: str) -> dict:
+    """What the trainer parses, as the transform step declared it (TFTransformOutput), not restated here."""
+    spec = tft.TFTransformOutput(transform_graph_dir).transformed_feature_spec()
+    return {PIXELS_XF: spec[PIXELS_XF], LABEL: spec[LABEL]}
+
+
+def make_dataset(split_dir: str, features: dict, batch_size: int, shuffle_buffer: int = 0, seed: int = 0,
                  repeat: bool = False, skip_batches: int = 0, augment: tuple = ()) -> tf.data.Dataset:
     """Transformed tf.Examples -> (pixels_xf [B, 784], label [B]) batches; files in sorted order.
 
@@ -43,7 +49,7 @@ def make_dataset(split_dir: str, batch_size: int, shuffle_buffer: int = 0, seed:
     ds = ds.batch(batch_size).enumerate()
     if skip_batches:
         ds = ds.skip(skip_batches)
-    parse = lambda i, s: (i, tf.io.parse_example(s, FEATURES))
+    parse = lambda i, s: (i, tf.io.parse_example(s, features))
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     pairs = (lambda i, f: (_augmented(f[PIXELS_XF], seed, i, augment), f[LABEL])) if augment else \
         (lambda i, f: (f[PIXELS_XF], f[LABEL]))
@@ -72,7 +78,6 @@ def _augmented(pixels, seed, batch_number, augment):
 
 def augmentations(augment: str, dataset: str) -> tuple[str, ...]:
     """pipeline.yaml's trainer.augment -> the transformations to apply ('auto': all the dataset allows)."""
-    from data.registry import DATASETS
     if augment == "auto":
         known = DATASETS.get(dataset)
         return ("mirror", "shift") if known and known.mirror_invariant else ("shift",)
@@ -123,13 +128,15 @@ def run(ctx, inputs, outputs) -> dict:
     resumed = fs.exists(backup)
     skip = consumed_batches(backup, steps)
     augment = augmentations(cfg.augment, ctx.config.data.dataset)
-    train = make_dataset(join(xf, "Split-train"), cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
+    features = input_spec(inputs["transform_graph"])
+    train = make_dataset(join(xf, "Split-train"), features, cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
                          skip_batches=skip, augment=augment)
-    evals = make_dataset(join(xf, "Split-eval"), cfg.batch_size)
+    evals = make_dataset(join(xf, "Split-eval"), features, cfg.batch_size)
     # bfloat16 matmuls with float32 weights: about 1.8x faster per step on this CPU (AVX512_BF16)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.precision == "mixed_bfloat16" else "float32")
     try:
-        model = build_model(cfg.cell_size, cfg.learning_rate, cfg.bidirectional, cfg.dropout,
+        model = build_model(cfg.cell_size, cfg.learning_rate, len(DATASETS[ctx.config.data.dataset].class_names),
+                            cfg.bidirectional, cfg.dropout,
                             decay_steps=cfg.epochs * steps if cfg.lr_schedule == "cosine" else None)
     finally:
         keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it as found

@@ -1,6 +1,6 @@
 """Export: a SavedModel whose `serving_default` takes serialized raw SequenceExamples.
 
-serving_default(examples: string[None]) -> probabilities float[None, 10], classes int64[None].
+serving_default(examples: string[None]) -> probabilities float[None, classes], classes int64[None].
 Only `pixels` is parsed; the tensorflow-transform graph runs inside.
 """
 from __future__ import annotations
@@ -9,11 +9,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.tfxio.tensor_representation_util import CreateTfSequenceExampleParserConfig
 
-from components.ingest.records import PIXELS, raw_schema
-from components.transform.preprocessing import PIXELS_XF
+from contract.records import PIXELS, PIXELS_XF, SERVING_INPUT, SERVING_SIGNATURE, raw_schema
 
-SERVING = "serving_default"
-EXAMPLES = tf.TensorSpec([None], tf.string, name="examples")
+EXAMPLES = tf.TensorSpec([None], tf.string, name=SERVING_INPUT)
 
 
 def export_model(model, transform_graph_dir: str, export_dir: str) -> None:
@@ -29,4 +27,4 @@ def export_model(model, transform_graph_dir: str, export_dir: str) -> None:
         return {"probabilities": probabilities, "classes": tf.argmax(probabilities, axis=-1)}
 
     model.save(export_dir, save_format="tf", include_optimizer=False,
-               signatures={SERVING: serve})
+               signatures={SERVING_SIGNATURE: serve})

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import tf_keras as keras
 
-from components.ingest.records import STEPS, WIDTH
-from components.transform.preprocessing import PIXELS_XF
-
-NUM_CLASSES = 10
+from contract.records import PIXELS_XF, STEPS, WIDTH
 
 
-def build_model(cell_size: int, learning_rate: float, bidirectional: bool = False, dropout: float = 0.0,
-                decay_steps: int | None = None) -> keras.Model:
-    """Dense(28->cell) on every step, LSTM(cell), Dense(10) on the last state; Adam.
+def build_model(cell_size: int, learning_rate: float, num_classes: int, bidirectional: bool = False,
+                dropout: float = 0.0, decay_steps: int | None = None) -> keras.Model:
+    """Dense(28->cell) on every step, LSTM(cell), Dense(num_classes) on the last state; Adam.
 
     The defaults are the tutorial's model. Options (trainer section of pipeline.yaml; the `full`
     profile uses them): `bidirectional` reads the rows top-down and bottom-up and joins both last
@@ -41,7 +38,7 @@ def build_model(cell_size: int, learning_rate: float, bidirectional: bool = Fals
     if dropout:
         state = keras.layers.Dropout(dropout, name="dropout")(state)
     # float32 logits even under a mixed policy: softmax and the loss stay accurate
-    logits = keras.layers.Dense(NUM_CLASSES, name="out_hidden", dtype="float32")(state)
+    logits = keras.layers.Dense(num_classes, name="out_hidden", dtype="float32")(state)
     model = keras.Model(pixels, logits, name="mnist_lstm")
     rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
     model.compile(optimizer=keras.optimizers.Adam(rate),

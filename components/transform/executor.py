@@ -8,27 +8,18 @@ from __future__ import annotations
 import apache_beam as beam
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
-from tfx_bsl.public import tfxio
 
-from components.ingest import wire
-from components.ingest.records import IMAGE_ID, LABEL, raw_schema
-from components.ingest.shards import WriteShards
-from components.transform.preprocessing import PIXELS_XF, make_preprocessing_fn
+from components.transform.preprocessing import preprocessing_fn
+from contract import wire
+from contract.records import IMAGE_ID, LABEL, PIXELS_XF, TRAINING_SPLITS, raw_schema, raw_tfxio
+from contract.shards import WriteShards
 from pipeline.artifacts import join
-
-TELEMETRY = ["mnist-lstm-pipeline"]
-
-
-def raw_tfxio(examples_dir: str, split: str, **kwargs):
-    """A TFXIO source over one split of raw SequenceExamples (also used by the evaluator)."""
-    return tfxio.TFSequenceExampleRecord(join(examples_dir, f"Split-{split}", "*"), schema=raw_schema(),
-                                         telemetry_descriptors=TELEMETRY, **kwargs)
 
 
 def keyed_examples(pair):
     """(RecordBatch, passthrough) -> (image_id, serialized tf.Example with pixels_xf and label) per row.
 
-    Encoded straight to the wire format (components/ingest/wire.py): the bytes protobuf's
+    Encoded straight to the wire format (contract/wire.py): the bytes protobuf's
     SerializeToString(deterministic=True) gives, without building a proto of 784 floats per row.
     """
     batch = pair[0]
@@ -50,7 +41,6 @@ def EncodeAndWrite(batches, prefix: str, num_shards: int, temp_dir: str):
 
 def run(ctx, inputs, outputs) -> dict:
     examples, graph_dir, xf_dir = inputs["examples"], outputs["transform_graph"], outputs["transformed_examples"]
-    preprocessing_fn = make_preprocessing_fn()
     p = ctx.beam_pipeline("transform")
     with tft_beam.Context(temp_dir=join(ctx.temp_dir, "tft")):
         # The train split is read twice, once to analyze and once to transform (as TFX does): one
@@ -60,7 +50,7 @@ def run(ctx, inputs, outputs) -> dict:
         transform_fn = ((p | "ReadTrainForAnalysis" >> train.BeamSource(), train.TensorAdapterConfig())
                         | "AnalyzeTrain" >> tft_beam.AnalyzeDataset(preprocessing_fn))
         _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(graph_dir)
-        for split in ("train", "eval"):
+        for split in TRAINING_SPLITS:
             source, name = raw_tfxio(examples, split), split.capitalize()
             xf, _ = (((p | f"Read{name}" >> source.BeamSource(), source.TensorAdapterConfig()), transform_fn)
                      | f"Transform{name}" >> tft_beam.TransformDataset(output_record_batches=True))

@@ -8,9 +8,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.ingest.records import IMAGE_ID, LABEL, PIXELS, STEPS, WIDTH
-
-PIXELS_XF = "pixels_xf"       # [B, 784] floats in 0..1, row-major 28x28
+from contract.records import IMAGE_ID, LABEL, PIXELS, PIXELS_XF, STEPS, WIDTH
 
 
 def _checked_dense(pixels: tf.RaggedTensor) -> tf.Tensor:
@@ -30,15 +28,11 @@ def _checked_dense(pixels: tf.RaggedTensor) -> tf.Tensor:
         return pixels.to_tensor(shape=[None, STEPS, WIDTH])
 
 
-def make_preprocessing_fn():
-    """Build the preprocessing_fn; the model input depends on `pixels` alone."""
-
-    def preprocessing_fn(inputs):
-        dense = _checked_dense(inputs[PIXELS])
-        # Full-pass analyzer: min and max over the whole training split, not a hard-coded 255.
-        scaled = tft.scale_to_0_1(tf.reshape(dense, [-1, STEPS * WIDTH]), elementwise=False)
-        # image_id passes through so the materialized examples can be sorted into stable shards;
-        # serving never needs it (the TFT layer computes only the outputs that are asked for)
-        return {PIXELS_XF: scaled, LABEL: inputs[LABEL], IMAGE_ID: inputs[IMAGE_ID]}
-
-    return preprocessing_fn
+def preprocessing_fn(inputs):
+    """The module-level preprocessing_fn (as TFX's Transform expects); the model input depends on `pixels`."""
+    dense = _checked_dense(inputs[PIXELS])
+    # Full-pass analyzer: min and max over the whole training split, not a hard-coded 255.
+    scaled = tft.scale_to_0_1(tf.reshape(dense, [-1, STEPS * WIDTH]), elementwise=False)
+    # image_id passes through so the materialized examples can be sorted into stable shards;
+    # serving never needs it (the TFT layer computes only the outputs that are asked for)
+    return {PIXELS_XF: scaled, LABEL: inputs[LABEL], IMAGE_ID: inputs[IMAGE_ID]}

@@ -20,7 +20,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
-from components.ingest.transforms import stable_fraction
+from contract.records import stable_fraction
 
 RUN_BYTES = 32 << 20
 _HEADER = struct.Struct("<HI")  # key length, record length

@@ -5,7 +5,7 @@ per-value work the wire format does not need: a packed float list is the little-
 behind a length. These functions emit exactly what `SerializeToString(deterministic=True)` emits
 (map keys sorted), which tests/test_wire.py checks against protobuf itself.
 
-    python -c "from components.ingest.wire import example, int64_feature; print(example({'y': int64_feature([3])}))"
+    python -c "from contract.wire import example, int64_feature; print(example({'y': int64_feature([3])}))"
 """
 from __future__ import annotations
 

@@ -3,22 +3,26 @@
 - sequence feature `pixels`: exactly 28 steps (image rows), each a float list of 28 raw
   intensities in 0..255 (the columns of that row);
 - context `label` (int64, 0..9), `image_id` (bytes, stable across runs, e.g. b"mnist/train/00042");
-- context slice features (components/ingest/features.py): `ink`, `thickness`, `width`, `height`,
+- context slice features (contract/features.py): `ink`, `thickness`, `width`, `height`,
   `slant` (float) and `<name>_bucket` (int64, quantile bucket on the train split's edges).
 
 Only `pixels` is needed to serve; the rest is for training, evaluation and slicing.
 
-    python -c "from components.ingest.records import raw_schema; print(raw_schema())"
+    python -c "from contract.records import raw_schema; print(raw_schema())"
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
-from components.ingest import wire
-from components.ingest.features import bucket_of, properties
+from contract import wire
+from contract.features import bucket_of, properties
 
 STEPS = 28
 WIDTH = 28
+SPLITS = ("train", "eval", "test")     # ingest writes Split-<name>/ for each (test: from the test file)
+TRAINING_SPLITS = ("train", "eval")    # what transform materializes for the trainer
 PIXELS = "pixels"
 LABEL = "label"
 IMAGE_ID = "image_id"
@@ -26,6 +30,10 @@ INK = "ink"
 SEQUENCE_COLUMN = "##SEQUENCE##"  # tfx_bsl's name for the struct holding sequence features
 SLICE_PROPERTIES = ("ink", "thickness", "width", "height", "slant")
 BUCKETS = tuple(f"{p}_bucket" for p in SLICE_PROPERTIES)
+PIXELS_XF = "pixels_xf"                # the transformed feature: [B, 784] floats in 0..1, row-major 28x28
+SERVING_SIGNATURE = "serving_default"  # the model's signature: serialized raw records in ...
+SERVING_INPUT = "examples"             # ... under this name (string[None]); out: probabilities, classes
+TELEMETRY = ["mnist-lstm-pipeline"]
 CONTEXT_FEATURES = {LABEL: "INT", IMAGE_ID: "BYTES", **{p: "FLOAT" for p in SLICE_PROPERTIES},
                     **{b: "INT" for b in BUCKETS}}
 
@@ -67,6 +75,25 @@ def raw_schema():
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     return text_format.Parse(_SCHEMA_TEXT, schema_pb2.Schema())
+
+
+def stable_fraction(key: str, seed: int) -> float:
+    """A number in [0, 1) fixed by (seed, key) on every machine: md5, never Python's salted hash().
+    It decides each record's split (ingest) and shard (contract/shards.py)."""
+    digest = hashlib.md5(f"{seed}/{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_pattern(examples_dir: str, split: str) -> str:
+    """The files of one split of an examples artifact (raw or transformed)."""
+    return f"{examples_dir.rstrip('/')}/Split-{split}/*"
+
+
+def raw_tfxio(examples_dir: str, split: str, **kwargs):
+    """A TFXIO source over one split of raw SequenceExamples (transform, evaluator)."""
+    from tfx_bsl.public import tfxio
+    return tfxio.TFSequenceExampleRecord(split_pattern(examples_dir, split), schema=raw_schema(),
+                                         telemetry_descriptors=TELEMETRY, **kwargs)
 
 
 def _context(label: int, image_id: str, edges: dict | None, props: dict | None) -> dict:

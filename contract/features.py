@@ -1,6 +1,6 @@
 """Image properties used as evaluation slices, and their bucket edges (quantiles of the train split).
 
-    python -c "import numpy as np; from components.ingest.features import properties; \
+    python -c "import numpy as np; from contract.features import properties; \
 print(properties(np.zeros((1, 28, 28), np.uint8)))"
 """
 from __future__ import annotations
