@@ -28,7 +28,10 @@ def ours(summary, out):
     from pipeline.config import load_config
     from pipeline.spec import ExecContext
     cfg = load_config("pipeline.yaml", [f"data.dataset={summary['dataset']}"])
-    ctx = ExecContext("bench", out, cfg, tuple(cfg.beam_args()), None, os.path.join(out, "tmp"), component="evaluator")
+    from components.evaluator.component import SPEC
+    from pipeline.spec import Params
+    ctx = ExecContext("bench", out, Params(SPEC.declared_params(cfg)), tuple(cfg.beam_args()), None,
+                      os.path.join(out, "tmp"), component="evaluator")
     facts = run(ctx, {"model": summary["artifacts"]["model"], "examples": summary["artifacts"]["examples"]},
                 {"evaluation": os.path.join(out, "ev"), "blessing": os.path.join(out, "bl")})
     return facts["examples"], facts["accuracy"]

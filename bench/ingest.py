@@ -26,10 +26,17 @@ def _setup(dataset, runner):
     return cfg, acquire(cfg.data)
 
 
+def _params(cfg):
+    from components.ingest.component import SPEC
+    from pipeline.spec import Params
+    return Params(SPEC.declared_params(cfg))
+
+
 def ours(cfg, source, out):
     from components.ingest.executor import run
     from pipeline.spec import ExecContext
-    ctx = ExecContext("bench", out, cfg, tuple(cfg.beam_args()), source, os.path.join(out, "tmp"), component="ingest")
+    ctx = ExecContext("bench", out, _params(cfg), tuple(cfg.beam_args()), source, os.path.join(out, "tmp"),
+                      component="ingest")
     return sum(run(ctx, {}, {"examples": os.path.join(out, "examples")})["records"].values())
 
 
@@ -43,7 +50,7 @@ def baseline(cfg, source, out, wire=False):
     from contract.records import sequence_example_proto, to_sequence_example
     from data.idx import read_idx_pair
     from pipeline.spec import ExecContext
-    ctx = ExecContext("bench", out, cfg, ("--runner=FnApiRunner",), source, out)
+    ctx = ExecContext("bench", out, _params(cfg), ("--runner=FnApiRunner",), source, out)
     edges = _plan(ctx)[3]
     writers, n = {}, 0
     for src, img, lbl in (("train", "train_images", "train_labels"), ("test", "test_images", "test_labels")):

@@ -14,7 +14,7 @@ from pipeline import artifacts as af
 from pipeline import fs
 from pipeline.dag import components
 from pipeline.packaging import with_package
-from pipeline.spec import ExecContext
+from pipeline.spec import ExecContext, Params
 
 BEAM_STEPS = ("ingest", "statistics", "transform", "evaluator")
 
@@ -40,7 +40,8 @@ def dry_run_beam_steps(cfg, from_run: str | None = None) -> dict:
             continue
         inputs = {n: (source.location if n == "raw_data" else artifacts[n]) for n in spec.inputs}
         outputs = {n: os.path.join(scratch, spec.name, n) for n in spec.outputs}
-        ctx = ExecContext(run_id=f"dryrun-{run_id}", run_dir=scratch, config=cfg, beam_args=tuple(beam_args),
+        ctx = ExecContext(run_id=f"dryrun-{run_id}", run_dir=scratch, params=Params(spec.declared_params(cfg)),
+                          beam_args=tuple(beam_args),
                           source=source, temp_dir=os.path.join(scratch, spec.name, ".tmp"), facts=facts,
                           component=spec.name)
         spec.load_executor()(ctx, inputs, outputs)

@@ -20,7 +20,7 @@ from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
 from pipeline.metadata import MetadataStore
 from pipeline.resolvers import RESOLVERS
-from pipeline.spec import ExecContext, StopPipeline
+from pipeline.spec import ExecContext, Params, StopPipeline
 from pipeline.workers import ClusterError, WorkerPool, flag, pool_port, preflight
 
 log = logging.getLogger(__name__)
@@ -73,14 +73,14 @@ class _Run:
             entry[name] = found["uri"] if found else None
             if found:
                 inputs[name] = found
-        params = spec.params(self.cfg) | {f"has_{n}": n in inputs for n in spec.optional_inputs}
+        params = spec.declared_params(self.cfg, tuple(inputs))
         code = code_version(spec.code_modules())
         fp = execution_fingerprint(spec.name, code, params, {n: a["digest"] for n, a in inputs.items()})
         exe = self.store.start_execution(self.run_id, spec.name, fp, code, params, {n: a["id"] for n, a in inputs.items()})
         start = time.perf_counter()
         try:
             if not self._reuse(spec, exe, fp, entry):
-                self._execute(spec, exe, inputs, entry, fp)
+                self._execute(spec, exe, inputs, entry, fp, params)
         except BaseException as e:
             self.store.finish_execution(exe, "failed", error=f"{type(e).__name__}: {e}")
             entry.update(status="failed", seconds=round(time.perf_counter() - start, 2))
@@ -111,12 +111,12 @@ class _Run:
         log.info("%s: cached (execution %s of run %s)", spec.name, prev["id"], prev["run_id"])
         return True
 
-    def _execute(self, spec, exe, inputs, entry, fp) -> None:
+    def _execute(self, spec, exe, inputs, entry, fp, params) -> None:
         staging = af.staging_dir(self.run_dir, spec.name)
         outputs = {name: fs.join(staging, name) for name in spec.outputs}
-        ctx = ExecContext(run_id=self.run_id, run_dir=self.run_dir, config=self.cfg, beam_args=tuple(self.beam_args),
+        ctx = ExecContext(run_id=self.run_id, run_dir=self.run_dir, params=Params(params), beam_args=tuple(self.beam_args),
                           source=self.source, temp_dir=fs.join(staging, ".tmp"), facts=self.facts, component=spec.name,
-                          fingerprint=fp, watch=self.watch)
+                          fingerprint=fp, watch=self.watch, pipeline_root=self.cfg.pipeline.root)
         try:
             fault_point(spec.name, "start")
             facts = spec.load_executor()(ctx, {n: a["uri"] for n, a in inputs.items()}, outputs) or {}

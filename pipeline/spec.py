@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import threading
+from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 
@@ -28,21 +29,55 @@ class ComponentSpec:
         module = self.executor.partition(":")[0]
         return (module, module.rsplit(".", 1)[0] + ".component")
 
+    def declared_params(self, cfg, present: tuple = ()) -> dict:
+        """What the executor receives and the fingerprint hashes: params(cfg), and which optional inputs
+        were found (present)."""
+        return self.params(cfg) | {f"has_{n}": n in present for n in self.optional_inputs}
+
     def load_executor(self) -> Callable:
         module, _, fn = self.executor.partition(":")
         return getattr(importlib.import_module(module), fn)
+
+
+class Params(Mapping):
+    """The parameters a component declared (ComponentSpec.params): exactly what its fingerprint hashes.
+    Read as ctx.params.epochs or ctx.params["epochs"]; anything undeclared is an error, so an executor
+    cannot depend on a value that would not invalidate its cache."""
+
+    def __init__(self, values: dict):
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, key: str):
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"parameter {key!r} is not declared by the component (declared: "
+                                 f"{sorted(self._values)}); add it to params() so it is hashed") from None
+
+    def __setattr__(self, key, value):
+        raise AttributeError("parameters are read-only")
+
+    def __getitem__(self, key: str):
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 @dataclasses.dataclass(frozen=True)
 class ExecContext:
     run_id: str
     run_dir: str
-    config: Any                        # pipeline.config.Config
+    params: Params                     # the component's declared, hashed parameters (nothing else of the config)
     beam_args: tuple[str, ...]
     source: Any                        # data.acquire.DataSource
     temp_dir: str                      # scratch space, removed after the component
     facts: dict = dataclasses.field(default_factory=dict)   # what upstream components reported
     component: str = ""
+    pipeline_root: str = ""            # where checkpoints may live across runs (not an input: never hashed)
     fingerprint: str = ""              # of this execution: a rerun of the same work has the same one
     watch: Optional[Callable[[], None]] = None  # raises if something a Beam job needs has died (pipeline/workers.py)
 

@@ -66,3 +66,32 @@ def test_lazy_relative_and_submodule_imports_count(tmp_path):
         (pkg / name).write_text(text)
     assert closure(("pkg.main",), str(tmp_path)) == (
         "pkg/__init__.py", "pkg/lazy.py", "pkg/main.py", "pkg/rel.py", "pkg/sub/__init__.py", "pkg/sub/leaf.py")
+
+
+def test_executors_get_only_hashed_params_and_each_changes_the_fingerprint():
+    import dataclasses
+
+    from pipeline.config import load_config
+    from pipeline.fingerprint import execution_fingerprint
+    from pipeline.spec import ExecContext, Params
+    cfg = load_config(os.path.join(REPO, "pipeline.yaml"))
+    assert "config" not in {f.name for f in dataclasses.fields(ExecContext)}   # the whole config is out of reach
+    for spec in components():
+        declared = spec.declared_params(cfg)
+        params = Params(declared)
+        with pytest.raises(AttributeError, match="not declared by the component"):
+            getattr(params, "some_undeclared_value")
+        with pytest.raises(AttributeError):
+            params.seed = 1
+        base = execution_fingerprint(spec.name, "code", declared, {})
+        for key, value in declared.items():   # every value an executor can read is part of its fingerprint
+            changed = dict(declared, **{key: ("x", value)})
+            assert execution_fingerprint(spec.name, "code", changed, {}) != base, (spec.name, key)
+
+
+def test_dataset_is_declared_where_it_changes_the_output():
+    from pipeline.config import load_config
+    cfg = load_config(os.path.join(REPO, "pipeline.yaml"))
+    for spec in components():
+        if spec.name in ("ingest", "statistics", "validator", "trainer", "evaluator", "pusher"):
+            assert spec.declared_params(cfg)["dataset"] == "mnist", spec.name

@@ -38,12 +38,13 @@ def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path):
     forced = run_pipeline(_config(root, folder), BEAM, invalidate=("transform",))
     st = _status(forced)
     assert st["ingest"] == "cached" and st["transform"] == "succeeded"
-    # the re-run transform writes the same bytes (deterministic shards), so downstream is reused by content
+    # The re-run transform writes the same examples, but TensorFlow's SavedModel of the transform graph is
+    # not byte-reproducible (generated function names), so its digest changes and the trainer runs again.
     store = MetadataStore(os.path.join(root, "metadata.sqlite"))
-    digests = lambda s: {a["name"]: a["digest"] for a in (store.artifact(s["artifacts"][n])
-                                                          for n in ("transform_graph", "transformed_examples"))}
-    assert digests(forced) == digests(first)
-    assert st["trainer"] == "cached"
+    digest = lambda s, n: store.artifact(s["artifacts"][n])["digest"]
+    assert digest(forced, "transformed_examples") == digest(first, "transformed_examples")
+    assert digest(forced, "transform_graph") != digest(first, "transform_graph")
+    assert st["trainer"] == "succeeded"
 
     fresh = run_pipeline(_config(root, folder), BEAM, no_cache=True)
     assert set(_status(fresh).values()) == {"succeeded"}

@@ -77,7 +77,7 @@ def _evaluate(ctx, inputs, out, split, config, baseline):
 
 
 def run(ctx, inputs, outputs) -> dict:
-    cfg = ctx.config.evaluator
+    cfg = ctx.params
     split, note = pick_split(inputs["examples"], cfg.split)
     baseline = inputs.get("baseline_model")
     config = eval_config(cfg, has_baseline=bool(baseline))
@@ -86,7 +86,7 @@ def run(ctx, inputs, outputs) -> dict:
     if ctx.dry_run:
         return {"dry_run": True}
     ctx.fault_point("mid")
-    results = read_results(out, len(DATASETS[ctx.config.data.dataset].class_names))
+    results = read_results(out, len(DATASETS[cfg.dataset].class_names))
     validation = tfma.load_validation_result(out)
     reasons = ([] if validation.validation_ok else describe_failures(validation) or ["TFMA validation failed"])
     reasons += slice_drops(results["slices"], cfg.max_slice_drop, cfg.min_slice_size) if baseline else []

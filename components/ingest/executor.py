@@ -42,7 +42,7 @@ def _worker_files(ctx) -> dict:
 def _plan(ctx):
     """Validate every IDX pair in the driver (fail before Beam starts), cut it into chunks, and fit the
     slice buckets: exact quantiles of each image property over the train split."""
-    files, chunk, cfg = ctx.source.files, ctx.config.ingest.chunk_size, ctx.config
+    files, chunk, p = ctx.source.files, ctx.params.chunk_size, ctx.params
     worker_files = _worker_files(ctx)
     chunks, expected, membership, edges = [], 0, hashlib.sha256(), {}
     for source, img_role, lbl_role in SOURCES:
@@ -55,12 +55,12 @@ def _plan(ctx):
                    for s in range(0, n, chunk)]
         splits = []
         for i in range(n):  # digest of who went where: equal digests, equal splits
-            image_id = f"{cfg.data.dataset}/{source}/{i:05d}"
-            splits.append(split_of(source, image_id, cfg.ingest.eval_fraction, cfg.pipeline.seed))
+            image_id = f"{p.dataset}/{source}/{i:05d}"
+            splits.append(split_of(source, image_id, p.eval_fraction, p.seed))
             membership.update(f"{image_id}:{splits[-1]}\n".encode())
         if source == "train":
             train = images[np.asarray(splits) == "train"]
-            edges = {k: bucket_edges(v, cfg.ingest.slice_buckets) for k, v in properties_in_chunks(train).items()}
+            edges = {k: bucket_edges(v, p.slice_buckets) for k, v in properties_in_chunks(train).items()}
     return chunks, expected, membership.hexdigest(), edges
 
 
@@ -73,16 +73,16 @@ def _counters(result) -> dict:
 
 
 def run(ctx, inputs, outputs) -> dict:
-    cfg = ctx.config
+    cfg = ctx.params
     chunks, expected, digest, edges = _plan(ctx)
     out = outputs["examples"]
-    shards = cfg.ingest.num_shards
+    shards = cfg.num_shards
     p = ctx.beam_pipeline("ingest")
     tagged = (p
               | "ListChunks" >> beam.Create(chunks)
               | "ReshuffleChunks" >> beam.Reshuffle()
               | "ReadIdxChunks" >> beam.FlatMap(read_chunk)
-              | "ImagesToRecords" >> ImagesToRecords(cfg.data.dataset, cfg.ingest.eval_fraction, cfg.pipeline.seed,
+              | "ImagesToRecords" >> ImagesToRecords(cfg.dataset, cfg.eval_fraction, cfg.seed,
                                                    edges))
     for split in SPLITS:
         _ = tagged[split] | f"Write{split.capitalize()}" >> WriteShards(join(out, f"Split-{split}", "data"), shards,
@@ -94,7 +94,7 @@ def run(ctx, inputs, outputs) -> dict:
     counts = _counters(result)
     ctx.fault_point("mid")  # records written in staging, nothing published
     write_json(join(out, "bucket_edges.json"), edges)
-    return _check(counts, expected, cfg.ingest.max_malformed, out) | {"split_digest": digest, "bucket_edges": edges}
+    return _check(counts, expected, cfg.max_malformed, out) | {"split_digest": digest, "bucket_edges": edges}
 
 
 def _check(counts: dict, expected: int, max_malformed: int, out: str) -> dict:

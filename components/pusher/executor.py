@@ -18,7 +18,7 @@ LAST = "saved_model.pb"
 
 
 def serving_dir(ctx) -> str:
-    return ctx.config.pusher.serving_dir or fs.join(ctx.config.pipeline.root, "serving", ctx.config.data.dataset)
+    return ctx.params.serving_dir or fs.join(ctx.params.root, "serving", ctx.params.dataset)
 
 
 def next_version(root: str) -> int:

@@ -5,7 +5,7 @@ SPEC = ComponentSpec(
     name="report",
     inputs=("evaluation", "blessing", "pushed", "statistics", "anomalies"),
     outputs=("report",),
-    params=lambda cfg: {},
+    params=lambda cfg: {"config": cfg.as_dict()},   # shown in the report (never cached: it describes its run)
     cacheable=False,  # it describes this run: its id, timings, and what was cached
     executor="components.report.executor:run",
 )

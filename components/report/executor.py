@@ -43,7 +43,7 @@ def run(ctx, inputs, outputs) -> dict:
         "versions": library_versions(),
         "timings_s": _timings(components),
         "cached": {n: c.get("cached_from_run") for n, c in components.items() if c.get("status") == "cached"},
-        "config_flat": _flatten(ctx.config.as_dict()),
+        "config_flat": _flatten(ctx.params.config),
         "data": {"statistics": read_json(join(inputs["statistics"], "statistics.json")),
                  "validation": ctx.facts.get("validator", {})},
     }

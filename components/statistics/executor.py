@@ -45,7 +45,7 @@ def _build(ctx, examples_dir, splits, parts):
            | "SplitFiles" >> beam.Create([join(examples_dir, f"Split-{s}", "*") for s in splits])
            | "ReadSplits" >> beam.io.ReadAllFromTFRecord(with_filename=True)
            | "TagSplit" >> beam.Map(split_of_file)
-           | "ComputeStatistics" >> ComputeStatistics(len(DATASETS[ctx.config.data.dataset].class_names)))
+           | "ComputeStatistics" >> ComputeStatistics(len(DATASETS[ctx.params.dataset].class_names)))
     _ = (out["splits"] | "FinishSplits" >> beam.MapTuple(lambda s, total: json.dumps([s, finish(total)]))
          | "WriteSplits" >> beam.io.WriteToText(join(parts, "splits")))
     _ = (out["duplicates"] | "DuplicatesAsJson" >> beam.MapTuple(lambda k, n: json.dumps([k, n]))
@@ -65,7 +65,7 @@ def run(ctx, inputs, outputs) -> dict:
     by_split = dict(_read_lines(join(parts, "splits*")))
     counts = dict(_read_lines(join(parts, "duplicates*")))
     malformed = _read_lines(join(parts, "malformed*"))
-    result = {"format_version": FORMAT_VERSION, "dataset": ctx.config.data.dataset,
+    result = {"format_version": FORMAT_VERSION, "dataset": ctx.params.dataset,
               "splits": {s: {**by_split.get(s, {"count": 0, "labels": {}}), "duplicates": counts.get(f"within:{s}", 0)}
                          for s in splits},
               "cross_split_duplicates": {k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("across:")},

@@ -116,7 +116,7 @@ def consumed_batches(backup: str, steps_per_epoch: int) -> int:
 
 
 def run(ctx, inputs, outputs) -> dict:
-    cfg, seed = ctx.config.trainer, ctx.config.pipeline.seed
+    cfg, seed = ctx.params, ctx.params.seed
     keras.utils.set_random_seed(seed)
     if cfg.deterministic:  # same data and seed, same weights: reproducible metrics after a re-run
         tf.config.experimental.enable_op_determinism()
@@ -124,10 +124,10 @@ def run(ctx, inputs, outputs) -> dict:
     # One seeded, repeated stream with a known epoch length: Keras restores mid-epoch only then, and a
     # resumed run can skip exactly the batches already trained on (see make_dataset).
     steps = cfg.steps_per_epoch or -(-ctx.facts["ingest"]["records"]["train"] // cfg.batch_size)
-    backup = join(ctx.config.pipeline.root, "checkpoints", f"trainer-{ctx.fingerprint[:16]}")
+    backup = join(ctx.pipeline_root, "checkpoints", f"trainer-{ctx.fingerprint[:16]}")
     resumed = fs.exists(backup)
     skip = consumed_batches(backup, steps)
-    augment = augmentations(cfg.augment, ctx.config.data.dataset)
+    augment = augmentations(cfg.augment, cfg.dataset)
     features = input_spec(inputs["transform_graph"])
     train = make_dataset(join(xf, "Split-train"), features, cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
                          skip_batches=skip, augment=augment)
@@ -135,7 +135,7 @@ def run(ctx, inputs, outputs) -> dict:
     # bfloat16 matmuls with float32 weights: about 1.8x faster per step on this CPU (AVX512_BF16)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.precision == "mixed_bfloat16" else "float32")
     try:
-        model = build_model(cfg.cell_size, cfg.learning_rate, len(DATASETS[ctx.config.data.dataset].class_names),
+        model = build_model(cfg.cell_size, cfg.learning_rate, len(DATASETS[cfg.dataset].class_names),
                             cfg.bidirectional, cfg.dropout,
                             decay_steps=cfg.epochs * steps if cfg.lr_schedule == "cosine" else None)
     finally:

@@ -55,7 +55,7 @@ def run(ctx, inputs, outputs) -> dict:
             xf, _ = (((p | f"Read{name}" >> source.BeamSource(), source.TensorAdapterConfig()), transform_fn)
                      | f"Transform{name}" >> tft_beam.TransformDataset(output_record_batches=True))
             _ = xf | f"Write{name}" >> EncodeAndWrite(join(xf_dir, f"Split-{split}", "data"),
-                                                      ctx.config.ingest.num_shards, ctx.temp_dir)
+                                                      ctx.params.num_shards, ctx.temp_dir)
         ctx.run_beam(p)
     if ctx.dry_run:
         return {"dry_run": True}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 
 from components.validator import expectations as ex
-from components.validator.component import expectations_path
 from components.validator.validate import anomalies
 from pipeline import fs
 from pipeline.artifacts import join, read_json, write_json, write_text
@@ -16,12 +15,12 @@ log = logging.getLogger(__name__)
 
 
 def load_or_generate(ctx, stats: dict, statistics_uri: str) -> tuple[ex.Expectations, bool]:
-    path = expectations_path(ctx.config)
+    path = ctx.params.expectations
     if fs.exists(path):
         with fs.open_file(path) as f:
             exp = ex.load(f.read(), path)
-        if exp.dataset != ctx.config.data.dataset:
-            raise ex.ExpectationsError(f"{path}: written for dataset {exp.dataset!r}, not {ctx.config.data.dataset!r}")
+        if exp.dataset != ctx.params.dataset:
+            raise ex.ExpectationsError(f"{path}: written for dataset {exp.dataset!r}, not {ctx.params.dataset!r}")
         return exp, False
     exp = ex.generate(stats, provenance={"run_id": ctx.run_id, "statistics": statistics_uri})
     write_text(path, ex.dump(exp))
@@ -35,9 +34,9 @@ def run(ctx, inputs, outputs) -> dict:
     previous = read_json(join(previous_uri, "statistics.json")) if previous_uri else None
     exp, generated = load_or_generate(ctx, stats, inputs["statistics"])
     found = anomalies(stats, exp, previous)
-    allow = ctx.config.validation.allow_anomalies
+    allow = ctx.params.allow_anomalies
     verdict = {"passed": not found, "anomalies": found, "overridden": bool(found and allow),
-               "expectations": expectations_path(ctx.config), "expectations_generated": generated,
+               "expectations": ctx.params.expectations, "expectations_generated": generated,
                "previous_statistics": previous_uri}
     fs.makedirs(outputs["anomalies"])
     write_json(join(outputs["anomalies"], "anomalies.json"), verdict)
