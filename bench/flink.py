@@ -105,7 +105,8 @@ def main():
             flink.down(section)
     print(f"\nBeam steps on Flink vs in-process ({args.dataset}, 1 epoch, cold) on {cpu_flags()}")
     print(f"  {'step':<11}{'direct s':>10}{'flink s':>10}{'ratio':>8}")
-    for step in direct["steps"]:
+    order = ("ingest", "statistics", "validator", "transform", "trainer", "evaluator", "pusher", "report")
+    for step in sorted(direct["steps"], key=lambda s: order.index(s) if s in order else len(order)):
         d, f = direct["steps"][step], on_flink["steps"][step]
         mark = " (Beam)" if step in BEAM_STEPS else ""
         print(f"  {step:<11}{d:>10.1f}{f:>10.1f}{(f / d if d > 0.05 else float('nan')):>8.2f}{mark}")

@@ -1,6 +1,7 @@
 """Runner: caching, invalidation, resume after a SIGKILL, lineage; tiny data into tmp_path."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ def _status(summary):
     return {name: c["status"] for name, c in summary["components"].items()}
 
 
-def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path):
+def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path, capsys):
     _, folder, _ = tiny_dataset
     root = str(tmp_path / "root")
     first = run_pipeline(_config(root, folder), BEAM)
@@ -30,6 +31,12 @@ def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path):
     assert second["artifacts"]["model"] == first["artifacts"]["model"]           # reused, not rewritten
     assert second["metrics"] == first["metrics"] and second["cached"] == CACHEABLE
     assert not os.path.exists(os.path.join(root, "runs", second["run_id"], "trainer"))
+
+    shutil.rmtree(first["artifacts"]["statistics"])                # a cached output deleted from disk
+    healed = run_pipeline(_config(root, folder), BEAM)
+    assert _status(healed)["statistics"] == "succeeded"            # run again, not "reused" from nothing
+    assert _status(healed)["ingest"] == _status(healed)["transform"] == "cached"
+    assert os.path.exists(healed["artifacts"]["statistics"])
 
     changed = run_pipeline(_config(root, folder, ["trainer.epochs=1"]), BEAM)   # a parameter change
     assert _status(changed)["ingest"] == "cached" and _status(changed)["trainer"] == "succeeded"
@@ -55,7 +62,18 @@ def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path):
     assert "train_images:" in text and "sha256 " in text
     assert f"run {second['run_id']} evaluator" in text                            # the cached run used it
     runs = {r["run_id"]: r["status"] for r in store.runs()}
-    assert runs[first["run_id"]] == "succeeded" and len(runs) == 5
+    assert runs[first["run_id"]] == "succeeded" and len(runs) == 6
+
+    from pipeline.cli import main
+    where = ["--set", f"pipeline.root={root}"]
+    assert main(["runs", *where]) == 0
+    listed = capsys.readouterr().out
+    assert all(run_id in listed for run_id in runs) and "succeeded" in listed
+    assert main(["show", second["run_id"], *where]) == 0
+    shown = capsys.readouterr().out
+    assert shown.count("cached from execution") == len(CACHEABLE)   # every cacheable step reused ...
+    assert "-> model: artifact" in shown and first["artifacts"]["model"] in shown   # ... the first run's model
+    assert main(["show", "no-such-run", *where]) == 2
 
 
 def _cli(folder, root, *extra, fault=None):
