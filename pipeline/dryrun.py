@@ -34,7 +34,7 @@ def dry_run_beam_steps(cfg, from_run: str | None = None) -> dict:
     beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels")) + ["--dry_run=True"]
     source = acquire(cfg.data)
     scratch = tempfile.mkdtemp(prefix="dryrun-")
-    facts: dict = {}
+    jobs: dict = {}
     for spec in components():
         if spec.name not in BEAM_STEPS:
             continue
@@ -42,10 +42,10 @@ def dry_run_beam_steps(cfg, from_run: str | None = None) -> dict:
         outputs = {n: os.path.join(scratch, spec.name, n) for n in spec.outputs}
         ctx = ExecContext(run_id=f"dryrun-{run_id}", run_dir=scratch, params=Params(spec.declared_params(cfg)),
                           beam_args=tuple(beam_args),
-                          source=source, temp_dir=os.path.join(scratch, spec.name, ".tmp"), facts=facts,
+                          source=source, temp_dir=os.path.join(scratch, spec.name, ".tmp"), jobs=jobs,
                           component=spec.name)
         spec.load_executor()(ctx, inputs, outputs)
-    return facts.get("_jobs", {})
+    return jobs
 
 
 def describe(jobs: dict) -> str:

@@ -6,6 +6,7 @@ by rename on success. Every execution is recorded in the metadata store.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import logging
@@ -57,7 +58,7 @@ class _Run:
                         "config": cfg.as_dict(), "beam_args": beam_args, "versions": library_versions(),
                         "components": {}, "artifacts": {}, "metadata": store.path}
         self.produced: dict = {}
-        self.facts: dict = {"_timings": self.summary["components"]}
+        self.facts: dict = {}             # each step's small facts (counts, headline metrics), for the summary
         self.source = None
         self.watch = None                  # set while a worker pool serves the run (pipeline/workers.py)
 
@@ -115,12 +116,13 @@ class _Run:
         staging = af.staging_dir(self.run_dir, spec.name)
         outputs = {name: fs.join(staging, name) for name in spec.outputs}
         ctx = ExecContext(run_id=self.run_id, run_dir=self.run_dir, params=Params(params), beam_args=tuple(self.beam_args),
-                          source=self.source, temp_dir=fs.join(staging, ".tmp"), facts=self.facts, component=spec.name,
+                          source=self.source, temp_dir=fs.join(staging, ".tmp"), component=spec.name,
+                          run_record=copy.deepcopy(self.summary["components"]),
                           fingerprint=fp, watch=self.watch, pipeline_root=self.cfg.pipeline.root)
         try:
             fault_point(spec.name, "start")
             facts = spec.load_executor()(ctx, {n: a["uri"] for n, a in inputs.items()}, outputs) or {}
-            external = facts.pop("_artifacts", {})  # outputs written outside the run (e.g. a pushed model)
+            external = ctx.external_outputs  # outputs written outside the run (e.g. a pushed model)
             missing = [n for n, p in outputs.items() if not fs.exists(p)]
             if missing:
                 raise RuntimeError(f"component {spec.name} did not produce its outputs {missing}")

@@ -75,7 +75,9 @@ class ExecContext:
     beam_args: tuple[str, ...]
     source: Any                        # data.acquire.DataSource
     temp_dir: str                      # scratch space, removed after the component
-    facts: dict = dataclasses.field(default_factory=dict)   # what upstream components reported
+    run_record: dict = dataclasses.field(default_factory=dict)  # the runner's record of this run's steps so far
+    external_outputs: dict = dataclasses.field(default_factory=dict)  # name -> uri written outside the run
+    jobs: dict = dataclasses.field(default_factory=dict)  # component -> the job a dry run built
     component: str = ""
     pipeline_root: str = ""            # where checkpoints may live across runs (not an input: never hashed)
     fingerprint: str = ""              # of this execution: a rerun of the same work has the same one
@@ -106,14 +108,14 @@ class ExecContext:
         return beam.Pipeline(options=opts)
 
     def run_beam(self, pipeline):
-        """Run and wait; on a dry run (e.g. Dataflow --dry_run) keep the job it built in facts['_jobs']."""
+        """Run and wait; on a dry run (e.g. Dataflow --dry_run) keep the job it built in ctx.jobs."""
         result = pipeline.run()
         if self.watch is None:
             result.wait_until_finish()
         else:
             _wait_watched(result, self.watch)
         if self.dry_run:
-            self.facts.setdefault("_jobs", {})[self.component] = getattr(result, "job", None)
+            self.jobs[self.component] = getattr(result, "job", None)
         return result
 
 

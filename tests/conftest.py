@@ -73,3 +73,10 @@ def module_dataset(tmp_path_factory):
     register("tiny", write_dataset(folder))
     yield folder, tmp
     DATASETS.pop("tiny", None)
+
+
+def results_of(summary: dict) -> dict:
+    """The evaluator's full results (slices, confusion, per class), read from its evaluation artifact."""
+    import json
+    with open(os.path.join(summary["artifacts"]["evaluation"], "results.json")) as f:
+        return json.load(f)

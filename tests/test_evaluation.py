@@ -13,6 +13,7 @@ import pytest
 from pipeline.inspect_runs import lineage
 from pipeline.metadata import MetadataStore
 from pipeline.runner import run_pipeline
+from tests.conftest import results_of
 from tests.test_e2e import _config
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +53,7 @@ def test_worse_model_is_not_blessed_nor_pushed(two_runs):
     assert any(r.startswith("overall: change in accuracy") for r in reasons), reasons
     assert "not blessed" in bad["pushed"]["reason"]
     assert os.listdir(os.path.dirname(good["pushed"]["path"])) == [os.path.basename(good["pushed"]["path"])]
-    slices = {s["slice"]: s for s in ev["facts"]["slices"]}
+    slices = {s["slice"]: s for s in results_of(bad)["slices"]}
     overall = slices["overall"]
     assert overall["diff"] == pytest.approx(overall["accuracy"] - good["metrics"]["accuracy"], abs=1e-6)
     assert overall["baseline_accuracy"] == pytest.approx(good["metrics"]["accuracy"], abs=1e-6)

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from tests.conftest import results_of
 from tests.test_e2e import REPO
 from tests.test_runner import _cli
 
@@ -26,7 +27,7 @@ def _summary(root, run_id=None):
 
 
 def _outcome(summary):
-    ev = summary["components"]["evaluator"]["facts"]
+    ev = results_of(summary)
     return {"records": summary["records"], "split_digest": summary["split_digest"], "accuracy": ev["accuracy"],
             "slices": [(s["slice"], s["count"], s["accuracy"]) for s in ev["slices"]], "blessed": ev["blessed"],
             "confusion": ev["confusion"]}

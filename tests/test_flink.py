@@ -17,6 +17,7 @@ import pytest
 from pipeline import flink
 from pipeline.config import load_config
 from pipeline.runner import run_pipeline
+from tests.conftest import results_of
 from tests.test_e2e import REPO, _config, tiny_overrides
 
 pytestmark = pytest.mark.flink
@@ -92,7 +93,7 @@ def _files(folder) -> dict[str, str]:
 
 def _slices(summary):
     return [{k: s[k] for k in ("slice", "count", "accuracy", "ci")}
-            for s in summary["components"]["evaluator"]["facts"]["slices"]]
+            for s in results_of(summary)["slices"]]
 
 
 def test_beam_steps_on_flink_match_direct(base, cluster):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline.runner import run_pipeline
+from tests.conftest import results_of
 from tests.test_e2e import REPO, _config
 from tests.test_runner import _cli
 
@@ -95,7 +96,7 @@ def test_portable_runner_matches_direct(tiny_dataset, tmp_path, portable_service
     assert ported["components"]["evaluator"]["status"] == "succeeded" and "--runner=PortableRunner" in ported["beam_args"]
     assert ported["artifacts"]["model"] == direct["artifacts"]["model"]
     own = lambda summary: [{k: s[k] for k in ("slice", "count", "accuracy", "ci")}
-                           for s in summary["components"]["evaluator"]["facts"]["slices"]]
+                           for s in results_of(summary)["slices"]]
     assert own(ported) == own(direct)       # (the ported run also has a baseline: the direct run's model)
     assert _jobs_done(logs["jobs"]) == 1
 

@@ -104,8 +104,11 @@ def run(ctx, inputs, outputs) -> dict:
         f.write("\n".join(reasons))
     overall = results["overall"]
     log.info("evaluation on %s: accuracy %.4f, blessed=%s %s", split, overall["accuracy"], blessed, reasons)
-    return {"split": split, "split_note": note, "accuracy": overall["accuracy"], "examples": overall["count"],
-            "blessed": blessed, "blessing_reasons": reasons, "baseline_model": baseline,
-            "thresholds": {"min_accuracy": cfg.min_accuracy, "max_drop": cfg.max_drop,
-                           "max_slice_drop": cfg.max_slice_drop, "min_slice_size": cfg.min_slice_size},
-            **{k: results[k] for k in ("slices", "per_class", "confusion")}, "misclassified": gallery}
+    facts = {"split": split, "split_note": note, "accuracy": overall["accuracy"], "examples": overall["count"],
+             "blessed": blessed, "blessing_reasons": reasons, "baseline_model": baseline}
+    # what the report shows lives in the artifact (misclassified.json holds the gallery); facts stay small
+    write_json(join(out, "results.json"), facts | {
+        "thresholds": {"min_accuracy": cfg.min_accuracy, "max_drop": cfg.max_drop,
+                       "max_slice_drop": cfg.max_slice_drop, "min_slice_size": cfg.min_slice_size},
+        **{k: results[k] for k in ("slices", "per_class", "confusion")}})
+    return facts

@@ -94,7 +94,9 @@ def run(ctx, inputs, outputs) -> dict:
     counts = _counters(result)
     ctx.fault_point("mid")  # records written in staging, nothing published
     write_json(join(out, "bucket_edges.json"), edges)
-    return _check(counts, expected, cfg.max_malformed, out) | {"split_digest": digest, "bucket_edges": edges}
+    facts = _check(counts, expected, cfg.max_malformed, out) | {"split_digest": digest}
+    write_json(join(out, "counts.json"), facts["records"])   # records per split, for the steps downstream
+    return facts
 
 
 def _check(counts: dict, expected: int, max_malformed: int, out: str) -> dict:

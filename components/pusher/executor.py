@@ -60,4 +60,6 @@ def run(ctx, inputs, outputs) -> dict:
         record = {"pushed": True, "version": version, "path": path}
         log.info("pushed the model as version %s: %s", version, path)
     write_json(fs.join(outputs["pushed"], "push.json"), record)
-    return record | ({"_artifacts": {"pushed_model": record["path"]}} if record["pushed"] else {})
+    if record["pushed"]:
+        ctx.external_outputs["pushed_model"] = record["path"]   # outside the run folder, still in the lineage
+    return record

@@ -1,9 +1,9 @@
-"""Report: `evaluation` + `blessing` + `statistics` + run facts -> `report` (report.html, metrics.json)."""
+"""Report: every artifact it shows, read from disk, plus the runner's record of this run -> `report`."""
 from pipeline.spec import ComponentSpec
 
 SPEC = ComponentSpec(
     name="report",
-    inputs=("evaluation", "blessing", "pushed", "statistics", "anomalies"),
+    inputs=("evaluation", "blessing", "pushed", "statistics", "anomalies", "examples", "model_run"),
     outputs=("report",),
     params=lambda cfg: {"config": cfg.as_dict()},   # shown in the report (never cached: it describes its run)
     cacheable=False,  # it describes this run: its id, timings, and what was cached

@@ -1,7 +1,7 @@
 """Report executor: `metrics.json` for machines and `report.html` for people, from one dict.
 
-It reads only the facts that upstream components recorded, so it needs no TensorFlow and is cheap to
-run every time (a report describes its own run: id, timings, what was cached).
+It reads its declared input artifacts from disk (and the runner's record of this run: timings, what was
+cached), so it needs no TensorFlow and is cheap to run every time (a report describes its own run).
 """
 from __future__ import annotations
 
@@ -28,24 +28,28 @@ def _timings(components: dict) -> dict:
     return {name: c["seconds"] for name, c in components.items() if "seconds" in c}
 
 
+def _read(folder: str, name: str):
+    return read_json(join(folder, name))
+
+
 def run(ctx, inputs, outputs) -> dict:
-    ev = ctx.facts["evaluator"]
+    ev = _read(inputs["evaluation"], "results.json") | {"misclassified": _read(inputs["evaluation"], "misclassified.json")}
     source = dataclasses.asdict(ctx.source) | {"class_names": DATASETS[ctx.source.dataset].class_names}
-    components = ctx.facts.get("_timings", {})
+    components = ctx.run_record
     metrics = {
         "run_id": ctx.run_id,
         "source": source,
         "evaluation": ev,
-        "training": ctx.facts.get("trainer", {}),
-        "records": ctx.facts.get("ingest", {}).get("records", {}),
-        "bucket_edges": ctx.facts.get("ingest", {}).get("bucket_edges", {}),
-        "pushed": ctx.facts.get("pusher", {}),
+        "training": {"history": _read(inputs["model_run"], "history.json")},
+        "records": _read(inputs["examples"], "counts.json"),
+        "bucket_edges": _read(inputs["examples"], "bucket_edges.json"),
+        "pushed": _read(inputs["pushed"], "push.json"),
         "versions": library_versions(),
         "timings_s": _timings(components),
         "cached": {n: c.get("cached_from_run") for n, c in components.items() if c.get("status") == "cached"},
         "config_flat": _flatten(ctx.params.config),
         "data": {"statistics": read_json(join(inputs["statistics"], "statistics.json")),
-                 "validation": ctx.facts.get("validator", {})},
+                 "validation": _read(inputs["anomalies"], "anomalies.json")},
     }
     out = outputs["report"]
     fs.makedirs(out)

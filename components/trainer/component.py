@@ -5,7 +5,7 @@ from pipeline.spec import ComponentSpec
 
 SPEC = ComponentSpec(
     name="trainer",
-    inputs=("transformed_examples", "transform_graph"),
+    inputs=("transformed_examples", "transform_graph", "examples"),   # examples: counts.json (steps per epoch)
     outputs=("model", "model_run"),
     # the dataset decides the class count and what 'augment: auto' may do (data/registry.py)
     params=lambda cfg: {"seed": cfg.pipeline.seed, "dataset": cfg.data.dataset, **dataclasses.asdict(cfg.trainer)},

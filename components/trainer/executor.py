@@ -18,7 +18,7 @@ from components.trainer.model import build_model
 from contract.records import LABEL, PIXELS_XF
 from data.registry import DATASETS
 from pipeline import fs
-from pipeline.artifacts import join
+from pipeline.artifacts import join, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,8 @@ def run(ctx, inputs, outputs) -> dict:
     xf = inputs["transformed_examples"]
     # One seeded, repeated stream with a known epoch length: Keras restores mid-epoch only then, and a
     # resumed run can skip exactly the batches already trained on (see make_dataset).
-    steps = cfg.steps_per_epoch or -(-ctx.facts["ingest"]["records"]["train"] // cfg.batch_size)
+    train_records = read_json(join(inputs["examples"], "counts.json"))["train"]
+    steps = cfg.steps_per_epoch or -(-train_records // cfg.batch_size)
     backup = join(ctx.pipeline_root, "checkpoints", f"trainer-{ctx.fingerprint[:16]}")
     resumed = fs.exists(backup)
     skip = consumed_batches(backup, steps)
@@ -154,5 +155,6 @@ def run(ctx, inputs, outputs) -> dict:
     export_model(model, inputs["transform_graph"], outputs["model"])
     fs.rmtree(backup)  # finished: the next run of this work starts from the cache, not a checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    return {"train_seconds": round(seconds, 2), "history": hist, "steps_run": counter.ran,
+    write_json(join(outputs["model_run"], "history.json"), hist)   # per epoch: loss, accuracy, val_*
+    return {"train_seconds": round(seconds, 2), "epochs": len(hist.get("loss", [])), "steps_run": counter.ran,
             "resumed_from_checkpoint": resumed, "augment": list(augment), "resumed_after_batches": skip, "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}
