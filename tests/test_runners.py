@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.runner import run_pipeline
 from tests.conftest import results_of
-from tests.test_e2e import REPO, _config
+from tests.test_e2e import _config
 from tests.test_runner import _cli
 
 pytestmark = pytest.mark.e2e
@@ -41,31 +41,22 @@ def _wait_for_port(port: int, proc, log, timeout=60):
 
 @pytest.fixture
 def portable_services(tmp_path):
-    """Beam's Python job service and an EXTERNAL worker pool. The workers import our code only from
-    the built wheel installed in their own folder (as in the worker image), never from this repo."""
-    from pipeline.packaging import build_wheel
-    site = tmp_path / "worker-site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
-                    build_wheel(os.path.join(REPO, "build", "wheels"))], check=True)
+    """Beam's Python job service as a separate process. The EXTERNAL worker pool is the runner's own
+    (pipeline/workers.py): started per run on the port named here, importing our code only from the
+    built wheel installed in its own folder (as in the worker image), never from this repo."""
     job_port, pool_port = _free_port(), _free_port()
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"])  # the pool starts a bare `python`
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
     env.pop("PYTHONPATH", None)
-    worker_env = dict(env, PYTHONPATH=str(site), TF_USE_LEGACY_KERAS="1")
-    logs = {name: str(tmp_path / f"{name}.log") for name in ("jobs", "pool")}
+    logs = {"jobs": str(tmp_path / "jobs.log")}
     job = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
                             "--port", str(job_port)], cwd=tmp_path, env=env, stdout=open(logs["jobs"], "w"),
                            stderr=subprocess.STDOUT, start_new_session=True)
-    pool = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
-                             "--service_port", str(pool_port)], cwd=tmp_path, env=worker_env,
-                            stdout=open(logs["pool"], "w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for_port(job_port, job, logs["jobs"])
-        _wait_for_port(pool_port, pool, logs["pool"])
         yield [f"--job_endpoint=localhost:{job_port}", f"--environment_config=localhost:{pool_port}"], logs
     finally:
-        for proc in (job, pool):  # stopped by PID (and their process groups: the pool's workers)
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        os.killpg(job.pid, signal.SIGKILL)   # stopped by PID (and its process group)
+        job.wait(timeout=30)
 
 
 def _jobs_done(log) -> int:
