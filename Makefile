@@ -17,7 +17,7 @@ pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 
 # The Flink tests (make test-flink) run in .ci/run after these, on the cluster it starts.
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -m "not flink" $(ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not flink" $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -29,7 +29,7 @@ test-e2e: $(STAMP)
 	$(PY) -m pytest -q -m e2e $(ARGS)
 
 test-faults: $(STAMP)
-	$(PY) -m pytest -q -m faults $(ARGS)
+	$(PY) -m pytest -q -n 2 -m faults $(ARGS)
 
 test-flink: $(STAMP) flink-fetch
 	$(PY) -m pytest -q -p no:cacheprovider -m flink $(ARGS)

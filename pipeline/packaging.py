@@ -5,12 +5,14 @@ Local runners run in this process (or its children) and need nothing; every othe
 """
 from __future__ import annotations
 
+import fcntl
 import glob
 import hashlib
 import logging
 import os
 import subprocess
 import sys
+import tempfile
 
 from pipeline.fingerprint import ROOT
 
@@ -43,12 +45,17 @@ def sources_digest() -> str:
 def build_wheel(out_root: str) -> str:
     """Build (once per source digest) the project's wheel under out_root; return its path."""
     out = os.path.join(out_root, sources_digest()[:16])
-    found = glob.glob(os.path.join(out, "*.whl"))
-    if found:
-        return found[0]
-    os.makedirs(out, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", out, ROOT]
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    os.makedirs(out_root, exist_ok=True)
+    # One build at a time (setuptools shares the checkout's build/ folder): parallel runs wait, then reuse it.
+    with open(os.path.join(out_root, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = glob.glob(os.path.join(out, "*.whl"))
+        if found:
+            return found[0]
+        tmp = tempfile.mkdtemp(prefix=".building-", dir=out_root)
+        cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", tmp, ROOT]
+        subprocess.run(cmd, check=True, cwd=ROOT)
+        os.rename(tmp, out)   # complete or absent: a killed build leaves only a .building- folder
     (wheel,) = glob.glob(os.path.join(out, "*.whl"))
     log.info("built %s for Beam workers", wheel)
     return wheel

@@ -100,18 +100,15 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     metrics = json.load(open(os.path.join(os.path.dirname(first["artifacts"]["report"]), "metrics.json")))
     assert metrics["evaluation"]["accuracy"] == first["metrics"]["accuracy"]
 
-    second = run_pipeline(_config(root, folder, ["evaluator.min_accuracy=0.999"]), ["--runner=FnApiRunner"],
-                          no_cache=True)  # really write the records again
-    assert second["run_id"] != first["run_id"] and second["split_digest"] == first["split_digest"]
+    # A stricter threshold re-runs only the evaluator (and what follows): the same model is now refused.
+    # (Byte-identical records across runs, orders and worker counts: tests/test_ingest.py.)
+    second = run_pipeline(_config(root, folder, ["evaluator.min_accuracy=0.999"]), ["--runner=FnApiRunner"])
+    assert second["components"]["trainer"]["status"] == "cached"
+    assert second["components"]["evaluator"]["status"] == "succeeded"
     assert second["metrics"]["accuracy"] < 0.999 and second["blessed"] is False   # 2 tiny epochs: far below
     verdict = json.load(open(os.path.join(second["artifacts"]["blessing"], "blessing.json")))
     assert verdict["reasons"][0].startswith("overall: accuracy")
-    a, b = _record_digests(run_dir), _record_digests(os.path.join(root, "runs", second["run_id"]))
-    assert len(a) >= 4 and a == b
-    mp = run_pipeline(_config(root, folder, ["beam.runner=direct-mp"]), load_config(
-        os.path.join(REPO, "pipeline.yaml"), ["beam.runner=direct-mp"]).beam_args(), no_cache=True)
-    assert "--direct_running_mode=multi_processing" in mp["beam_args"]
-    assert _record_digests(os.path.join(root, "runs", mp["run_id"])) == a       # same bytes on 2 worker processes
+    assert not second["pushed"]["pushed"]
 
 
 def test_bad_idx_publishes_nothing(tiny_dataset, tmp_path):

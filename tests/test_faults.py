@@ -1,8 +1,12 @@
 """Fault injection (make test-faults): SIGKILL the pipeline at several points of each component, then
 rerun. Nothing published may be partial or corrupt (verify), finished work is reused, and the final
-records and metrics equal those of an uninterrupted run (deterministic trainer)."""
+records and metrics equal those of an uninterrupted run (deterministic trainer).
+
+Each case starts from a copy of one finished reference root, so everything upstream of the killed
+component is a cached execution and only that component (with --invalidate) is recomputed."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -46,9 +50,11 @@ def dataset(module_dataset):
 def test_kill_and_rerun(dataset, component, point):
     folder, tmp, reference = dataset
     root = str(tmp / f"{component}-{point}")
-    killed = _cli(folder, root, *DET, fault=f"{component}:{point}")
+    shutil.copytree(tmp / "reference", root)   # seeded: the reference's executions are in its store
+    again_args = (*DET, "--invalidate", component)
+    killed = _cli(folder, root, *again_args, fault=f"{component}:{point}")
     assert killed.returncode == -9, killed.stderr[-2000:]
-    (run_id,) = [d for d in os.listdir(os.path.join(root, "runs")) if d != "latest"]
+    (run_id,) = [d for d in os.listdir(os.path.join(root, "runs")) if d not in ("latest", reference["run_id"])]
     run_dir = os.path.join(root, "runs", run_id)
     if point != "after_publish":
         assert not os.path.exists(os.path.join(run_dir, component)), "a killed step published output"
@@ -56,7 +62,7 @@ def test_kill_and_rerun(dataset, component, point):
                              "--set", f"pipeline.root={root}"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert verify.returncode == 0, verify.stdout + verify.stderr        # what was published is intact
 
-    again = _cli(folder, root, *DET)
+    again = _cli(folder, root, *again_args)
     assert again.returncode == 0, again.stderr[-2000:]
     summary = _summary(root)
     status = {n: c["status"] for n, c in summary["components"].items()}
