@@ -21,6 +21,9 @@ def keyed_examples(pair):
 
     Encoded straight to the wire format (contract/wire.py): the bytes protobuf's
     SerializeToString(deterministic=True) gives, without building a proto of 784 floats per row.
+    tfx_bsl's RecordBatchToExamplesEncoder is 2.5x faster (bench/encoders.py: 3.4 against 8.6 µs per
+    example) but writes the two features in a varying order: the same batch encoded twice gave different
+    bytes for 38% of the examples, which would break byte-identical shards across runs and runners.
     """
     batch = pair[0]
     ids = batch.column(IMAGE_ID).flatten().to_pylist()
