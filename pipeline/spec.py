@@ -48,6 +48,8 @@ class Params(Mapping):
         object.__setattr__(self, "_values", dict(values))
 
     def __getattr__(self, key: str):
+        if key.startswith("_"):   # copy/pickle probe dunders before _values exists: no recursion
+            raise AttributeError(key)
         try:
             return self._values[key]
         except KeyError:

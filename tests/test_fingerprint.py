@@ -1,6 +1,7 @@
 """Code versions come from the import graph: editing a file in a component's closure changes that
 component's fingerprint, and only those components whose closure holds it; other edits change none."""
 import os
+import pickle
 import shutil
 
 import pytest
@@ -83,6 +84,7 @@ def test_executors_get_only_hashed_params_and_each_changes_the_fingerprint():
             getattr(params, "some_undeclared_value")
         with pytest.raises(AttributeError):
             params.seed = 1
+        assert dict(pickle.loads(pickle.dumps(params))) == declared   # travels to Beam workers intact
         base = execution_fingerprint(spec.name, "code", declared, {})
         for key, value in declared.items():   # every value an executor can read is part of its fingerprint
             changed = dict(declared, **{key: ("x", value)})
