@@ -5,12 +5,10 @@ by rename on success. Every execution is recorded in the metadata store.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import hashlib
 import logging
-import os
 import time
 import uuid
 
@@ -22,7 +20,7 @@ from pipeline.fingerprint import code_version, execution_fingerprint, library_ve
 from pipeline.metadata import MetadataStore
 from pipeline.resolvers import RESOLVERS
 from pipeline.spec import ExecContext, Params, StopPipeline
-from pipeline.workers import ClusterError, WorkerPool, flag, pool_port, preflight
+from pipeline.workers import preflight, root_for_workers, watchdog, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -153,59 +151,12 @@ def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache:
                  invalidate: tuple = ()) -> dict:
     """Run every component in order; return the summary that is also written to summary.json."""
     preflight(beam_args)   # a missing cluster fails now, in seconds, not in the first Beam step
-    cfg = _root_for_workers(cfg, beam_args)
+    cfg = root_for_workers(cfg, beam_args)
     store = MetadataStore(metadata_path(cfg))
     run = _Run(cfg, beam_args, store, run_id or new_run_id(), no_cache, invalidate)
-    with _worker_pool(cfg, beam_args) as pool:
-        run.watch = _watch(cfg, beam_args, pool)
+    with worker_pool(cfg, beam_args) as pool:
+        run.watch = watchdog(beam_args, pool)
         return _run_steps(cfg, store, run)
-
-
-def _local_runner(beam_args) -> bool:
-    from pipeline.packaging import LOCAL_RUNNERS, runner_of
-    return runner_of(list(beam_args)).rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS
-
-
-def _root_for_workers(cfg, beam_args):
-    """Workers of a non-local runner do not share the driver's working folder: a relative local root
-    (the default `pipeline_root`) is made absolute for them, as a remote root already is."""
-    root = cfg.pipeline.root
-    if _local_runner(beam_args) or fs.is_remote(root) or os.path.isabs(root):
-        return cfg
-    return dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, root=os.path.abspath(root)))
-
-
-def _worker_pool(cfg, beam_args):
-    port = pool_port(beam_args)
-    if port is None:
-        return contextlib.nullcontext()
-    from pipeline.packaging import build_wheel
-    wheel = flag(beam_args, "extra_package") or build_wheel(fs.join("build", "wheels"))
-    return WorkerPool(port, wheel, cfg.flink.home)
-
-
-def _watch(cfg, beam_args, pool):
-    """What a remote Beam step checks while it waits: the worker pool, and the Flink master if any."""
-    master = flag(beam_args, "flink_master")
-    if pool is None and not master:
-        return None
-    misses = [0]
-
-    def check():
-        if pool is not None:
-            pool.check()
-        if master and not master.startswith("["):
-            try:
-                preflight(["--runner=FlinkRunner", f"--flink_master={master}"])
-                misses[0] = 0
-            except ClusterError as e:
-                # An unreachable master for a few polls, not one slow answer. A lost TaskManager is Flink's to
-                # report: with restart-strategy none it fails the job within its heartbeat timeout.
-                if "no TaskManager" not in str(e):
-                    misses[0] += 1
-                    if misses[0] >= 5:
-                        raise
-    return check
 
 
 def _run_steps(cfg, store, run) -> dict:

@@ -6,6 +6,8 @@ run's Beam steps, started from the built wheel and stopped (with its workers) wh
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -17,6 +19,7 @@ import sys
 import time
 import urllib.request
 
+from pipeline import fs
 from pipeline.flink import ClusterError
 
 log = logging.getLogger(__name__)
@@ -134,3 +137,50 @@ class WorkerPool:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def local_runner(beam_args) -> bool:
+    from pipeline.packaging import LOCAL_RUNNERS, runner_of
+    return runner_of(list(beam_args)).rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS
+
+
+def root_for_workers(cfg, beam_args):
+    """Workers of a non-local runner do not share the driver's working folder: a relative local root
+    (the default `pipeline_root`) is made absolute for them, as a remote root already is."""
+    root = cfg.pipeline.root
+    if local_runner(beam_args) or fs.is_remote(root) or os.path.isabs(root):
+        return cfg
+    return dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, root=os.path.abspath(root)))
+
+
+def worker_pool(cfg, beam_args):
+    port = pool_port(beam_args)
+    if port is None:
+        return contextlib.nullcontext()
+    from pipeline.packaging import build_wheel
+    wheel = flag(beam_args, "extra_package") or build_wheel(os.path.join("build", "wheels"))
+    return WorkerPool(port, wheel, cfg.flink.home)
+
+
+def watchdog(beam_args, pool):
+    """What a remote Beam step checks while it waits: the worker pool, and the Flink master if any."""
+    master = flag(beam_args, "flink_master")
+    if pool is None and not master:
+        return None
+    misses = [0]
+
+    def check():
+        if pool is not None:
+            pool.check()
+        if master and not master.startswith("["):
+            try:
+                preflight(["--runner=FlinkRunner", f"--flink_master={master}"])
+                misses[0] = 0
+            except ClusterError as e:
+                # An unreachable master for a few polls, not one slow answer. A lost TaskManager is Flink's to
+                # report: with restart-strategy none it fails the job within its heartbeat timeout.
+                if "no TaskManager" not in str(e):
+                    misses[0] += 1
+                    if misses[0] >= 5:
+                        raise
+    return check

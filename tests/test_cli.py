@@ -27,7 +27,7 @@ def test_a_relative_root_is_made_absolute_for_workers_of_a_remote_runner():
     import os
 
     from pipeline.config import load_config
-    from pipeline.runner import _root_for_workers
+    from pipeline.workers import root_for_workers as _root_for_workers
     cfg = load_config(None, ["pipeline.root=rel/root"])
     assert _root_for_workers(cfg, ["--runner=FnApiRunner"]).pipeline.root == "rel/root"
     assert _root_for_workers(cfg, ["--runner=FlinkRunner"]).pipeline.root == os.path.abspath("rel/root")
