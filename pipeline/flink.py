@@ -73,6 +73,8 @@ rest.port: {section.rest_port}
 restart-strategy.type: none
 heartbeat.interval: 2000
 heartbeat.timeout: 15000
+# A job whose TaskManager is gone before its tasks are deployed waits for slots: 60 s, not Flink's 300 s.
+slot.request.timeout: 60000
 """
 
 

@@ -167,7 +167,7 @@ def watchdog(beam_args, pool):
     master = flag(beam_args, "flink_master")
     if pool is None and not master:
         return None
-    misses = [0]
+    misses = {"master": 0, "taskmanager": 0}
 
     def check():
         if pool is not None:
@@ -175,12 +175,14 @@ def watchdog(beam_args, pool):
         if master and not master.startswith("["):
             try:
                 preflight(["--runner=FlinkRunner", f"--flink_master={master}"])
-                misses[0] = 0
+                misses.update(master=0, taskmanager=0)
             except ClusterError as e:
                 # An unreachable master for a few polls, not one slow answer. A lost TaskManager is Flink's to
-                # report: with restart-strategy none it fails the job within its heartbeat timeout.
-                if "no TaskManager" not in str(e):
-                    misses[0] += 1
-                    if misses[0] >= 5:
-                        raise
+                # report first (its tasks fail at once; restart-strategy none): only a job still waiting for
+                # slots 30 s later is stopped here, with this message, before Flink's slot timeout.
+                kind = "taskmanager" if "no TaskManager" in str(e) else "master"
+                misses[kind] += 1
+                if misses[kind] >= (30 if kind == "taskmanager" else 5):
+                    raise
     return check
+

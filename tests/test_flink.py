@@ -132,14 +132,15 @@ def test_cluster_down_fails_fast_with_one_line(base):
 
 
 def _wait_for_job(section, prefix: str, proc, timeout=300) -> str:
+    """The name of a job whose tasks are running (a RUNNING job may still be waiting for its slots)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1][-3000:]
-        running = [n for n, s in _jobs(section).items() if n.startswith(prefix) and s == "RUNNING"]
-        if running:
-            return running[0]
-        time.sleep(0.5)
-    raise AssertionError(f"no RUNNING job {prefix}* within {timeout} s")
+        for job in flink.rest(section, "jobs/overview")["jobs"]:
+            if job["name"].startswith(prefix) and job["state"] == "RUNNING" and job["tasks"]["running"] > 0:
+                return job["name"]
+        time.sleep(0.3)
+    raise AssertionError(f"no job {prefix}* with running tasks within {timeout} s")
 
 
 def test_taskmanager_killed_mid_step_then_resume(base, cluster):
@@ -173,6 +174,7 @@ def _latest_attempt(root) -> dict:
 
 def test_worker_pool_death_is_a_clear_error(base, cluster):
     folder, root, _ = base
+    flink.up(cluster)   # whole, whatever an earlier test did to it
     proc = _run(folder, root, "--invalidate", "evaluator", wait=False)
     _wait_for_job(cluster, "mnist-evaluator-", proc)
     (pool,) = [int(p.split("/")[2]) for p in glob.glob("/proc/[0-9]*/cmdline")
