@@ -108,7 +108,8 @@ def rest(section, path: str = "overview", timeout: float = 3.0) -> dict:
         return json.load(r)
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
+    """Something listens on this loopback port."""
     with socket.socket() as s:
         s.settimeout(1.0)
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -142,7 +143,7 @@ def up(section) -> dict[str, int]:
     for name, cmd in _commands(section, flink_home, job_server_lib).items():
         if name in pids:
             continue
-        if name == "jobserver" and _port_open(section.job_port):
+        if name == "jobserver" and port_open(section.job_port):
             raise ClusterError(f"port {section.job_port} is taken by another process: set flink.job_port")
         with open(os.path.join(p["log"], f"{name}.out"), "ab") as out:
             proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -163,7 +164,7 @@ def _wait_ready(section, started: dict) -> None:
         try:
             o = rest(section)
             last = f"{o['taskmanagers']} TaskManager(s), {o['slots-total']} slots"
-            if o["taskmanagers"] >= 1 and o["slots-total"] >= section.task_slots and _port_open(section.job_port):
+            if o["taskmanagers"] >= 1 and o["slots-total"] >= section.task_slots and port_open(section.job_port):
                 if len(running(section)) == len(PROCESSES):
                     return
         except (OSError, ValueError) as e:

@@ -20,7 +20,7 @@ import time
 import urllib.request
 
 from pipeline import fs
-from pipeline.flink import ClusterError
+from pipeline.flink import ClusterError, port_open
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
@@ -89,10 +89,9 @@ class WorkerPool:
         return site
 
     def __enter__(self) -> "WorkerPool":
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                raise ClusterError(f"port {self.port} (--environment_config) is taken: stop what holds it, or name "
-                                   "another port")
+        if port_open(self.port):
+            raise ClusterError(f"port {self.port} (--environment_config) is taken: stop what holds it, or name "
+                               "another port")
         site, cwd = self._site(), os.path.join(self.home, "workdir")
         os.makedirs(cwd, exist_ok=True)
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
@@ -107,10 +106,9 @@ class WorkerPool:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             self.check()
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    log.info("worker pool on port %d (pid %d), code from %s", self.port, self.proc.pid, site)
-                    return self
+            if port_open(self.port):
+                log.info("worker pool on port %d (pid %d), code from %s", self.port, self.proc.pid, site)
+                return self
             time.sleep(0.3)
         self.__exit__(None, None, None)
         raise ClusterError(f"the worker pool did not listen on port {self.port} within {self.timeout:.0f} s; "

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ from pipeline.config import load_config
 from pipeline.runner import run_pipeline
 from tests.conftest import results_of
 from tests.test_e2e import REPO, _config, tiny_overrides
+from tests.test_runners import _free_port
 
 pytestmark = pytest.mark.flink
 STEPS = ("ingest", "statistics", "transform", "evaluator")   # the Beam steps
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _beam_workers() -> list[str]:
