@@ -38,8 +38,17 @@ class DataSource:
     kind: str                 # 'local', 'download', 'sample'
     location: str             # folder the files were taken from
     files: dict               # role -> path (test roles absent for a dataset without a test file)
-    sha256: dict              # role -> sha256 of the file as used
+    sha256: dict              # role -> sha256 of the file as used (image folders: of each split's images)
     note: str = ""
+    # image folders only: every image as (split, 'class/file', label, sha256), sorted
+    entries: tuple = ()
+
+    def describe(self) -> dict:
+        """What the run summary records: everything but the per-image list (that goes to the lineage)."""
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k != "entries"}
+        if self.entries:
+            out["images"] = {s: sum(1 for e in self.entries if e[0] == s) for s in self.files}
+        return out
 
 
 def sha256_of(path: str) -> str:
@@ -140,7 +149,11 @@ def _sample(cache: str) -> DataSource:
 
 
 def acquire(cfg, opener: Callable = urllib.request.urlopen) -> DataSource:
-    """Resolve cfg (a DataSection) to verified IDX files, in the documented order."""
+    """Resolve cfg (a DataSection) to verified IDX files, in the documented order; a dataset declared
+    in pipeline.yaml (data.datasets) to its files and their digests (data/custom.py)."""
+    if cfg.dataset in cfg.datasets:
+        from data.custom import acquire_custom
+        return acquire_custom(cfg)
     ds = DATASETS[cfg.dataset]
     if cfg.local_dir and os.path.isdir(cfg.local_dir):
         missing = [ds.file(r).name for r in ROLES if not os.path.exists(os.path.join(cfg.local_dir, ds.file(r).name))]

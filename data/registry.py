@@ -92,3 +92,24 @@ FASHION_MNIST = Dataset(
 )
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (MNIST, FASHION_MNIST)}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What the steps need to know of the configured dataset, public or the user's own."""
+    name: str
+    class_names: tuple[str, ...]
+    mirror_invariant: bool
+    custom: bool                      # declared in pipeline.yaml (data.datasets): no published checksum
+    format: str = "idx"               # idx | images
+    dark_on_light: bool = False
+
+
+def dataset_info(data) -> DatasetInfo:
+    """data: the `data` section of the config (pipeline/sections.py DataSection)."""
+    own = data.datasets.get(data.dataset)
+    if own is not None:
+        return DatasetInfo(data.dataset, tuple(own.class_names), own.mirror_invariant, True, own.format,
+                           own.dark_on_light)
+    ds = DATASETS[data.dataset]
+    return DatasetInfo(ds.name, ds.class_names, ds.mirror_invariant, False)

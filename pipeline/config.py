@@ -15,11 +15,14 @@ import yaml
 
 from pipeline.sections import (  # noqa: F401
     CHECKS,
+    DATASET_CHECKS,
+    NAME,
     RUNNER_REFUSED,
     BeamSection,
     Config,
     ConfigError,
     DataSection,
+    DatasetSpec,
     EvaluatorSection,
     IngestSection,
     PipelineSection,
@@ -58,7 +61,9 @@ def _build(cls, raw: Any, prefix: str):
             near = difflib.get_close_matches(str(key), list(fields), n=1)
             hint = f"; did you mean '{prefix}{near[0]}'?" if near else f"; valid keys: {', '.join(fields)}"
             raise ConfigError(f"{path}: unknown key{hint}")
-        if dataclasses.is_dataclass(hints[key]):
+        if path == "data.datasets":
+            kwargs[key] = _datasets(value, path)
+        elif dataclasses.is_dataclass(hints[key]):
             kwargs[key] = _build(hints[key], value, f"{path}.")
         else:
             kwargs[key] = _coerce(path, value, hints[key])
@@ -66,6 +71,30 @@ def _build(cls, raw: Any, prefix: str):
         if check and not check[0](kwargs[key]):
             raise ConfigError(f"{path}: got {kwargs[key]!r}; expected {check[1]}")
     return cls(**kwargs)
+
+
+def _datasets(raw: Any, path: str) -> dict:
+    """data.datasets: {name: DatasetSpec}; a name may not shadow a registered public dataset."""
+    from data.registry import DATASETS
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of dataset name -> its declaration")
+    out = {}
+    for name, spec in raw.items():
+        where = f"{path}.{name}"
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            raise ConfigError(f"{where}: a dataset name is 1-40 of a-z, 0-9, _ and starts with a letter")
+        if name in DATASETS:
+            raise ConfigError(f"{where}: '{name}' is a registered public dataset; choose another name")
+        built = _build(DatasetSpec, spec, f"{where}.")
+        for key, (ok, expected) in DATASET_CHECKS.items():
+            if not ok(getattr(built, key)):
+                raise ConfigError(f"{where}.{key}: got {getattr(built, key)!r}; expected {expected}")
+        if built.dark_on_light and built.format != "images":
+            raise ConfigError(f"{where}.dark_on_light: applies to format 'images' only")
+        out[name] = built
+    return out
 
 
 def _nest(flat: dict, where: str) -> dict:
@@ -133,7 +162,11 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
     if cfg.beam.runner not in cfg.beam.profiles:
         raise ConfigError(f"beam.runner: unknown runner {cfg.beam.runner!r}; expected one of {sorted(cfg.beam.profiles)}")
     from data.registry import DATASETS
-    if cfg.data.dataset not in DATASETS:
-        raise ConfigError(f"data.dataset: unknown dataset {cfg.data.dataset!r}; expected one of {sorted(DATASETS)}")
+    known = sorted(DATASETS) + sorted(cfg.data.datasets)
+    if cfg.data.dataset not in known:
+        near = difflib.get_close_matches(cfg.data.dataset, known, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ConfigError(f"data.dataset: unknown dataset {cfg.data.dataset!r}; expected one of {known} "
+                          f"(declare your own under data.datasets){hint}")
     cfg.beam_args()  # refuse dangerous flags at load time, not mid-run
     return cfg

@@ -6,7 +6,6 @@ by rename on success. Every execution is recorded in the metadata store.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import logging
 import time
@@ -39,6 +38,8 @@ def metadata_path(cfg) -> str:
 
 def _raw_data_artifact(store, source) -> dict:
     files = {role: {"sha256": source.sha256[role], "path": path} for role, path in sorted(source.files.items())}
+    for split, rel, _, sha in source.entries:  # an image folder: every image's content, in the lineage
+        files[f"{split}/{rel}"] = {"sha256": sha, "path": f"{source.location}/{split}/{rel}"}
     digest = hashlib.sha256("".join(f"{r}:{f['sha256']}\n" for r, f in files.items()).encode()).hexdigest()
     art_id = store.put_artifact(source.location, "raw_data", digest, None, files)
     return {"id": art_id, "uri": source.location, "digest": digest}
@@ -167,7 +168,7 @@ def _run_steps(cfg, store, run) -> dict:
     run.save()
     try:
         run.source = acquire(cfg.data)
-        run.summary["source"] = dataclasses.asdict(run.source)
+        run.summary["source"] = run.source.describe()
         run.produced["raw_data"] = _raw_data_artifact(store, run.source)
         for spec in components():
             log.info("=== %s", spec.name)

@@ -28,8 +28,19 @@ class PipelineSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """A user's own dataset, declared under data.datasets (README "Your own data")."""
+    format: str = "idx"                 # idx: the four MNIST files | images: <path>/<split>/<class name>/*.png|jpg
+    path: str = ""                      # the folder (local, or a Beam filesystem URI for idx)
+    class_names: tuple = ()             # label k is class_names[k]; image folders are named by them
+    mirror_invariant: bool = False      # a left-right mirror keeps the class (allows mirror augmentation)
+    dark_on_light: bool = False         # images only: dark ink on light paper (scans); inverted on reading
+
+
+@dataclasses.dataclass(frozen=True)
 class DataSection:
     dataset: str = "mnist"
+    datasets: dict = dataclasses.field(default_factory=dict)   # your own: name -> DatasetSpec
     local_dir: Optional[str] = None     # a folder holding the four IDX .gz files
     cache_dir: str = "data/cache"       # downloads and converted samples
     download: bool = True
@@ -190,4 +201,12 @@ CHECKS = {
     "flink.taskmanager_memory": (lambda v: bool(re.fullmatch(r"\d+[mg]", v)), "a size such as 1024m or 2g"),
     "flink.start_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
     "data.download_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
+}
+NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# Checks of each declared dataset (data.datasets.<name>.<key>)
+DATASET_CHECKS = {
+    "format": (lambda v: v in ("idx", "images"), "'idx' or 'images'"),
+    "path": (bool, "the folder holding the data"),
+    "class_names": (lambda v: 2 <= len(v) <= 256 and len(set(v)) == len(v) and all(n and "/" not in n for n in v),
+                    "2..256 distinct, non-empty names without '/'"),
 }

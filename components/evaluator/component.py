@@ -1,6 +1,7 @@
 """Evaluator: `model` + raw `examples` -> `evaluation` (TFMA output) and `blessing`."""
 import dataclasses
 
+from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
 
 SPEC = ComponentSpec(
@@ -8,6 +9,7 @@ SPEC = ComponentSpec(
     inputs=("model", "examples"),
     optional_inputs=("baseline_model",),  # the last blessed model of this dataset, if any
     outputs=("evaluation", "blessing"),
-    params=lambda cfg: {"dataset": cfg.data.dataset, **dataclasses.asdict(cfg.evaluator)},  # dataset: class count
+    params=lambda cfg: {"dataset": cfg.data.dataset, "class_names": dataset_info(cfg.data).class_names,
+                        **dataclasses.asdict(cfg.evaluator)},
     executor="components.evaluator.executor:run",
 )

@@ -16,7 +16,6 @@ from components.evaluator.config import BASELINE, CANDIDATE, eval_config
 from components.evaluator.gallery import misclassified
 from components.evaluator.results import read_results
 from contract.records import raw_tfxio
-from data.registry import DATASETS
 from pipeline.artifacts import join, write_json
 
 log = logging.getLogger(__name__)
@@ -86,7 +85,7 @@ def run(ctx, inputs, outputs) -> dict:
     if ctx.dry_run:
         return {"dry_run": True}
     ctx.fault_point("mid")
-    results = read_results(out, len(DATASETS[cfg.dataset].class_names))
+    results = read_results(out, len(cfg.class_names))
     validation = tfma.load_validation_result(out)
     reasons = ([] if validation.validation_ok else describe_failures(validation) or ["TFMA validation failed"])
     reasons += slice_drops(results["slices"], cfg.max_slice_drop, cfg.min_slice_size) if baseline else []

@@ -1,12 +1,20 @@
-"""Ingest: IDX files -> `examples` (raw SequenceExample TFRecords under Split-train/eval/test)."""
+"""Ingest: IDX files or an image folder -> `examples` (raw SequenceExample TFRecords, Split-train/eval/test)."""
 import dataclasses
 
+from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
+
+
+def _params(cfg) -> dict:
+    info = dataset_info(cfg.data)
+    return {"dataset": cfg.data.dataset, "seed": cfg.pipeline.seed, "class_names": info.class_names,
+            "format": info.format, "dark_on_light": info.dark_on_light, **dataclasses.asdict(cfg.ingest)}
+
 
 SPEC = ComponentSpec(
     name="ingest",
     inputs=("raw_data",),
     outputs=("examples",),
-    params=lambda cfg: {"dataset": cfg.data.dataset, "seed": cfg.pipeline.seed, **dataclasses.asdict(cfg.ingest)},
+    params=_params,
     executor="components.ingest.executor:run",
 )

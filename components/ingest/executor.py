@@ -1,17 +1,26 @@
-"""Ingest executor: IDX files -> sharded TFRecords of raw SequenceExamples, one folder per split.
+"""Ingest executor: IDX files or an image folder -> sharded TFRecords of raw SequenceExamples, one folder per split.
 
     python -m pipeline run --set data.dataset=fashion_mnist   # runs ingest first
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics.metric import MetricsFilter
 
-from components.ingest.transforms import MALFORMED, NAMESPACE, ImagesToRecords, read_chunk, split_of
+from components.ingest.transforms import (
+    MALFORMED,
+    NAMESPACE,
+    ImagesToRecords,
+    TrainEdges,
+    read_chunk,
+    read_image_chunk,
+    split_of,
+)
 from contract.features import bucket_edges, properties_in_chunks
 from contract.records import SPLITS
 from contract.shards import WriteShards
@@ -28,40 +37,77 @@ class IngestError(RuntimeError):
 
 
 def _worker_files(ctx) -> dict:
-    """Local runners read the IDX files in place; cluster workers read copies under the pipeline root."""
+    """Local runners read the input files in place; cluster workers read copies under the pipeline root."""
     if ctx.workers_are_local:
         return dict(ctx.source.files)
     staged = {}
     fs.makedirs(join(ctx.temp_dir, "raw"))
     for role, path in ctx.source.files.items():
-        staged[role] = join(ctx.temp_dir, "raw", path.rsplit("/", 1)[-1])
-        fs.copy(path, staged[role])
+        staged[role] = join(ctx.temp_dir, "raw", path.rstrip("/").rsplit("/", 1)[-1])
+        if ctx.source.entries:   # an image folder: copy the split's listed images
+            for split, rel, _, _ in ctx.source.entries:
+                if split == role:
+                    fs.makedirs(join(staged[role], rel.rsplit("/", 1)[0]))
+                    fs.copy(join(path, rel), join(staged[role], rel))
+        else:
+            fs.copy(path, staged[role])
     return staged
 
 
-def _plan(ctx):
+def _membership(image_ids) -> str:
+    """Digest of who went where: equal digests, equal splits."""
+    h = hashlib.sha256()
+    for image_id, split in image_ids:
+        h.update(f"{image_id}:{split}\n".encode())
+    return h.hexdigest()
+
+
+def _plan_idx(ctx):
     """Validate every IDX pair in the driver (fail before Beam starts), cut it into chunks, and fit the
     slice buckets: exact quantiles of each image property over the train split."""
     files, chunk, p = ctx.source.files, ctx.params.chunk_size, ctx.params
-    worker_files = _worker_files(ctx)
-    chunks, expected, membership, edges = [], 0, hashlib.sha256(), {}
+    worker_files, classes = _worker_files(ctx), len(p.class_names)
+    chunks, expected, members, edges = [], 0, [], {}
     for source, img_role, lbl_role in SOURCES:
         if img_role not in files:
             continue
-        images, _ = read_idx_pair(files[img_role], files[lbl_role])
+        images, _ = read_idx_pair(files[img_role], files[lbl_role], classes)
         n = len(images)
         expected += n
-        chunks += [(source, worker_files[img_role], worker_files[lbl_role], s, min(s + chunk, n))
+        chunks += [(source, worker_files[img_role], worker_files[lbl_role], s, min(s + chunk, n), classes)
                    for s in range(0, n, chunk)]
-        splits = []
-        for i in range(n):  # digest of who went where: equal digests, equal splits
-            image_id = f"{p.dataset}/{source}/{i:05d}"
-            splits.append(split_of(source, image_id, p.eval_fraction, p.seed))
-            membership.update(f"{image_id}:{splits[-1]}\n".encode())
+        ids = [f"{p.dataset}/{source}/{i:05d}" for i in range(n)]
+        splits = [split_of(source, i, p.eval_fraction, p.seed) for i in ids]
+        members += zip(ids, splits)
         if source == "train":
             train = images[np.asarray(splits) == "train"]
             edges = {k: bucket_edges(v, p.slice_buckets) for k, v in properties_in_chunks(train).items()}
-    return chunks, expected, membership.hexdigest(), edges
+    return chunks, expected, _membership(members), edges
+
+
+def _plan_images(ctx):
+    """An image folder: chunks of listed files (decoded in Beam); the edges are fitted in the Beam job."""
+    p, entries = ctx.params, ctx.source.entries
+    folders = _worker_files(ctx)
+    chunks, members = [], []
+    for source in ("train", "test"):
+        mine = [(i, rel, label) for i, (split, rel, label, _) in enumerate(e for e in entries if e[0] == source)]
+        chunks += [(p.dataset, source, folders[source], mine[s:s + p.chunk_size])
+                   for s in range(0, len(mine), p.chunk_size)]
+        members += [(f"{p.dataset}/{source}/{rel}", split_of(source, f"{p.dataset}/{source}/{rel}", p.eval_fraction,
+                                                             p.seed)) for _, rel, _ in mine]
+    return chunks, len(entries), _membership(members), None
+
+
+def _items(p, ctx, chunks, images: bool):
+    """The Beam graph up to (source, index, image, label, properties[, image_id, problem]) items."""
+    cfg = ctx.params
+    listed = p | "ListChunks" >> beam.Create(chunks) | "ReshuffleChunks" >> beam.Reshuffle()
+    if not images:
+        return listed | "ReadIdxChunks" >> beam.FlatMap(read_chunk), None
+    items = listed | "DecodeImages" >> beam.FlatMap(read_image_chunk, cfg.dark_on_light)
+    edges = items | "TrainEdges" >> TrainEdges(cfg.eval_fraction, cfg.seed, cfg.slice_buckets)
+    return items, edges
 
 
 def _counters(result) -> dict:
@@ -74,16 +120,18 @@ def _counters(result) -> dict:
 
 def run(ctx, inputs, outputs) -> dict:
     cfg = ctx.params
-    chunks, expected, digest, edges = _plan(ctx)
+    images = bool(ctx.source.entries)
+    chunks, expected, digest, edges = (_plan_images if images else _plan_idx)(ctx)
     out = outputs["examples"]
     shards = cfg.num_shards
     p = ctx.beam_pipeline("ingest")
-    tagged = (p
-              | "ListChunks" >> beam.Create(chunks)
-              | "ReshuffleChunks" >> beam.Reshuffle()
-              | "ReadIdxChunks" >> beam.FlatMap(read_chunk)
-              | "ImagesToRecords" >> ImagesToRecords(cfg.dataset, cfg.eval_fraction, cfg.seed,
-                                                   edges))
+    items, fitted = _items(p, ctx, chunks, images)
+    if fitted is not None:
+        _ = fitted | "EdgesAsJson" >> beam.Map(json.dumps, sort_keys=True) | "WriteEdges" >> beam.io.WriteToText(
+            join(ctx.temp_dir, "edges"), shard_name_template="")
+    tagged = items | "ImagesToRecords" >> ImagesToRecords(
+        cfg.dataset, cfg.eval_fraction, cfg.seed,
+        beam.pvalue.AsSingleton(fitted) if fitted is not None else edges, len(cfg.class_names))
     for split in SPLITS:
         _ = tagged[split] | f"Write{split.capitalize()}" >> WriteShards(join(out, f"Split-{split}", "data"), shards,
                                                                          ctx.temp_dir)
@@ -93,9 +141,17 @@ def run(ctx, inputs, outputs) -> dict:
         return {"dry_run": True}
     counts = _counters(result)
     ctx.fault_point("mid")  # records written in staging, nothing published
+    if images:
+        with fs.open_file(join(ctx.temp_dir, "edges")) as f:
+            edges = json.loads(f.read())
     write_json(join(out, "bucket_edges.json"), edges)
     facts = _check(counts, expected, cfg.max_malformed, out) | {"split_digest": digest}
     write_json(join(out, "counts.json"), facts["records"])   # records per split, for the steps downstream
+    # The data version these records come from (content digests, no paths: moved data is the same data)
+    write_json(join(out, "data_version.json"), {
+        "dataset": cfg.dataset, "kind": ctx.source.kind, "custom": ctx.source.kind.startswith("custom"),
+        "sha256": dict(sorted(ctx.source.sha256.items())), "records": facts["records"],
+        "malformed": facts["records_malformed"]})
     return facts
 
 

@@ -24,68 +24,137 @@ def split_of(source: str, image_id: str, eval_fraction: float, seed: int) -> str
 
 
 @functools.lru_cache(maxsize=4)
-def _load_pair(images_path: str, labels_path: str):
+def _load_pair(images_path: str, labels_path: str, num_classes: int):
     # Cached per worker process: each chunk of a file reuses one decompressed, validated copy.
     from data.idx import read_idx_pair
-    return read_idx_pair(images_path, labels_path)
+    return read_idx_pair(images_path, labels_path, num_classes)
 
 
 def read_chunk(chunk):
-    """(source, images_path, labels_path, start, end) -> (source, index, image, label, properties) items.
+    """(source, images_path, labels_path, start, end, num_classes) -> (source, index, image, label, properties).
 
     Image properties are computed for the whole chunk at once (vectorized NumPy), not per image.
     """
     from contract.features import properties
 
-    source, images_path, labels_path, start, end = chunk
-    images, labels = _load_pair(images_path, labels_path)
+    source, images_path, labels_path, start, end, num_classes = chunk
+    images, labels = _load_pair(images_path, labels_path, num_classes)
     props = properties(images[start:end])
     for i in range(start, end):
         yield source, i, images[i], int(labels[i]), {k: float(v[i - start]) for k, v in props.items()}
 
 
-class _ToRecord(beam.DoFn):
-    """Validate one image and serialize it; bad ones go to the MALFORMED output with a reason."""
+def read_image_chunk(chunk, dark_on_light: bool = False):
+    """(dataset, source, split folder, [(index, 'class/file', label)]) -> (source, index, image, label,
+    properties, image_id, problem): images decoded and converted by data/images.py; an image that cannot
+    be read gets image None and the problem, naming its file."""
+    from apache_beam.io.filesystems import FileSystems
 
-    def __init__(self, dataset: str, eval_fraction: float, seed: int, edges: dict | None):
+    from contract.features import properties
+    from data.images import ImageError, to_mnist
+
+    dataset, source, folder, items = chunk
+    decoded, failed = [], []
+    for index, rel, label in items:
+        image_id, path = f"{dataset}/{source}/{rel}", f"{folder}/{rel}"
+        try:
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                decoded.append((index, label, image_id, to_mnist(f.read(), dark_on_light)))
+        except (ImageError, OSError) as e:
+            failed.append((source, index, None, label, None, image_id, f"{path}: {e}"))
+    yield from failed
+    if decoded:
+        props = properties(np.stack([d[3] for d in decoded]))
+        for j, (index, label, image_id, image) in enumerate(decoded):
+            yield source, index, image, label, {k: float(v[j]) for k, v in props.items()}, image_id, ""
+
+
+class _ToRecord(beam.DoFn):
+    """Validate one image and serialize it; bad ones go to the MALFORMED output with a reason.
+
+    edges come with the constructor, or as a side input (image folders: fitted in the same Beam job)."""
+
+    def __init__(self, dataset: str, eval_fraction: float, seed: int, edges: dict | None, num_classes: int = 10):
         self._dataset, self._fraction, self._seed, self._edges = dataset, eval_fraction, seed, edges
+        self._classes = num_classes
         self._read = Metrics.counter(NAMESPACE, "records_read")
         self._bad = Metrics.counter(NAMESPACE, "records_malformed")
         self._written = {s: Metrics.counter(NAMESPACE, f"records_{s}") for s in SPLITS}
 
-    def process(self, item):
+    def process(self, item, edges=None):
         source, index, image, label = item[:4]
         props = item[4] if len(item) > 4 else None  # precomputed per chunk by read_chunk
+        image_id = item[5] if len(item) > 5 else f"{self._dataset}/{source}/{index:05d}"
         self._read.inc()
-        image_id = f"{self._dataset}/{source}/{index:05d}"
-        problem = _problem(image, label)
+        problem = (item[6] if len(item) > 6 else "") or _problem(image, label, self._classes)
         if problem:
             self._bad.inc()
             yield beam.pvalue.TaggedOutput(MALFORMED, f"{image_id}: {problem}")
             return
         split = split_of(source, image_id, self._fraction, self._seed)
         self._written[split].inc()
-        record = to_sequence_example(image, label, image_id, self._edges, props)
+        record = to_sequence_example(image, label, image_id, edges if edges is not None else self._edges, props)
         yield beam.pvalue.TaggedOutput(split, (image_id, record))
 
 
-def _problem(image, label) -> str:
+def _problem(image, label, num_classes: int) -> str:
     shape = getattr(image, "shape", None)
     if shape != (STEPS, WIDTH):
         return f"image shape {shape}; expected ({STEPS}, {WIDTH})"
     if getattr(image, "dtype", None) != np.uint8:
         return f"image dtype {image.dtype}; expected uint8"
-    if not 0 <= int(label) <= 9:
-        return f"label {label}; expected 0..9"
+    if not 0 <= int(label) < num_classes:
+        return f"label {label}; expected 0..{num_classes - 1}"
     return ""
 
 
-@beam.ptransform_fn
-def ImagesToRecords(items, dataset: str, eval_fraction: float, seed: int, edges: dict | None = None):
-    """(source, index, image, label[, properties]) -> tagged outputs train/eval/test of (image_id, bytes),
-    plus malformed.
+class _Edges(beam.CombineFn):
+    """Exact quantile bucket edges of each property over the train split (contract/features.py): the
+    property values are gathered (5 floats per train image), then cut as ingest's plan cuts IDX data."""
 
-    edges: {slice property: bucket edges} (see features.py), used for the `<property>_bucket` features.
+    def __init__(self, buckets: int):
+        self._buckets = buckets
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, props):
+        for k, v in props.items():
+            acc.setdefault(k, []).append(v)
+        return acc
+
+    def merge_accumulators(self, accs):
+        merged: dict = {}
+        for acc in accs:
+            for k, v in acc.items():
+                merged.setdefault(k, []).extend(v)
+        return merged
+
+    def extract_output(self, acc):
+        from contract.features import bucket_edges
+        return {k: bucket_edges(np.asarray(v, dtype=np.float64), self._buckets) for k, v in sorted(acc.items())}
+
+
+@beam.ptransform_fn
+def TrainEdges(items, eval_fraction: float, seed: int, buckets: int):
+    """Decoded items -> one {property: bucket edges} fitted on the images that land in the train split."""
+    def in_train(item):
+        return item[2] is not None and split_of(item[0], item[5], eval_fraction, seed) == "train"
+    return (items
+            | "TrainOnly" >> beam.Filter(in_train)
+            | "Properties" >> beam.Map(lambda item: item[4])
+            | "FitEdges" >> beam.CombineGlobally(_Edges(buckets)))
+
+
+@beam.ptransform_fn
+def ImagesToRecords(items, dataset: str, eval_fraction: float, seed: int, edges=None, num_classes: int = 10):
+    """(source, index, image, label[, properties[, image_id[, problem]]]) -> tagged outputs train/eval/test
+    of (image_id, bytes), plus malformed.
+
+    edges: {slice property: bucket edges} (see features.py) for the `<property>_bucket` features, or a
+    side input (beam.pvalue.AsSingleton) of one.
     """
-    return items | "ValidateAndSerialize" >> beam.ParDo(
-        _ToRecord(dataset, eval_fraction, seed, edges)).with_outputs(MALFORMED, *SPLITS)
+    side = isinstance(edges, beam.pvalue.AsSingleton)
+    fn = _ToRecord(dataset, eval_fraction, seed, None if side else edges, num_classes)
+    args = (edges,) if side else ()
+    return items | "ValidateAndSerialize" >> beam.ParDo(fn, *args).with_outputs(MALFORMED, *SPLITS)

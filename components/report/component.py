@@ -1,11 +1,14 @@
 """Report: every artifact it shows, read from disk, plus the runner's record of this run -> `report`."""
+import dataclasses
+
+from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
 
 SPEC = ComponentSpec(
     name="report",
     inputs=("evaluation", "blessing", "pushed", "statistics", "anomalies", "examples", "model_run"),
     outputs=("report",),
-    params=lambda cfg: {"config": cfg.as_dict()},   # shown in the report (never cached: it describes its run)
+    params=lambda cfg: {"config": cfg.as_dict(), "dataset": dataclasses.asdict(dataset_info(cfg.data))},   # shown in the report (never cached: it describes its run)
     cacheable=False,  # it describes this run: its id, timings, and what was cached
     executor="components.report.executor:run",
 )

@@ -40,6 +40,34 @@ def _table(stats: dict) -> str:
             f"<th>pixel range</th></tr>{''.join(rows)}</table><p>Identical images shared across splits: {_e(shared)}</p>")
 
 
+def _version_cell(v: dict | None) -> str:
+    if not v:
+        return "<td>none (no earlier accepted run)</td>"
+    sums = "<br>".join(f"{_e(k)}: <code>{_e(s)}</code>" for k, s in v.get("sha256", {}).items())
+    recs = ", ".join(f"{_e(k)} {n}" for k, n in v.get("records", {}).items())
+    own = "your own data (no published checksum)" if v.get("custom") else f"public dataset, {_e(v.get('kind'))}"
+    return f"<td>{own}<br>records: {recs}<br>{sums}</td>"
+
+
+def render_versions(validation: dict | None) -> str:
+    """The data this run trained on beside the previous accepted run's, and the drift between them."""
+    versions = (validation or {}).get("data_versions") or {}
+    if not versions.get("current"):
+        return ""
+    cur, prev = versions.get("current"), versions.get("previous")
+    same = prev is not None and cur.get("sha256") == prev.get("sha256")
+    change = ("" if prev is None else "<p>Same data as the previous accepted run.</p>" if same else
+              '<p class="warn">The data changed since the previous accepted run: a different model may come from '
+              'different data.</p>')
+    drift = (validation or {}).get("drift_vs_previous") or {}
+    rows = "".join(f"<tr><td>{_e(s)}</td><td class=num>{d['label']:.4f}</td><td class=num>{d['intensity']:.4f}</td></tr>"
+                   for s, d in drift.items())
+    table = (f"<table><tr><th>split</th><th>label drift (L-inf)</th><th>intensity drift (L-inf)</th></tr>{rows}</table>"
+             if rows else "")
+    return (f"<h3>Data version</h3>{change}<table class=versions><tr><th>this run</th><th>previous accepted run</th></tr>"
+            f"<tr>{_version_cell(cur)}{_version_cell(prev)}</tr></table>{table}")
+
+
 def render_data(stats: dict | None, validation: dict | None, names: list[str]) -> str:
     if not stats:
         return "<p>No statistics.</p>"
@@ -57,5 +85,5 @@ def render_data(stats: dict | None, validation: dict | None, names: list[str]) -
                                f"{p}: share per bin ({v0['edges'][0]:g}..{v0['edges'][-1]:g})", width=300, height=150,
                                x_label="bin")
                     for p, v0 in next(iter(v for v in splits.values() if v.get("count")))["properties"].items())
-    return (f"{_verdict(validation or {})}{_table(stats)}<div>{label_bars}</div><div>{pixels}{rows}</div>"
+    return (f"{_verdict(validation or {})}{render_versions(validation)}{_table(stats)}<div>{label_bars}</div><div>{pixels}{rows}</div>"
             f"<h3>Image properties (the slice features)</h3><div>{props}</div>")

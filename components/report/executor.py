@@ -5,10 +5,7 @@ cached), so it needs no TensorFlow and is cheap to run every time (a report desc
 """
 from __future__ import annotations
 
-import dataclasses
-
 from components.report.render import render_html
-from data.registry import DATASETS
 from pipeline import fs
 from pipeline.artifacts import join, read_json, write_json
 from pipeline.fingerprint import library_versions
@@ -34,7 +31,8 @@ def _read(folder: str, name: str):
 
 def run(ctx, inputs, outputs) -> dict:
     ev = _read(inputs["evaluation"], "results.json") | {"misclassified": _read(inputs["evaluation"], "misclassified.json")}
-    source = dataclasses.asdict(ctx.source) | {"class_names": DATASETS[ctx.source.dataset].class_names}
+    source = ctx.source.describe() | {"class_names": ctx.params.dataset["class_names"],
+                                               "custom": ctx.params.dataset["custom"]}
     components = ctx.run_record
     metrics = {
         "run_id": ctx.run_id,

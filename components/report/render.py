@@ -85,6 +85,10 @@ def render_html(m: dict) -> str:
     ev, src, names = m["evaluation"], m["source"], m["source"]["class_names"]
     t = ev["thresholds"]
     warn = f'<p class="warn">Data: {_e(src["note"])}</p>' if src.get("note") else ""
+    if src.get("custom"):
+        warn = ('<p class="warn" id="own-data">Your own data, not a verified public dataset: no published checksum '
+                'exists for it, so the content sha256 of every input file is recorded instead (below, and in the '
+                'lineage).</p>')
     facts = [("dataset", src["dataset"]), ("data source", f'{src["kind"]}: {src["location"]}'),
              ("records", ", ".join(f"{k} {v}" for k, v in m["records"].items())),
              ("evaluated split", ev["split"] + (f' ({ev["split_note"]})' if ev.get("split_note") else "")),

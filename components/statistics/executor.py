@@ -12,8 +12,7 @@ import tensorflow as tf
 from components.statistics.stats import finish
 from components.statistics.transforms import MALFORMED, ComputeStatistics
 from contract.records import SPLITS
-from data.registry import DATASETS
-from pipeline.artifacts import join, write_json
+from pipeline.artifacts import join, read_json, write_json
 
 FORMAT_VERSION = 1
 
@@ -45,7 +44,7 @@ def _build(ctx, examples_dir, splits, parts):
            | "SplitFiles" >> beam.Create([join(examples_dir, f"Split-{s}", "*") for s in splits])
            | "ReadSplits" >> beam.io.ReadAllFromTFRecord(with_filename=True)
            | "TagSplit" >> beam.Map(split_of_file)
-           | "ComputeStatistics" >> ComputeStatistics(len(DATASETS[ctx.params.dataset].class_names)))
+           | "ComputeStatistics" >> ComputeStatistics(len(ctx.params.class_names)))
     _ = (out["splits"] | "FinishSplits" >> beam.MapTuple(lambda s, total: json.dumps([s, finish(total)]))
          | "WriteSplits" >> beam.io.WriteToText(join(parts, "splits")))
     _ = (out["duplicates"] | "DuplicatesAsJson" >> beam.MapTuple(lambda k, n: json.dumps([k, n]))
@@ -65,11 +64,14 @@ def run(ctx, inputs, outputs) -> dict:
     by_split = dict(_read_lines(join(parts, "splits*")))
     counts = dict(_read_lines(join(parts, "duplicates*")))
     malformed = _read_lines(join(parts, "malformed*"))
-    result = {"format_version": FORMAT_VERSION, "dataset": ctx.params.dataset,
+    result = {"format_version": FORMAT_VERSION, "dataset": ctx.params.dataset, "num_classes": len(ctx.params.class_names),
               "splits": {s: {**by_split.get(s, {"count": 0, "labels": {}}), "duplicates": counts.get(f"within:{s}", 0)}
                          for s in splits},
               "cross_split_duplicates": {k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("across:")},
               "malformed": {"count": len(malformed), "examples": sorted(malformed)[:10]}}
+    version = join(examples_dir, "data_version.json")
+    if tf.io.gfile.exists(version):   # which data these are: the validator compares it with the previous run's
+        result["data_version"] = read_json(version)
     tf.io.gfile.makedirs(out)
     write_json(join(out, "statistics.json"), result)
     ctx.fault_point("mid")

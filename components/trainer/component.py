@@ -1,6 +1,7 @@
 """Trainer: `transformed_examples` + `transform_graph` -> `model` (SavedModel) and `model_run` (logs)."""
 import dataclasses
 
+from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
 
 SPEC = ComponentSpec(
@@ -8,6 +9,8 @@ SPEC = ComponentSpec(
     inputs=("transformed_examples", "transform_graph", "examples"),   # examples: counts.json (steps per epoch)
     outputs=("model", "model_run"),
     # the dataset decides the class count and what 'augment: auto' may do (data/registry.py)
-    params=lambda cfg: {"seed": cfg.pipeline.seed, "dataset": cfg.data.dataset, **dataclasses.asdict(cfg.trainer)},
+    params=lambda cfg: {"seed": cfg.pipeline.seed, "dataset": cfg.data.dataset,
+                        "class_names": dataset_info(cfg.data).class_names,
+                        "mirror_invariant": dataset_info(cfg.data).mirror_invariant, **dataclasses.asdict(cfg.trainer)},
     executor="components.trainer.executor:run",
 )

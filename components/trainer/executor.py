@@ -16,7 +16,6 @@ import tf_keras as keras
 from components.trainer.export import export_model
 from components.trainer.model import build_model
 from contract.records import LABEL, PIXELS_XF
-from data.registry import DATASETS
 from pipeline import fs
 from pipeline.artifacts import join, read_json, write_json
 
@@ -76,11 +75,10 @@ def _augmented(pixels, seed, batch_number, augment):
     return tf.reshape(images, [-1, 28 * 28])
 
 
-def augmentations(augment: str, dataset: str) -> tuple[str, ...]:
+def augmentations(augment: str, mirror_invariant: bool) -> tuple[str, ...]:
     """pipeline.yaml's trainer.augment -> the transformations to apply ('auto': all the dataset allows)."""
     if augment == "auto":
-        known = DATASETS.get(dataset)
-        return ("mirror", "shift") if known and known.mirror_invariant else ("shift",)
+        return ("mirror", "shift") if mirror_invariant else ("shift",)
     return tuple(a for a in augment.split("+") if a != "none")
 
 
@@ -128,7 +126,7 @@ def run(ctx, inputs, outputs) -> dict:
     backup = join(ctx.pipeline_root, "checkpoints", f"trainer-{ctx.fingerprint[:16]}")
     resumed = fs.exists(backup)
     skip = consumed_batches(backup, steps)
-    augment = augmentations(cfg.augment, cfg.dataset)
+    augment = augmentations(cfg.augment, cfg.mirror_invariant)
     features = input_spec(inputs["transform_graph"])
     train = make_dataset(join(xf, "Split-train"), features, cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
                          skip_batches=skip, augment=augment)
@@ -136,7 +134,7 @@ def run(ctx, inputs, outputs) -> dict:
     # bfloat16 matmuls with float32 weights: about 1.8x faster per step on this CPU (AVX512_BF16)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.precision == "mixed_bfloat16" else "float32")
     try:
-        model = build_model(cfg.cell_size, cfg.learning_rate, len(DATASETS[cfg.dataset].class_names),
+        model = build_model(cfg.cell_size, cfg.learning_rate, len(cfg.class_names),
                             cfg.bidirectional, cfg.dropout,
                             decay_steps=cfg.epochs * steps if cfg.lr_schedule == "cosine" else None)
     finally:

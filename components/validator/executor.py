@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from components.validator import expectations as ex
-from components.validator.validate import anomalies
+from components.validator.validate import anomalies, drift
 from pipeline import fs
 from pipeline.artifacts import join, read_json, write_json, write_text
 
@@ -37,7 +37,11 @@ def run(ctx, inputs, outputs) -> dict:
     allow = ctx.params.allow_anomalies
     verdict = {"passed": not found, "anomalies": found, "overridden": bool(found and allow),
                "expectations": ctx.params.expectations, "expectations_generated": generated,
-               "previous_statistics": previous_uri}
+               "previous_statistics": previous_uri,
+               # both data versions and how far the new one moved: a reviewer sees why the model changed
+               "data_versions": {"current": stats.get("data_version"),
+                                 "previous": (previous or {}).get("data_version")},
+               "drift_vs_previous": drift(stats, previous, exp.labels)}
     fs.makedirs(outputs["anomalies"])
     write_json(join(outputs["anomalies"], "anomalies.json"), verdict)
     write_text(join(outputs["anomalies"], "expectations.yaml"), ex.dump(exp))  # what was checked, for lineage

@@ -80,6 +80,19 @@ def _drift(name, a, b, versus, exp):
     return out
 
 
+def drift(stats: dict, previous: dict | None, labels) -> dict:
+    """{split: {'label': L-inf of label shares, 'intensity': L-inf of pixel shares}} against the previous
+    accepted run's statistics, whether or not a bound is crossed (the report shows it)."""
+    out = {}
+    for name, s in stats["splits"].items():
+        b = (previous or {}).get("splits", {}).get(name)
+        if b and s.get("count") and b.get("count"):
+            pa, pb = pixel_shares(s), pixel_shares(b)
+            out[name] = {"label": round(linf(label_shares(s, labels), label_shares(b, labels)), 4),
+                         "intensity": round(linf(pa, pb), 4) if len(pa) == len(pb) else 1.0}
+    return out
+
+
 def anomalies(stats: dict, exp: Expectations, previous: dict | None = None) -> list[dict]:
     """previous: the statistics of the last accepted run on this dataset, if any."""
     splits = stats["splits"]

@@ -1,0 +1,176 @@
+"""Your own data: datasets declared in pipeline.yaml, as IDX files or an image-folder tree (pytest -m e2e)."""
+import gzip
+import hashlib
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import RUNNER, make_images
+from PIL import Image
+
+from data.acquire import DataError
+from data.idx import IdxError, encode_idx
+from data.images import ImageError, to_mnist
+from pipeline.config import ConfigError, load_config
+from pipeline.runner import run_pipeline
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def _overrides(root, name, fmt, path, extra=()):
+    spec = json.dumps({"format": fmt, "path": str(path), "class_names": CLASSES})
+    return [f"pipeline.root={root}", f"data.datasets={{{name}: {spec}}}", f"data.dataset={name}",
+            "ingest.eval_fraction=0.25", "ingest.num_shards=2", "ingest.chunk_size=64", "trainer.cell_size=16",
+            "trainer.epochs=2", "trainer.batch_size=32", "evaluator.min_accuracy=0.0",
+            f"validation.expectations={root}/expectations-{{dataset}}.yaml", *extra]
+
+
+def _config(*args, **kw):
+    return load_config(os.path.join(REPO, "pipeline.yaml"), _overrides(*args, **kw))
+
+
+def write_idx_folder(folder, n_train=240, n_test=80, seed=0, gz=True):
+    os.makedirs(folder, exist_ok=True)
+    (xtr, ytr), (xte, yte) = make_images(n_train, seed), make_images(n_test, seed + 1)
+    for name, arr in (("train-images-idx3-ubyte", xtr), ("train-labels-idx1-ubyte", ytr),
+                      ("t10k-images-idx3-ubyte", xte), ("t10k-labels-idx1-ubyte", yte)):
+        blob = encode_idx(arr)
+        with open(os.path.join(folder, name + (".gz" if gz else "")), "wb") as f:
+            f.write(gzip.compress(blob, mtime=0) if gz else blob)
+
+
+def write_image_tree(root, n_train=200, n_test=60, seed=0, corrupt=True):
+    """PNGs under root/<split>/<class>/; sizes vary (the conversion pads and resizes); one corrupt file."""
+    for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1)):
+        images, labels = make_images(n, s)
+        for i, (img, k) in enumerate(zip(images, labels)):
+            folder = os.path.join(root, split, CLASSES[k])
+            os.makedirs(folder, exist_ok=True)
+            big = np.kron(img, np.ones((2, 2), dtype=np.uint8)) if i % 3 == 0 else img  # 56x56: area-averaged back
+            Image.fromarray(big).save(os.path.join(folder, f"img{i:04d}.png"))
+    if corrupt:
+        with open(os.path.join(root, "train", "three", "broken.png"), "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n not really a png")
+
+
+def sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+# --- configuration ------------------------------------------------------------------------------------------
+
+def test_declared_dataset_is_validated(tmp_path):
+    with pytest.raises(ConfigError, match="registered public dataset"):
+        _config(tmp_path, "mnist", "idx", tmp_path)
+    with pytest.raises(ConfigError, match=r"dark_on_light: applies to format 'images' only"):
+        load_config(None, ["data.datasets={mine: {format: idx, path: /x, class_names: [a, b], dark_on_light: true}}"])
+    with pytest.raises(ConfigError, match=r"class_names: got \('a', 'a'\)"):
+        load_config(None, ["data.datasets={mine: {format: idx, path: /x, class_names: [a, a]}}"])
+    with pytest.raises(ConfigError, match=r"data.datasets.mine.fromat: unknown key; did you mean"):
+        load_config(None, ["data.datasets={mine: {fromat: idx, path: /x, class_names: [a, b]}}"])
+    with pytest.raises(ConfigError, match=r"unknown dataset 'mien'.*did you mean 'mine'"):
+        load_config(None, ["data.datasets={mine: {path: /x, class_names: [a, b]}}", "data.dataset=mien"])
+
+
+# --- the conversion rule ------------------------------------------------------------------------------------
+
+def _png(array, mode="L"):
+    buf = io.BytesIO()
+    Image.fromarray(array).convert(mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_conversion_keeps_aspect_pads_and_area_averages():
+    tall = np.zeros((56, 28), dtype=np.uint8)
+    tall[:, 12:16] = 255                        # a vertical bar, twice as tall as wide
+    out = to_mnist(_png(tall))
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    # padded to 56x56 (centred: 14 black columns each side), then each output pixel averages 2x2
+    assert out[:, :7].max() == 0 and out[:, 21:].max() == 0
+    assert out[10, 7 + 6] == 255 and out[10, 7 + 7] == 255
+    light = np.full((28, 28), 255, dtype=np.uint8)
+    light[5:9, 5:9] = 0                         # dark ink on white paper
+    assert to_mnist(_png(light, "RGB"), dark_on_light=True)[6, 6] == 255
+    assert to_mnist(_png(light), dark_on_light=True)[20, 20] == 0
+    odd = np.full((3, 3), 90, dtype=np.uint8)   # upscaled: every output pixel covers one source pixel
+    assert set(np.unique(to_mnist(_png(odd)))) == {90}
+    for bad, why in ((b"", "empty file"), (b"GIF89a junk", "cannot decode")):
+        with pytest.raises(ImageError, match=why):
+            to_mnist(bad)
+
+
+# --- end to end ---------------------------------------------------------------------------------------------
+
+@pytest.mark.e2e
+def test_custom_idx_dataset_end_to_end(tmp_path):
+    folder = tmp_path / "digits"
+    write_idx_folder(folder, gz=False)           # uncompressed files are accepted too
+    cfg = _config(tmp_path / "root", "my_digits", "idx", folder)
+    summary = run_pipeline(cfg, [f"--runner={RUNNER}"])
+    assert summary["status"] == "succeeded" and summary["blessed"] is True and summary["pushed"]["pushed"]
+    src = summary["source"]
+    assert src["kind"] == "custom-idx" and "not a verified public dataset" in src["note"]
+    assert src["sha256"]["train_images"] == sha(folder / "train-images-idx3-ubyte")
+    assert set(src["sha256"]) == {"train_images", "train_labels", "test_images", "test_labels"}
+    report = open(summary["artifacts"]["report"]).read()
+    assert 'id="own-data"' in report and src["sha256"]["test_labels"] in report and "zero" in report
+
+
+def test_custom_idx_label_outside_declared_classes(tmp_path):
+    folder = tmp_path / "digits"
+    write_idx_folder(folder)
+    images, labels = make_images(240, 0)
+    labels[17] = 12                                # two past the last declared class
+    with open(folder / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(gzip.compress(encode_idx(labels), mtime=0))
+    cfg = _config(tmp_path / "root", "my_digits", "idx", folder)
+    with pytest.raises(IdxError, match=r"train-labels-idx1-ubyte.gz: at byte 25: label 12 at index 17; expected 0..9"):
+        run_pipeline(cfg, [f"--runner={RUNNER}"])
+    assert not os.path.exists(tmp_path / "root" / "serving")
+    runs = os.listdir(tmp_path / "root" / "runs")
+    assert not any(os.path.exists(tmp_path / "root" / "runs" / r / "ingest") for r in runs)
+
+
+def test_image_folder_errors_name_the_folder(tmp_path):
+    write_image_tree(tmp_path / "imgs", n_train=20, n_test=0, corrupt=False)
+    os.makedirs(tmp_path / "imgs" / "train" / "ten")
+    cfg = _config(tmp_path / "root", "scans", "images", tmp_path / "imgs")
+    with pytest.raises(DataError, match=r"imgs/train/ten: class folder 'ten' is not a declared class"):
+        run_pipeline(cfg, [f"--runner={RUNNER}"])
+    with pytest.raises(DataError, match="no train/ folder"):
+        run_pipeline(_config(tmp_path / "root", "scans", "images", tmp_path), [f"--runner={RUNNER}"])
+
+
+@pytest.mark.e2e
+def test_image_folder_versions_end_to_end(tmp_path):
+    """Version 1 with a corrupt PNG (reported by name), then version 2 (new images): re-ingested, drift and
+    both digests in the report, compared with the last blessed model."""
+    tree, root = tmp_path / "imgs", tmp_path / "root"
+    write_image_tree(tree)
+    first = run_pipeline(_config(root, "scans", "images", tree, ["ingest.max_malformed=1"]), [f"--runner={RUNNER}"])
+    assert first["status"] == "succeeded" and first["blessed"] is True
+    assert first["source"]["kind"] == "custom-images" and first["source"]["images"] == {"train": 201, "test": 60}
+    malformed = open(next(p for p in _files(first["artifacts"]["examples"]) if "malformed" in p)).read()
+    assert "train/three/broken.png" in malformed and "cannot decode" in malformed
+    assert sum(first["records"].values()) == 260
+
+    write_image_tree(tree, n_train=260, seed=7)   # the next month's data: more, and different, images
+    second = run_pipeline(_config(root, "scans", "images", tree, ["ingest.max_malformed=1"]), [f"--runner={RUNNER}"])
+    assert second["components"]["ingest"]["status"] == "succeeded"       # not cached: the digests differ
+    assert second["source"]["sha256"]["train"] != first["source"]["sha256"]["train"]
+    anomalies = json.load(open(os.path.join(second["artifacts"]["anomalies"], "anomalies.json")))
+    assert anomalies["data_versions"]["previous"]["sha256"] == first["source"]["sha256"]
+    assert anomalies["data_versions"]["current"]["sha256"] == second["source"]["sha256"]
+    assert set(anomalies["drift_vs_previous"]) == {"train", "eval", "test"}
+    assert anomalies["drift_vs_previous"]["train"]["label"] > 0
+    report = open(second["artifacts"]["report"]).read()
+    assert first["source"]["sha256"]["train"] in report and second["source"]["sha256"]["train"] in report
+    assert "The data changed since the previous accepted run" in report
+    assert second["components"]["evaluator"]["baseline_model"]   # compared with the first run's blessed model
+
+
+def _files(folder):
+    return [os.path.join(folder, f) for f in os.listdir(folder)]
