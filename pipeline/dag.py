@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from components.evaluator.component import SPEC as EVALUATOR
+from components.infra_validator.component import SPEC as INFRA_VALIDATOR
 from components.ingest.component import SPEC as INGEST
 from components.pusher.component import SPEC as PUSHER
 from components.report.component import SPEC as REPORT
@@ -14,8 +15,9 @@ EXTERNAL = ("raw_data",)
 
 
 def components():
-    """Ingest -> Statistics -> Validator (the gate) -> Transform -> Trainer -> Evaluator -> Pusher -> Report."""
-    return check([INGEST, STATISTICS, VALIDATOR, TRANSFORM, TRAINER, EVALUATOR, PUSHER, REPORT])
+    """Ingest -> Statistics -> Validator (the gate) -> Transform -> Trainer -> Evaluator -> InfraValidator
+    -> Pusher -> Report."""
+    return check([INGEST, STATISTICS, VALIDATOR, TRANSFORM, TRAINER, EVALUATOR, INFRA_VALIDATOR, PUSHER, REPORT])
 
 
 def check(dag):

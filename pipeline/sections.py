@@ -98,6 +98,15 @@ class EvaluatorSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class InfraValidatorSection:
+    """The serving check before push (components/infra_validator)."""
+    canaries: int = 32                  # evaluated examples replayed against the exported model
+    batch_size: int = 8                 # canaries per request
+    repeats: int = 10                   # passes over the canaries, for the latency percentiles
+    timeout_s: float = 300.0            # the clean serving process must finish within this
+
+
+@dataclasses.dataclass(frozen=True)
 class PusherSection:
     serving_dir: Optional[str] = None   # default <root>/serving/<dataset>; versions go in numbered folders
 
@@ -136,6 +145,7 @@ class Config:
     transform: TransformSection = TransformSection()
     trainer: TrainerSection = TrainerSection()
     evaluator: EvaluatorSection = EvaluatorSection()
+    infra_validator: InfraValidatorSection = InfraValidatorSection()
     pusher: PusherSection = PusherSection()
     beam: BeamSection = BeamSection()
     flink: FlinkSection = FlinkSection()
@@ -191,6 +201,10 @@ CHECKS = {
     "evaluator.min_slice_size": (lambda v: v >= 1, "at least 1"),
     "evaluator.gallery_size": (lambda v: 0 <= v <= 1000, "0..1000"),
     "evaluator.batch_size": (lambda v: v >= 1, "at least 1"),
+    "infra_validator.canaries": (lambda v: 1 <= v <= 1000, "1..1000"),
+    "infra_validator.batch_size": (lambda v: v >= 1, "at least 1"),
+    "infra_validator.repeats": (lambda v: 1 <= v <= 1000, "1..1000"),
+    "infra_validator.timeout_s": (lambda v: v > 0, "a positive number of seconds"),
     "flink.home": (_contained, "a path without '..' (or an absolute path)"),
     "flink.rest_port": (lambda v: 1 <= v <= 65535, "a port number"),
     "flink.rpc_port": (lambda v: 1 <= v <= 65535, "a port number"),

@@ -58,7 +58,7 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     assert os.path.exists(blessing)
     assert {c["status"] for c in first["components"].values()} == {"succeeded"}
     assert list(first["components"]) == ["ingest", "statistics", "validator", "transform", "trainer", "evaluator",
-                                         "pusher", "report"]
+                                         "infra_validator", "pusher", "report"]
     rec = first["records"]
     assert rec["train"] + rec["eval"] == 240 and rec["test"] == 80 and rec["eval"] > 0
     run_dir = os.path.join(root, "runs", first["run_id"])

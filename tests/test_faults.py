@@ -18,10 +18,11 @@ from tests.test_runner import _cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 DET = ["--set", "trainer.deterministic=true", "--set", "trainer.epochs=2", "--set", "trainer.checkpoint_steps=2"]
-ORDER = ["ingest", "statistics", "validator", "transform", "trainer", "evaluator", "pusher", "report"]
+ORDER = ["ingest", "statistics", "validator", "transform", "trainer", "evaluator", "infra_validator", "pusher",
+         "report"]
 CASES = [("ingest", "start"), ("ingest", "mid"), ("statistics", "mid"), ("validator", "before_publish"),
          ("transform", "before_publish"), ("trainer", "mid"),
-         ("trainer", "step3"), ("evaluator", "mid"), ("evaluator", "after_publish"), ("pusher", "mid"),
+         ("trainer", "step3"), ("evaluator", "mid"), ("evaluator", "after_publish"), ("infra_validator", "mid"), ("pusher", "mid"),
          ("pusher", "before_publish"), ("report", "start"), ("report", "mid")]
 
 

@@ -51,9 +51,12 @@ def push(model_dir: str, root: str, before_rename=lambda: None) -> tuple[int, st
 
 def run(ctx, inputs, outputs) -> dict:
     verdict = read_json(fs.join(inputs["blessing"], "blessing.json"))
+    serving = read_json(fs.join(inputs["infra_blessing"], "infra_blessing.json"))
     fs.makedirs(outputs["pushed"])
-    if not verdict["blessed"]:
-        record = {"pushed": False, "reason": "the model is not blessed: " + "; ".join(verdict["reasons"])}
+    if not verdict["blessed"] or not serving["blessed"]:
+        why = ("the model is not blessed: " + "; ".join(verdict["reasons"]) if not verdict["blessed"] else
+               "the model failed the serving check: " + "; ".join(serving["reasons"]))
+        record = {"pushed": False, "reason": why}
         log.warning("not pushed: %s", record["reason"])
     else:
         version, path = push(inputs["model"], serving_dir(ctx), before_rename=lambda: ctx.fault_point("mid"))

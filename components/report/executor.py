@@ -42,6 +42,7 @@ def run(ctx, inputs, outputs) -> dict:
         "records": _read(inputs["examples"], "counts.json"),
         "bucket_edges": _read(inputs["examples"], "bucket_edges.json"),
         "pushed": _read(inputs["pushed"], "push.json"),
+        "serving_check": _read(inputs["infra_blessing"], "infra_blessing.json"),
         "versions": library_versions(),
         "timings_s": _timings(components),
         "cached": {n: c.get("cached_from_run") for n, c in components.items() if c.get("status") == "cached"},

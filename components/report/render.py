@@ -74,10 +74,19 @@ def _verdict(m) -> str:
             if ev.get("baseline_model") else "No blessed baseline model yet: judged on the absolute threshold only.")
     pushed = (f"Pushed as version {push['version']}: <code>{_e(push['path'])}</code>" if push.get("pushed")
               else f"Not pushed: {_e(push.get('reason', 'no pusher record'))}")
+    check, serving = m.get("serving_check") or {}, ""
+    if check:
+        lat = check.get("latency_ms") or {}
+        timing = (f"; latency per request of {check['batch_size']}: p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms"
+                  if lat else "")
+        serving = ("<p>Serving check: " + ('<span class="ok">PASSED</span>' if check["blessed"] else
+                   '<span class="bad">FAILED</span>') + f": {check['canaries']} canaries from the {_e(check['split'])}"
+                   f" split served by the SavedModel alone in a clean process{timing}.</p>"
+                   + "".join(f"<p class=warn>{_e(r)}</p>" for r in check.get("reasons", [])))
     data = m.get("data", {}).get("validation", {})
     override = ('<p class="warn">Trained on data with anomalies (validation.allow_anomalies is true): '
                 + "; ".join(_e(a["message"]) for a in data.get("anomalies", [])) + "</p>") if data.get("overridden") else ""
-    return f"<h2>Verdict: {head}</h2>{override}<ul>{reasons}</ul><p>{base}</p><p>{pushed}</p>"
+    return f"<h2>Verdict: {head}</h2>{override}<ul>{reasons}</ul><p>{base}</p>{serving}<p>{pushed}</p>"
 
 
 def render_html(m: dict) -> str:

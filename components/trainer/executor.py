@@ -150,7 +150,7 @@ def run(ctx, inputs, outputs) -> dict:
                         callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - start
     ctx.fault_point("mid")  # trained, not exported: the checkpoint lets a rerun skip the training
-    export_model(model, inputs["transform_graph"], outputs["model"])
+    export_model(model, inputs["transform_graph"], outputs["model"], cfg.class_names)
     fs.rmtree(backup)  # finished: the next run of this work starts from the cache, not a checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     write_json(join(outputs["model_run"], "history.json"), hist)   # per epoch: loss, accuracy, val_*

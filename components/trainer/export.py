@@ -5,16 +5,21 @@ Only `pixels` is parsed; the tensorflow-transform graph runs inside.
 """
 from __future__ import annotations
 
+import json
+
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.tfxio.tensor_representation_util import CreateTfSequenceExampleParserConfig
 
 from contract.records import PIXELS, PIXELS_XF, SERVING_INPUT, SERVING_SIGNATURE, raw_schema
 
+CLASS_NAMES_FILE = "class_names.json"
 EXAMPLES = tf.TensorSpec([None], tf.string, name=SERVING_INPUT)
 
 
-def export_model(model, transform_graph_dir: str, export_dir: str) -> None:
+def export_model(model, transform_graph_dir: str, export_dir: str, class_names=None) -> None:
+    """Save the model with its serving signature; class_names go to assets.extra/class_names.json, where
+    model servers look for extras and `python -m pipeline predict` finds them."""
     model.tft_layer = tft.TFTransformOutput(transform_graph_dir).transform_features_layer()
     _, sequence_spec = CreateTfSequenceExampleParserConfig(raw_schema())
 
@@ -28,3 +33,7 @@ def export_model(model, transform_graph_dir: str, export_dir: str) -> None:
 
     model.save(export_dir, save_format="tf", include_optimizer=False,
                signatures={SERVING_SIGNATURE: serve})
+    if class_names:
+        tf.io.gfile.makedirs(f"{export_dir}/assets.extra")
+        with tf.io.gfile.GFile(f"{export_dir}/assets.extra/{CLASS_NAMES_FILE}", "w") as f:
+            json.dump(list(class_names), f)
