@@ -6,6 +6,7 @@
     python -m pipeline runs | show RUN_ID | lineage ARTIFACT_ID_OR_PATH | verify RUN_ID
     python -m pipeline graph --runner dataflow [--from RUN_ID]     # offline --dry_run of each Beam step
     python -m pipeline flink up | down | status | fetch             # the local Flink cluster (docs/flink.md)
+    python -m pipeline predict --model latest --input DIR_OR_FILE --output DIR [--runner flink]
 """
 from __future__ import annotations
 
@@ -54,7 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--force", action="store_true", help="replace an existing file (kept as <file>.previous)")
     flink = sub.add_parser("flink", help="the local Flink session cluster and Beam's job server")
     flink.add_argument("action", choices=("up", "down", "status", "fetch"))
-    for p in (report, runs, show, lineage, graph, verify, exp, flink):
+    predict = sub.add_parser("predict", help="predictions for many images on a Beam runner (RunInference)")
+    predict.add_argument("--model", required=True, help="a pushed version, 'latest', a run id, or a SavedModel folder")
+    predict.add_argument("--input", required=True, help="an IDX images file, an image folder, or raw TFRecords")
+    predict.add_argument("--output", required=True, help="a new folder: predictions-*.csv|tfrecord, summary.json")
+    predict.add_argument("--runner", help="Beam runner profile from pipeline.yaml (beam.profiles)")
+    predict.add_argument("--dark-on-light", action="store_true", help="images are dark ink on light paper")
+    predict.add_argument("--batch-size", type=int, default=256, help="records per inference call")
+    for p in (report, runs, show, lineage, graph, verify, exp, flink, predict):
         p.add_argument("--config", default=DEFAULT_CONFIG)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     return parser
@@ -209,6 +217,18 @@ def _cmd_store(args) -> int:
     return 0
 
 
+def _cmd_predict(args) -> int:
+    overrides = list(args.set) + ([f"beam.runner={args.runner}"] if args.runner else [])
+    cfg = _load(argparse.Namespace(config=args.config, set=overrides, profile=None))
+    from pipeline.packaging import with_package
+    from pipeline.predict import run_predict
+    beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels"))
+    facts = run_predict(cfg, beam_args, args.model, args.input, args.output, args.dark_on_light, args.batch_size)
+    print(f"predicted {facts['predictions']} {facts['input_kind']} inputs ({facts['malformed']} malformed) with "
+          f"{facts['model']} on {facts['runner']} in {facts['seconds']:.1f} s -> {args.output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_environment()
     args, beam_flags = _parser().parse_known_args(argv)
@@ -218,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.flink import ClusterError
     from pipeline.flink_dist import FetchError
     from pipeline.metadata import StoreVersionError
+    from pipeline.predict import PredictError
     from pipeline.spec import StopPipeline
     try:
         if args.command == "run":
@@ -237,8 +258,11 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_expectations(args)
         if args.command == "flink":
             return _cmd_flink(args)
+        if args.command == "predict":
+            return _cmd_predict(args)
         return _cmd_store(args)
-    except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError, StoreVersionError) as e:
+    except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError, StoreVersionError,
+            PredictError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except StopPipeline as e:  # the data failed validation: the anomalies are the message

@@ -105,5 +105,5 @@ def test_kill_during_transform_then_resume(tiny_dataset, tmp_path):
     summary = json.load(open(os.path.join(root, "runs", latest, "summary.json")))
     assert _status(summary) == {"ingest": "cached", "statistics": "cached", "validator": "succeeded",
                                 "transform": "succeeded", "trainer": "succeeded", "evaluator": "succeeded",
-                                "pusher": "succeeded", "report": "succeeded"}
+                                "infra_validator": "succeeded", "pusher": "succeeded", "report": "succeeded"}
     assert summary["components"]["ingest"]["cached_from_run"] == run_id

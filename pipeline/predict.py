@@ -1,0 +1,177 @@
+"""`python -m pipeline predict`: predictions for a large unlabelled set on any Beam runner (TFX's BulkInferrer).
+
+    python -m pipeline predict --model latest --input images/ --output preds/ [--runner flink]
+
+--model: a pushed version number, `latest` (the newest pushed version), a run id (that run's trained
+model), or a SavedModel folder. --input: an IDX images file (.gz or not), a folder of PNG/JPEG images
+(searched recursively; ids are the relative paths), or raw TFRecords (a file, a glob, or a folder such
+as an examples artifact's Split-test/). The output folder is assembled aside and appears whole.
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import logging
+import os
+import time
+import uuid
+
+from pipeline import fs
+
+log = logging.getLogger(__name__)
+CLASS_NAMES = os.path.join("assets.extra", "class_names.json")   # written by the trainer's export
+
+
+class PredictError(ValueError):
+    """A model or an input that cannot be used; the message names it and says what was expected."""
+
+
+def resolve_model(spec: str, cfg) -> str:
+    serving = cfg.pusher.serving_dir or fs.join(cfg.pipeline.root, "serving", cfg.data.dataset)
+    if os.path.isfile(os.path.join(spec, "saved_model.pb")):
+        return os.path.abspath(spec)
+    if spec == "latest" or spec.isdigit():
+        versions = sorted(int(d) for d in (os.listdir(serving) if os.path.isdir(serving) else []) if d.isdigit())
+        if not versions:
+            raise PredictError(f"--model {spec}: no pushed version under {serving}")
+        version = versions[-1] if spec == "latest" else int(spec)
+        if version not in versions:
+            raise PredictError(f"--model {spec}: not a pushed version under {serving}; expected one of {versions}")
+        return os.path.abspath(os.path.join(serving, str(version)))
+    summary = os.path.join(cfg.pipeline.root, "runs", spec, "summary.json")
+    if os.path.isfile(summary):
+        with open(summary) as f:
+            model = json.load(f).get("artifacts", {}).get("model")
+        if model and os.path.isfile(os.path.join(model, "saved_model.pb")):
+            return os.path.abspath(model)
+        raise PredictError(f"--model {spec}: run {spec} has no trained model")
+    raise PredictError(f"--model {spec}: not a SavedModel folder, a pushed version of {serving}, 'latest', "
+                       f"nor a run id under {cfg.pipeline.root}/runs")
+
+
+def class_names(model_dir: str, classes: int | None = None) -> tuple[str, ...]:
+    path = os.path.join(model_dir, CLASS_NAMES)
+    if os.path.exists(path):
+        with open(path) as f:
+            return tuple(json.load(f))
+    return tuple(str(k) for k in range(classes or 10))
+
+
+def _is_idx(path: str) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(2)
+    opener = gzip.open if head == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rb") as f:
+            return f.read(4) == b"\x00\x00\x08\x03"
+    except OSError:
+        return False
+
+
+def plan_input(path: str) -> tuple[str, list]:
+    """-> (kind, items): ('idx', [(path, name, start, end)]), ('images', [(id, path)]) or ('tfrecord', [files])."""
+    from data.images import is_image_name
+
+    if os.path.isdir(path):
+        images = sorted(os.path.relpath(os.path.join(d, f), path) for d, _, files in os.walk(path) for f in files
+                        if is_image_name(f))
+        if images:
+            return "images", [(rel, os.path.abspath(os.path.join(path, rel))) for rel in images]
+        files = sorted(os.path.join(d, f) for d, _, fs_ in os.walk(path) for f in fs_ if not f.startswith("."))
+        if not files:
+            raise PredictError(f"--input {path}: empty folder; expected images or raw TFRecord files")
+        return "tfrecord", [os.path.abspath(f) for f in files]
+    matches = sorted(glob.glob(path)) if any(c in path for c in "*?[") else ([path] if os.path.isfile(path) else [])
+    if not matches:
+        raise PredictError(f"--input {path}: no such file or folder")
+    if len(matches) == 1 and _is_idx(matches[0]):
+        from data.idx import _read_bytes, parse_idx
+        n = len(parse_idx(_read_bytes(matches[0]), matches[0], expect_ndim=3))   # a clear error if malformed
+        name = os.path.basename(matches[0]).split(".")[0]
+        return "idx", [(os.path.abspath(matches[0]), name, s, min(s + 5000, n)) for s in range(0, n, 5000)]
+    return "tfrecord", [os.path.abspath(m) for m in matches]
+
+
+def _records(p, kind: str, items: list, dark_on_light: bool):
+    """The Beam graph up to (id, serialized raw record), and the malformed inputs (or None)."""
+    import apache_beam as beam
+
+    from components.bulk_inferrer.transforms import MALFORMED, DecodeImages, read_idx_chunk, record_id
+
+    if kind == "idx":
+        return (p | "ListChunks" >> beam.Create(items) | "Spread" >> beam.Reshuffle()
+                | "ReadIdx" >> beam.FlatMap(read_idx_chunk)), None
+    if kind == "images":
+        decoded = (p | "ListImages" >> beam.Create(items) | "Spread" >> beam.Reshuffle()
+                   | "DecodeImages" >> DecodeImages(dark_on_light))
+        return decoded.records, decoded[MALFORMED]
+    return (p | "ListFiles" >> beam.Create(items) | "ReadRecords" >> beam.io.ReadAllFromTFRecord(with_filename=True)
+            | "KeyById" >> beam.Map(record_id)), None
+
+
+def _build(beam_args: list[str], temp: str, kind, items, model_dir, names, out, dark_on_light, batch_size):
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from components.bulk_inferrer.transforms import Predict, to_csv, to_example
+
+    extra = {} if any(a.startswith("--temp_location") for a in beam_args) else {"temp_location": temp}
+    p = beam.Pipeline(options=PipelineOptions(beam_args, job_name=f"mnist-predict-{uuid.uuid4().hex[:8]}",
+                                              save_main_session=False, **extra))
+    records, malformed = _records(p, kind, items, dark_on_light)
+    rows = records | "Predict" >> Predict(model_dir, names, batch_size)
+    header = ",".join(["id", "class", "class_name"] + [f"p_{n}" for n in names])
+    _ = rows | "AsCsv" >> beam.Map(to_csv) | "WriteCsv" >> beam.io.WriteToText(
+        fs.join(out, "predictions"), file_name_suffix=".csv", header=header)
+    _ = rows | "AsExamples" >> beam.Map(to_example) | "WriteTFRecord" >> beam.io.WriteToTFRecord(
+        fs.join(out, "predictions"), file_name_suffix=".tfrecord")
+    if malformed is not None:
+        _ = malformed | "WriteMalformed" >> beam.io.WriteToText(fs.join(out, "malformed"), file_name_suffix=".txt")
+    return p
+
+
+def _counters(result) -> dict:
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from components.bulk_inferrer.transforms import NAMESPACE
+    counts: dict = {}
+    for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
+        counts[c.key.metric.name] = counts.get(c.key.metric.name, 0) + (c.committed or c.attempted or 0)
+    return counts
+
+
+def run_predict(cfg, beam_args: list[str], model: str, source: str, output: str, dark_on_light: bool = False,
+                batch_size: int = 256) -> dict:
+    """Predict every input; write DIR/predictions-*.csv and *.tfrecord, malformed-*.txt, summary.json."""
+    from pipeline.workers import preflight, watchdog, worker_pool
+
+    if os.path.exists(output):
+        raise PredictError(f"--output {output}: already exists; predictions never overwrite a folder")
+    model_dir = resolve_model(model, cfg)
+    names = class_names(model_dir)
+    kind, items = plan_input(source)
+    preflight(beam_args)
+    staging = f"{output.rstrip('/')}.partial-{uuid.uuid4().hex[:6]}"
+    start = time.perf_counter()
+    try:
+        fs.makedirs(staging)
+        with worker_pool(cfg, beam_args) as pool:
+            p = _build(beam_args, os.path.abspath(os.path.join(staging, ".tmp")), kind, items, model_dir, names,
+                       os.path.abspath(staging), dark_on_light, batch_size)
+            from pipeline.spec import _wait_watched
+            result = p.run()
+            watch = watchdog(beam_args, pool)
+            result.wait_until_finish() if watch is None else _wait_watched(result, watch)
+        counts = _counters(result)
+        fs.rmtree(os.path.join(staging, ".tmp"))
+        summary = {"model": model_dir, "input": os.path.abspath(source), "input_kind": kind,
+                   "runner": next((a.split("=", 1)[1] for a in beam_args if a.startswith("--runner=")), "direct"),
+                   "predictions": counts.get("predictions", 0), "malformed": counts.get("inputs_malformed", 0),
+                   "class_names": list(names), "seconds": round(time.perf_counter() - start, 2)}
+        with open(os.path.join(staging, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+        os.rename(staging, output)   # the folder appears whole, or not at all
+    finally:
+        fs.rmtree(staging)
+    return summary

@@ -1,0 +1,119 @@
+"""`python -m pipeline predict` (bulk inference with RunInference): the evaluator's classes, at scale."""
+import csv
+import glob
+import gzip
+import json
+import os
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from conftest import RUNNER, make_images
+from PIL import Image
+
+from components.bulk_inferrer.transforms import MALFORMED, DecodeImages
+from pipeline.predict import PredictError, run_predict
+from tests.conftest import results_of
+from tests.test_e2e import _config
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def trained(module_dataset):
+    """One tiny pipeline run: (config, summary, IDX folder)."""
+    from pipeline.runner import run_pipeline
+    folder, tmp = module_dataset
+    cfg = _config(str(tmp / "root"), folder)
+    summary = run_pipeline(cfg, [f"--runner={RUNNER}"])
+    assert summary["pushed"]["pushed"]
+    return cfg, summary, folder
+
+
+def _rows(out):
+    rows = []
+    for path in sorted(glob.glob(os.path.join(out, "predictions-*.csv"))):
+        with open(path) as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
+def _labels(folder):
+    blob = gzip.decompress(open(os.path.join(folder, "t10k-labels-idx1-ubyte.gz"), "rb").read())
+    return np.frombuffer(blob, dtype=np.uint8, offset=8)
+
+
+def test_predict_on_idx_gives_the_evaluators_classes(trained, tmp_path):
+    cfg, summary, folder = trained
+    out = str(tmp_path / "preds")
+    facts = run_predict(cfg, [f"--runner={RUNNER}"], "latest", os.path.join(folder, "t10k-images-idx3-ubyte.gz"), out)
+    rows = _rows(out)
+    assert facts["predictions"] == len(rows) == 80 and facts["malformed"] == 0 and facts["input_kind"] == "idx"
+    assert facts["model"] == summary["pushed"]["path"]
+    labels = _labels(folder)
+    predicted = {int(r["id"].rsplit("/", 1)[1]): int(r["class"]) for r in rows}
+    confusion = np.zeros((10, 10), dtype=int)
+    for i, k in predicted.items():
+        confusion[labels[i], k] += 1
+    assert confusion.tolist() == results_of(summary)["confusion"]      # every image, the evaluator's class
+    canaries = json.load(open(os.path.join(summary["artifacts"]["evaluation"], "canaries.json")))["canaries"]
+    assert canaries and all(predicted[int(c["image_id"].rsplit("/", 1)[1])] == c["predicted"] for c in canaries)
+    row = rows[0]
+    assert row["class_name"] == "abcdefghij"[int(row["class"])]                # names from the model's assets.extra
+    assert abs(sum(float(row[f"p_{n}"]) for n in "abcdefghij") - 1) < 1e-4
+    assert glob.glob(os.path.join(out, "predictions-*.tfrecord"))
+    with pytest.raises(PredictError, match="already exists"):
+        run_predict(cfg, [f"--runner={RUNNER}"], "latest", os.path.join(folder, "t10k-images-idx3-ubyte.gz"), out)
+
+
+def test_predict_on_raw_records_keeps_their_ids(trained, tmp_path):
+    cfg, summary, _ = trained
+    out = str(tmp_path / "preds")
+    split = os.path.join(summary["artifacts"]["examples"], "Split-test")
+    facts = run_predict(cfg, [f"--runner={RUNNER}"], summary["run_id"], split, out)
+    assert facts["input_kind"] == "tfrecord" and facts["predictions"] == 80
+    assert facts["model"] == summary["artifacts"]["model"]
+    predicted = {r["id"]: int(r["class"]) for r in _rows(out)}
+    canaries = json.load(open(os.path.join(summary["artifacts"]["evaluation"], "canaries.json")))["canaries"]
+    assert {c["image_id"]: c["predicted"] for c in canaries} == {c["image_id"]: predicted[c["image_id"]] for c in canaries}
+
+
+def test_predict_on_an_image_folder_reports_the_corrupt_file(trained, tmp_path):
+    cfg, summary, _ = trained
+    images, _ = make_images(12, 5)
+    folder = tmp_path / "scans" / "batch1"
+    folder.mkdir(parents=True)
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(folder / f"{i:02d}.png")
+    (folder / "zz-corrupt.png").write_bytes(b"definitely not an image")
+    out = str(tmp_path / "preds")
+    facts = run_predict(cfg, [f"--runner={RUNNER}"], "latest", str(tmp_path / "scans"), out)
+    assert facts["input_kind"] == "images" and facts["predictions"] == 12 and facts["malformed"] == 1
+    assert {r["id"] for r in _rows(out)} == {f"batch1/{i:02d}.png" for i in range(12)}
+    bad = open(glob.glob(os.path.join(out, "malformed-*.txt"))[0]).read()
+    assert "batch1/zz-corrupt.png" in bad and "cannot decode" in bad
+    assert not glob.glob(str(tmp_path / "preds.partial-*"))        # the staging folder is gone
+
+
+def test_decode_images_tags_the_undecodable(tmp_path):
+    img = np.zeros((28, 28), dtype=np.uint8)
+    img[3:9, 3:9] = 200
+    Image.fromarray(img).save(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_bytes(b"")
+    with TestPipeline(runner=RUNNER) as p:
+        out = (p | beam.Create([("ok", str(tmp_path / "ok.png")), ("bad", str(tmp_path / "bad.png"))])
+               | DecodeImages())
+        assert_that(out.records | beam.Map(lambda kv: kv[0]), equal_to(["ok"]), label="DecodedIds")
+        assert_that(out[MALFORMED] | beam.Map(lambda m: "bad.png: empty file" in m), equal_to([True]),
+                    label="MalformedNamed")
+
+
+def test_unusable_model_or_input_is_a_clear_error(trained, tmp_path):
+    cfg, _, folder = trained
+    with pytest.raises(PredictError, match="not a pushed version"):
+        run_predict(cfg, [f"--runner={RUNNER}"], "12", folder, str(tmp_path / "a"))
+    with pytest.raises(PredictError, match="no such file or folder"):
+        run_predict(cfg, [f"--runner={RUNNER}"], "latest", str(tmp_path / "missing"), str(tmp_path / "b"))
+    assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
