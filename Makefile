@@ -78,6 +78,7 @@ bench: $(STAMP) fashion-data
 	$(PY) bench/ingest.py --dataset fashion_mnist
 	$(PY) bench/train_input.py --root $(BENCH_ROOT)
 	$(PY) bench/evaluate.py --root $(BENCH_ROOT)
+	$(PY) bench/predict.py --root $(BENCH_ROOT)
 
 # Fashion-MNIST on the local Flink cluster against the in-process runner (starts and stops it if not up).
 bench-flink: $(STAMP) fashion-data flink-fetch

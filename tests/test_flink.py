@@ -115,6 +115,33 @@ def test_beam_steps_on_flink_match_direct(base, cluster):
     assert _beam_workers() == []    # the run's worker pool and its SDK workers are gone
 
 
+def test_predict_on_flink_matches_direct(base, cluster, tmp_path):
+    """Bulk inference (RunInference) as a Flink job: the same class for every image as on direct."""
+    from pipeline.predict import run_predict
+    folder, root, direct = base
+    images = os.path.join(folder, "t10k-images-idx3-ubyte.gz")
+    cfg = _config(root, folder, ["trainer.epochs=1"])
+    local = run_predict(cfg, ["--runner=FnApiRunner"], direct["run_id"], images, str(tmp_path / "direct"))
+    args = [sys.executable, os.path.join(REPO, "tests", "run_tiny.py"), folder, "predict", "--config",
+            os.path.join(REPO, "pipeline.yaml"), "--runner", "flink", "--model", direct["run_id"], "--input", images,
+            "--output", str(tmp_path / "flink")]
+    for kv in tiny_overrides(root, folder, ["trainer.epochs=1"]):
+        args += ["--set", kv]
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    remote = json.load(open(tmp_path / "flink" / "summary.json"))
+    assert remote["runner"] == "FlinkRunner" and remote["predictions"] == local["predictions"] == 80
+
+    def classes(out):
+        rows = []
+        for path in glob.glob(os.path.join(out, "predictions-*.csv")):
+            rows += [line.split(",")[:2] for line in open(path).read().splitlines()[1:]]
+        return dict(rows)
+    assert classes(tmp_path / "flink") == classes(tmp_path / "direct") and len(classes(tmp_path / "direct")) == 80
+    assert "FINISHED" in {state for name, state in _jobs(cluster).items() if name.startswith("mnist-predict-")}
+    assert _beam_workers() == []
+
+
 def test_cluster_down_fails_fast_with_one_line(base):
     folder, root, _ = base
     master, endpoint = f"localhost:{_free_port()}", f"localhost:{_free_port()}"

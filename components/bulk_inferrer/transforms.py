@@ -26,7 +26,8 @@ class ServingModelHandler(ModelHandler):
     """RunInference's handler for our SavedModel: batches of serialized raw records in, probabilities out."""
 
     def __init__(self, model_dir: str, batch_size: int = 256):
-        super().__init__(min_batch_size=1, max_batch_size=batch_size)
+        # fixed-size batches: BatchElements would otherwise start at 1 and grow, paying per call meanwhile
+        super().__init__(min_batch_size=batch_size, max_batch_size=batch_size)
         self._model_dir = model_dir
 
     def load_model(self):
