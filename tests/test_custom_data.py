@@ -156,6 +156,13 @@ def test_image_folder_versions_end_to_end(tmp_path):
     malformed = open(next(p for p in _files(first["artifacts"]["examples"]) if "malformed" in p)).read()
     assert "train/three/broken.png" in malformed and "cannot decode" in malformed
     assert sum(first["records"].values()) == 260
+    from pipeline.inspect_runs import lineage
+    from pipeline.metadata import MetadataStore
+    store = MetadataStore(first["metadata"])
+    traced = lineage(store, first["artifacts"]["examples"])
+    store.close()
+    image = tree / "train" / "five" / sorted(os.listdir(tree / "train" / "five"))[0]
+    assert f"{image} sha256 {sha(image)}" in traced        # every image's content, in the lineage
 
     write_image_tree(tree, n_train=260, seed=7)   # the next month's data: more, and different, images
     second = run_pipeline(_config(root, "scans", "images", tree, ["ingest.max_malformed=1"]), [f"--runner={RUNNER}"])
