@@ -80,9 +80,10 @@ class TrainerSection:
     deterministic: bool = False         # TF op determinism: identical weights for identical data and seed
     bidirectional: bool = False         # LSTM over the rows in both directions
     dropout: float = 0.0                # on the last LSTM state, while training
+    early_stopping: Optional[int] = None  # stop after N epochs without a better eval accuracy; best weights kept
     lr_schedule: str = "constant"       # constant | cosine (to zero over all training steps)
     augment: str = "none"               # none | shift | mirror | mirror+shift | auto (all the dataset allows)
-    precision: str = "float32"          # float32 | mixed_bfloat16 (bf16 compute, float32 weights)
+    precision: str = "auto"             # auto | float32 | mixed_bfloat16 (auto: bf16 only with native support)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,11 +190,12 @@ CHECKS = {
     "trainer.learning_rate": (lambda v: 0 < v < 10, "a positive number below 10"),
     "trainer.shuffle_buffer": (lambda v: v >= 1, "at least 1"),
     "trainer.checkpoint_steps": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "trainer.early_stopping": (lambda v: v is None or v >= 1, "at least 1 epoch, or null"),
     "trainer.dropout": (lambda v: 0 <= v < 1, "0 <= dropout < 1"),
     "trainer.lr_schedule": (lambda v: v in ("constant", "cosine"), "'constant' or 'cosine'"),
     "trainer.augment": (lambda v: v in ("none", "shift", "mirror", "mirror+shift", "auto"),
                         "'none', 'shift', 'mirror', 'mirror+shift' or 'auto'"),
-    "trainer.precision": (lambda v: v in ("float32", "mixed_bfloat16"), "'float32' or 'mixed_bfloat16'"),
+    "trainer.precision": (lambda v: v in ("auto", "float32", "mixed_bfloat16"), "'auto', 'float32' or 'mixed_bfloat16'"),
     "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
     "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),
     "evaluator.max_drop": (lambda v: 0 <= v <= 1, "0..1"),

@@ -15,6 +15,7 @@ import tf_keras as keras
 
 from components.trainer.export import export_model
 from components.trainer.model import build_model
+from components.trainer.precision import choose
 from contract.records import LABEL, PIXELS_XF
 from pipeline import fs
 from pipeline.artifacts import join, read_json, write_json
@@ -131,8 +132,9 @@ def run(ctx, inputs, outputs) -> dict:
     train = make_dataset(join(xf, "Split-train"), features, cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
                          skip_batches=skip, augment=augment)
     evals = make_dataset(join(xf, "Split-eval"), features, cfg.batch_size)
-    # bfloat16 matmuls with float32 weights: about 1.8x faster per step on this CPU (AVX512_BF16)
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.precision == "mixed_bfloat16" else "float32")
+    policy, why = choose(cfg.precision)   # auto: bfloat16 only where the hardware has it (precision.py)
+    log.info("trainer precision: %s (%s)", policy, why)
+    keras.mixed_precision.set_global_policy(policy)
     try:
         model = build_model(cfg.cell_size, cfg.learning_rate, len(cfg.class_names),
                             cfg.bidirectional, cfg.dropout,
@@ -145,6 +147,11 @@ def run(ctx, inputs, outputs) -> dict:
         keras.callbacks.BackupAndRestore(backup_dir=backup, save_freq=cfg.checkpoint_steps or "epoch"),
         counter,
     ]
+    stopper = None
+    if cfg.early_stopping:   # the eval split picks the epoch; its weights are the model (restored at the end)
+        stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.early_stopping,
+                                                restore_best_weights=True)
+        callbacks.append(stopper)
     start = time.perf_counter()
     history = model.fit(train, validation_data=evals, epochs=cfg.epochs, steps_per_epoch=steps,
                         callbacks=callbacks, verbose=2)
@@ -154,5 +161,8 @@ def run(ctx, inputs, outputs) -> dict:
     fs.rmtree(backup)  # finished: the next run of this work starts from the cache, not a checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     write_json(join(outputs["model_run"], "history.json"), hist)   # per epoch: loss, accuracy, val_*
+    evals_acc = hist.get("val_accuracy") or [None]
     return {"train_seconds": round(seconds, 2), "epochs": len(hist.get("loss", [])), "steps_run": counter.ran,
-            "resumed_from_checkpoint": resumed, "augment": list(augment), "resumed_after_batches": skip, "eval_accuracy_keras": hist.get("val_accuracy", [None])[-1]}
+            "resumed_from_checkpoint": resumed, "augment": list(augment), "resumed_after_batches": skip,
+            "precision": policy, "precision_reason": why, "best_epoch": (stopper.best_epoch + 1) if stopper else None,
+            "eval_accuracy_keras": max(evals_acc) if stopper and evals_acc[0] is not None else evals_acc[-1]}
