@@ -73,6 +73,7 @@ class TrainerSection:
     cell_size: int = 128
     epochs: int = 8
     steps_per_epoch: Optional[int] = None
+    max_steps: Optional[int] = None     # a step budget: the epochs are capped at ceil(max_steps / steps per epoch)
     batch_size: int = 256
     learning_rate: float = 0.001
     shuffle_buffer: int = 10000
@@ -186,6 +187,7 @@ CHECKS = {
     "trainer.cell_size": (lambda v: 1 <= v <= 4096, "1..4096"),
     "trainer.epochs": (lambda v: v >= 1, "at least 1"),
     "trainer.steps_per_epoch": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "trainer.max_steps": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "trainer.batch_size": (lambda v: v >= 1, "at least 1"),
     "trainer.learning_rate": (lambda v: 0 < v < 10, "a positive number below 10"),
     "trainer.shuffle_buffer": (lambda v: v >= 1, "at least 1"),

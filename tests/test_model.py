@@ -110,3 +110,26 @@ def test_mixed_bfloat16_computes_in_bf16_and_returns_float32_logits():
 def _SPEC():
     import tensorflow as tf
     return {"pixels_xf": tf.io.FixedLenFeature([784], tf.float32), "label": tf.io.FixedLenFeature([], tf.int64)}
+
+
+def test_precision_auto_follows_the_hardware(tmp_path):
+    from components.trainer.precision import choose, cpu_flags
+    assert choose("auto", {"avx2", "fma", "avx512f", "avx512_bf16"}, gpus=0)[0] == "mixed_bfloat16"
+    assert choose("auto", {"avx2", "fma", "amx_bf16", "amx_tile"}, gpus=0)[0] == "mixed_bfloat16"
+    policy, why = choose("auto", {"avx2", "fma", "avx512f"}, gpus=0)
+    assert policy == "float32" and "emulated" in why
+    assert choose("auto", set(), gpus=1) == ("mixed_bfloat16", "auto: 1 GPU(s) visible")
+    assert choose("float32", {"avx512_bf16"}, gpus=1)[0] == "float32"      # an explicit setting wins
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor : 0\nflags\t\t: fpu sse2 avx2 avx512_bf16\n")
+    assert cpu_flags(str(info)) == {"fpu", "sse2", "avx2", "avx512_bf16"}
+
+
+def test_tutorial_profile_has_the_tutorials_settings():
+    import os
+
+    from pipeline.config import load_config
+    t = load_config(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pipeline.yaml"),
+                    profile="tutorial").trainer
+    assert (t.cell_size, t.batch_size, t.learning_rate, t.lr_schedule, t.augment) == (256, 256, 0.001, "constant", "none")
+    assert t.epochs * t.steps_per_epoch == 10000 and t.max_steps is None and t.early_stopping is None

@@ -124,6 +124,8 @@ def run(ctx, inputs, outputs) -> dict:
     # resumed run can skip exactly the batches already trained on (see make_dataset).
     train_records = read_json(join(inputs["examples"], "counts.json"))["train"]
     steps = cfg.steps_per_epoch or -(-train_records // cfg.batch_size)
+    # a step budget caps the epochs, so one setting suits 4,500 images and 60,000 alike
+    epochs = min(cfg.epochs, -(-cfg.max_steps // steps)) if cfg.max_steps else cfg.epochs
     backup = join(ctx.pipeline_root, "checkpoints", f"trainer-{ctx.fingerprint[:16]}")
     resumed = fs.exists(backup)
     skip = consumed_batches(backup, steps)
@@ -138,7 +140,7 @@ def run(ctx, inputs, outputs) -> dict:
     try:
         model = build_model(cfg.cell_size, cfg.learning_rate, len(cfg.class_names),
                             cfg.bidirectional, cfg.dropout,
-                            decay_steps=cfg.epochs * steps if cfg.lr_schedule == "cosine" else None)
+                            decay_steps=epochs * steps if cfg.lr_schedule == "cosine" else None)
     finally:
         keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it as found
     counter = _StepCounter(ctx, steps)
@@ -153,7 +155,7 @@ def run(ctx, inputs, outputs) -> dict:
                                                 restore_best_weights=True)
         callbacks.append(stopper)
     start = time.perf_counter()
-    history = model.fit(train, validation_data=evals, epochs=cfg.epochs, steps_per_epoch=steps,
+    history = model.fit(train, validation_data=evals, epochs=epochs, steps_per_epoch=steps,
                         callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - start
     ctx.fault_point("mid")  # trained, not exported: the checkpoint lets a rerun skip the training
@@ -164,5 +166,5 @@ def run(ctx, inputs, outputs) -> dict:
     evals_acc = hist.get("val_accuracy") or [None]
     return {"train_seconds": round(seconds, 2), "epochs": len(hist.get("loss", [])), "steps_run": counter.ran,
             "resumed_from_checkpoint": resumed, "augment": list(augment), "resumed_after_batches": skip,
-            "precision": policy, "precision_reason": why, "best_epoch": (stopper.best_epoch + 1) if stopper else None,
+            "epochs_planned": epochs, "precision": policy, "precision_reason": why, "best_epoch": (stopper.best_epoch + 1) if stopper else None,
             "eval_accuracy_keras": max(evals_acc) if stopper and evals_acc[0] is not None else evals_acc[-1]}
