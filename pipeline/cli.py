@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true", help="run every component, reuse nothing")
     run.add_argument("--invalidate", action="append", default=[], metavar="COMPONENT",
                      help="run this component again even if a cached execution matches")
+    run.add_argument("-v", "--verbose", action="store_true", help="every library's log on the console too")
     report = sub.add_parser("report", help="print a run's summary and the path of its HTML report")
     report.add_argument("run_id", nargs="?", help="default: the latest run")
     runs = sub.add_parser("runs", help="list runs recorded in the metadata store")
@@ -82,19 +83,32 @@ def _cmd_run(args, beam_flags: list[str]) -> int:
     unknown = set(args.invalidate) - {spec.name for spec in components()}
     if unknown:
         raise ConfigError(f"--invalidate: unknown component(s) {sorted(unknown)}")
+    from pipeline import console, fs
     from pipeline.packaging import with_package
-    beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels"))
-    summary = run_pipeline(cfg, beam_args, no_cache=args.no_cache, invalidate=tuple(args.invalidate))
-    print(_describe(summary))
+    from pipeline.runner import new_run_id
+    run_id = new_run_id()
+    root = cfg.pipeline.root
+    LOG["path"] = (os.path.join("build", "logs", f"{run_id}.log") if fs.is_remote(root)
+                   else os.path.join(root, "runs", run_id, "logs", "pipeline.log"))
+    with console.session(LOG["path"], args.verbose) as shown:
+        shown.write(f"run {run_id}: {cfg.data.dataset} on {cfg.beam.runner}" + (f", profile {cfg.profile}" if cfg.profile else ""))
+        beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels"))
+        summary = run_pipeline(cfg, beam_args, run_id=run_id, no_cache=args.no_cache,
+                               invalidate=tuple(args.invalidate))
+    print(_describe(summary, steps=False))
+    print(f"log: {LOG['path']}")
     return 0
 
 
-def _describe(summary: dict) -> str:
+LOG: dict = {}   # the running command's log file, named with any error
+
+
+def _describe(summary: dict, steps: bool = True) -> str:
     lines = [f"run {summary['run_id']}: {summary['status']}"]
     if summary.get("source"):
         src = summary["source"]
         lines.append(f"data: {src['dataset']} from {src['kind']} ({src['location']})" + (f" -- {src['note']}" if src.get("note") else ""))
-    for name, c in summary.get("components", {}).items():
+    for name, c in (summary.get("components", {}) if steps else {}).items():
         how = f"cached from run {c['cached_from_run']}" if c["status"] == "cached" else c["status"]
         lines.append(f"  {name:<10} {how:<36} {c.get('seconds', 0):8.1f} s")
     if "metrics" in summary:
@@ -229,6 +243,11 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _name_log() -> None:
+    if LOG.get("path") and os.path.exists(LOG["path"]):
+        print(f"log: {LOG['path']}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_environment()
     args, beam_flags = _parser().parse_known_args(argv)
@@ -264,16 +283,25 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError, StoreVersionError,
             PredictError) as e:
         print(f"error: {e}", file=sys.stderr)
+        _name_log()
         return 2
     except StopPipeline as e:  # the data failed validation: the anomalies are the message
         print(f"stopped: {e}", file=sys.stderr)
+        _name_log()
         return 3
     except OSError as e:  # unwritable root, disk full, a vanished file: say which path, no traceback
         print(f"error: {e.strerror or e} ({getattr(e, 'filename', None) or 'no file named'})", file=sys.stderr)
+        _name_log()
         return 2
     except Exception as e:  # a step failed (Beam wraps worker errors): keep the trace, end on one clear line
-        logging.getLogger("pipeline").exception("the run failed")
+        if LOG.get("path") and os.path.exists(LOG["path"]):   # the trace goes where the details are
+            import traceback
+            with open(LOG["path"], "a") as f:
+                traceback.print_exc(file=f)
+        else:
+            logging.getLogger("pipeline").exception("the run failed")
         cause = str(e).strip().splitlines()
         print(f"error: the run failed: {type(e).__name__}: {cause[-1] if cause else ''} "
               f"(summary.json of the run has the details)", file=sys.stderr)
+        _name_log()
         return 1

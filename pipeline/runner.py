@@ -12,7 +12,7 @@ import time
 import uuid
 
 from pipeline import artifacts as af
-from pipeline import fs
+from pipeline import console, fs
 from pipeline.dag import components
 from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
@@ -78,14 +78,21 @@ class _Run:
         fp = execution_fingerprint(spec.name, code, params, {n: a["digest"] for n, a in inputs.items()})
         exe = self.store.start_execution(self.run_id, spec.name, fp, code, params, {n: a["id"] for n, a in inputs.items()})
         start = time.perf_counter()
+        shown = console.current()
+        if shown:
+            shown.step_start(spec.name)
         try:
             if not self._reuse(spec, exe, fp, entry):
                 self._execute(spec, exe, inputs, entry, fp, params)
         except BaseException as e:
             self.store.finish_execution(exe, "failed", error=f"{type(e).__name__}: {e}")
             entry.update(status="failed", seconds=round(time.perf_counter() - start, 2))
+            if shown:
+                shown.step_end(spec.name, "failed", entry["seconds"], f"{type(e).__name__}")
             raise
         entry["seconds"] = round(time.perf_counter() - start, 2)
+        if shown:
+            shown.step_end(spec.name, entry["status"], entry["seconds"], console.headline(spec.name, entry.get("facts")))
         entry["fingerprint"] = fp
         self.summary["artifacts"].update({o: a["uri"] for o, a in self.produced.items() if o != "raw_data"})
         self.save()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 
+import apache_beam as beam
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
@@ -16,7 +17,8 @@ from components.evaluator.config import BASELINE, CANDIDATE, eval_config
 from components.evaluator.gallery import misclassified
 from components.evaluator.results import read_results
 from contract.records import raw_tfxio
-from pipeline.artifacts import join, write_json
+from pipeline import console
+from pipeline.artifacts import join, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,21 @@ def _evaluate(ctx, inputs, out, split, config, baseline):
         models.append(_shared_model(baseline, BASELINE, config))
     source = raw_tfxio(inputs["examples"], split, raw_record_column_name=tfma.ARROW_INPUT_COLUMN)
     p = ctx.beam_pipeline("evaluator")
+    total = read_json(join(inputs["examples"], "counts.json")).get(split, 0)
+    console.expect("evaluator", total, "examples")
     _ = (p
          | "ReadRawExamples" >> source.BeamSource()
+         | "Progress" >> beam.Map(_progress)
          | "ExtractEvaluateAndWriteResults" >> tfma.ExtractEvaluateAndWriteResults(
              eval_shared_model=models if baseline else models[0], eval_config=config, output_path=out,
              tensor_adapter_config=source.TensorAdapterConfig()))
     return ctx.run_beam(p)
+
+
+def _progress(batch):
+    """Record batches pass through, counted on the console (a no-op outside the driver's process)."""
+    console.tick("evaluator", batch.num_rows)
+    return batch
 
 
 def run(ctx, inputs, outputs) -> dict:

@@ -25,7 +25,7 @@ from contract.features import bucket_edges, properties_in_chunks
 from contract.records import SPLITS
 from contract.shards import WriteShards
 from data.idx import read_idx_pair
-from pipeline import fs
+from pipeline import console, fs
 from pipeline.artifacts import join, write_json
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,7 @@ def run(ctx, inputs, outputs) -> dict:
     out = outputs["examples"]
     shards = cfg.num_shards
     p = ctx.beam_pipeline("ingest")
+    console.expect("ingest", len(chunks), "chunks")
     items, fitted = _items(p, ctx, chunks, images)
     if fitted is not None:
         _ = fitted | "EdgesAsJson" >> beam.Map(json.dumps, sort_keys=True) | "WriteEdges" >> beam.io.WriteToText(

@@ -36,12 +36,14 @@ def read_chunk(chunk):
     Image properties are computed for the whole chunk at once (vectorized NumPy), not per image.
     """
     from contract.features import properties
+    from pipeline import console
 
     source, images_path, labels_path, start, end, num_classes = chunk
     images, labels = _load_pair(images_path, labels_path, num_classes)
     props = properties(images[start:end])
     for i in range(start, end):
         yield source, i, images[i], int(labels[i]), {k: float(v[i - start]) for k, v in props.items()}
+    console.tick("ingest")   # progress on the console when this runs in the driver's process
 
 
 def read_image_chunk(chunk, dark_on_light: bool = False):
@@ -67,6 +69,8 @@ def read_image_chunk(chunk, dark_on_light: bool = False):
         props = properties(np.stack([d[3] for d in decoded]))
         for j, (index, label, image_id, image) in enumerate(decoded):
             yield source, index, image, label, {k: float(v[j]) for k, v in props.items()}, image_id, ""
+    from pipeline import console
+    console.tick("ingest")
 
 
 class _ToRecord(beam.DoFn):

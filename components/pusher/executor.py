@@ -57,7 +57,9 @@ def run(ctx, inputs, outputs) -> dict:
         why = ("the model is not blessed: " + "; ".join(verdict["reasons"]) if not verdict["blessed"] else
                "the model failed the serving check: " + "; ".join(serving["reasons"]))
         record = {"pushed": False, "reason": why}
-        log.warning("not pushed: %s", record["reason"])
+        reasons = verdict["reasons"] if not verdict["blessed"] else serving["reasons"]
+        log.warning("not pushed: %s%s", why.split(": ", 1)[0] + ": " + "; ".join(reasons[:2]),
+                    f" (and {len(reasons) - 2} more: push.json, the report)" if len(reasons) > 2 else "")
     else:
         version, path = push(inputs["model"], serving_dir(ctx), before_rename=lambda: ctx.fault_point("mid"))
         record = {"pushed": True, "version": version, "path": path}
