@@ -6,6 +6,7 @@
     python -m pipeline runs | show RUN_ID | lineage ARTIFACT_ID_OR_PATH | verify RUN_ID
     python -m pipeline graph --runner dataflow [--from RUN_ID]     # offline --dry_run of each Beam step
     python -m pipeline flink up | down | status | fetch             # the local Flink cluster (docs/flink.md)
+    python -m pipeline compare RUN_A RUN_B [--output page.html]   # one HTML page; <root>/index.html lists runs
     python -m pipeline predict --model latest --input DIR_OR_FILE --output DIR [--runner flink]
 """
 from __future__ import annotations
@@ -63,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--runner", help="Beam runner profile from pipeline.yaml (beam.profiles)")
     predict.add_argument("--dark-on-light", action="store_true", help="images are dark ink on light paper")
     predict.add_argument("--batch-size", type=int, default=256, help="records per inference call")
-    for p in (report, runs, show, lineage, graph, verify, exp, flink, predict):
+    compare = sub.add_parser("compare", help="compare two runs: config, data, slices, confusion, changed images")
+    compare.add_argument("run_a")
+    compare.add_argument("run_b")
+    compare.add_argument("--output", help="the HTML page (default: <root>/compare/A_vs_B.html)")
+    for p in (report, runs, show, lineage, graph, verify, exp, flink, predict, compare):
         p.add_argument("--config", default=DEFAULT_CONFIG)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     return parser
@@ -231,6 +236,19 @@ def _cmd_store(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from pipeline.compare import compare
+    cfg = _load(args)
+    try:
+        _, text = compare(cfg.pipeline.root, args.run_a, args.run_b, args.output)
+    except KeyError as e:
+        raise ConfigError(f"run {e.args[0]!r}: no such run under {cfg.pipeline.root}/runs") from None
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    print(text)
+    return 0
+
+
 def _cmd_predict(args) -> int:
     overrides = list(args.set) + ([f"beam.runner={args.runner}"] if args.runner else [])
     cfg = _load(argparse.Namespace(config=args.config, set=overrides, profile=None))
@@ -279,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_flink(args)
         if args.command == "predict":
             return _cmd_predict(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         return _cmd_store(args)
     except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError, StoreVersionError,
             PredictError) as e:

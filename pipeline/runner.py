@@ -194,7 +194,17 @@ def _run_steps(cfg, store, run) -> dict:
         store.finish_run(run.run_id, status, run.summary["error"])
         raise
     finally:
+        _index(store, cfg.pipeline.root)
         store.close()
+
+
+def _index(store, root: str) -> None:
+    """<root>/index.html after every run, finished or not; a page that cannot be written never fails a run."""
+    from pipeline.history import write_index
+    try:
+        write_index(store, root)
+    except Exception as e:  # the run's own outcome matters more than its listing
+        log.warning("could not rewrite %s/index.html: %s", root, e)
 
 
 def _finish(summary: dict, produced: dict, facts: dict) -> None:

@@ -118,3 +118,50 @@ def test_report_renders_in_headless_chromium_without_network(two_runs, tmp_path)
     idat = png[png.index(b"IDAT") + 4:png.index(b"IEND") - 8]
     assert len(zlib.decompress(idat)) == 28 * 29                    # 28 rows of filter byte + 28 pixels
     assert contacted <= background, f"the report made requests to {sorted(contacted - background)}"
+
+
+def test_index_compare_and_report_pages_in_chromium(two_runs, tmp_path):
+    """The run history, a comparison of the two runs and the report: rendered offline, read back from the DOM."""
+    browser = shutil.which("chromium")
+    if not browser:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; .ci/run installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from pipeline.compare import compare
+    root, good, bad = two_runs
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><body>blank</body></html>")
+    _, background = _render(browser, str(blank), tmp_path / "p0")
+
+    dom, contacted = _render(browser, bad["artifacts"]["report"], tmp_path / "p1")       # the report
+    assert contacted <= background
+    curves = dom[dom.index('id="learning-curves"'):]
+    assert curves.count("<polyline") >= 2 and "accuracy per epoch" in curves
+    table = dom[dom.index('<table class="slices">'):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r"<tr><td>([^<]+)</td><td[^>]*>\d+[^<]*</td><td class=\"num\">([\d.]+)</td>", table)
+    assert rows[0][0] == "overall" and len(rows) > 20
+    accuracies = [float(a) for _, a in rows[1:]]
+    assert accuracies == sorted(accuracies)                                      # worst slices first
+    assert len(re.findall(r'class="slice-chart" data-family="[^"]+"', dom)) == 7  # label, 5 properties, label x thickness
+
+    dom, contacted = _render(browser, os.path.join(root, "index.html"), tmp_path / "p2")   # the run history
+    assert contacted <= background
+    listed = re.findall(r'<tr class="run"><td><a href="([^"]+)">([^<]+)</a>', dom)
+    assert [r for _, r in listed] == [bad["run_id"], good["run_id"]]                # newest first, each linked
+    assert os.path.exists(os.path.join(root, listed[0][0]))
+    assert "<polyline" in dom[dom.index('id="accuracy-chart"'):]
+
+    page, text = compare(root, good["run_id"], bad["run_id"], str(tmp_path / "cmp.html"))
+    assert text.splitlines()[1].startswith("overall") and "page: " in text
+    dom, contacted = _render(browser, page, tmp_path / "p3")                       # the comparison
+    assert contacted <= background
+    deltas = dom[dom.index('<table class="slice-deltas">'):]
+    deltas = deltas[:deltas.index("</table>")]
+    first = re.search(r'<tr class="slice"><td>overall</td>.*?([+-]\d\.\d{4})</td></tr>', deltas).group(1)
+    assert float(first) == pytest.approx(bad["metrics"]["accuracy"] - good["metrics"]["accuracy"], abs=1e-4)
+    changes = [float(x) for x in re.findall(r'class="num (?:down|up)">([+-]\d\.\d{4})<', deltas)]
+    assert len(changes) > 20 and changes[1:] == sorted(changes[1:])                 # worst change first
+    assert '<table class="confusion-diff">' in dom and "trainer.epochs" in dom    # config difference listed
+    changed = re.search(r"(\d+) of 80 images of B's test split", dom)
+    assert changed and int(changed.group(1)) > 0 and dom.count('<figure><img alt="tiny/test/') > 0

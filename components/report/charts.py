@@ -89,3 +89,31 @@ def confusion_heatmap(matrix: list[list[int]], names: list[str]) -> str:
         name = names[t] if names[t] == str(t) else f"{t} {names[t]}"
         rows.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
     return f'<table class="confusion"><tr><th>true \\ predicted</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def interval_chart(rows: list[tuple[str, float, list | None]], title: str, family: str, width: int = 460,
+                   lo: float | None = None) -> str:
+    """One row per slice: a dot at its accuracy and a line over its 95% interval, on one shared axis
+    from `lo` (default: the lowest interval bound) to 1. rows: (label, accuracy, [lower, upper])."""
+    rows = [r for r in rows if r[1] is not None]
+    if not rows:
+        return ""
+    lo = min([r[2][0] if r[2] else r[1] for r in rows] + ([lo] if lo is not None else [])) if lo is None else lo
+    lo = max(0.0, min(lo, 0.999))
+    left, pad, step = 150, 10, 16
+    height = 34 + step * len(rows)
+    x = lambda v: left + (width - left - pad) * (v - lo) / (1 - lo)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="slice-chart" data-family="{html.escape(family)}" '
+             f'width="{width}" height="{height}" role="img">',
+             f'<text x="4" y="14" font-size="12">{html.escape(title)}</text>',
+             f'<text x="{left}" y="{height - 4}" font-size="10">{lo:.3f}</text>',
+             f'<text x="{width - pad - 8}" y="{height - 4}" font-size="10">1</text>']
+    for i, (label, acc, ci) in enumerate(rows):
+        y = 28 + i * step
+        parts.append(f'<text x="4" y="{y + 4}" font-size="10">{html.escape(label[:26])}</text>')
+        if ci:
+            parts.append(f'<line x1="{x(ci[0]):.1f}" y1="{y}" x2="{x(ci[1]):.1f}" y2="{y}" stroke="#888" '
+                         f'stroke-width="2"/>')
+        parts.append(f'<circle cx="{x(acc):.1f}" cy="{y}" r="3.5" fill="#1f77b4"><title>{html.escape(label)}: '
+                     f'{acc:.4f}{f" ({ci[0]:.3f}-{ci[1]:.3f})" if ci else ""}</title></circle>')
+    return "".join(parts) + "</svg>"

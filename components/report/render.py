@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import html
 
-from components.report.charts import confusion_heatmap, line_chart, png_data_uri
+from components.report.charts import confusion_heatmap, interval_chart, line_chart, png_data_uri
 from components.report.data_section import render_data
 
 CSS = """body{font:14px system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
@@ -14,7 +14,7 @@ th{background:#f3f3f3}.ok{color:#0a0;font-weight:bold}.bad{color:#c00;font-weigh
 td.num{text-align:right;font-variant-numeric:tabular-nums}.small{color:#a60}.down{color:#c00}.up{color:#080}
 .gallery{display:flex;flex-wrap:wrap;gap:8px}.gallery figure{margin:0;width:92px;font-size:11px;text-align:center}
 .gallery img{width:84px;height:84px;image-rendering:pixelated;border:1px solid #ccc}
-table.confusion td{min-width:34px}"""
+table.confusion td{min-width:34px}.charts{display:flex;flex-wrap:wrap;gap:6px}"""
 
 
 def _e(x) -> str:
@@ -42,9 +42,35 @@ def _slice_label(s, names) -> str:
     return label
 
 
+def worst_first(slices: list[dict]) -> list[dict]:
+    """Overall first, then the slices by accuracy, lowest first (ties by name)."""
+    rest = [s for s in slices if s["slice"] != "overall"]
+    rest.sort(key=lambda s: (s["accuracy"] if s["accuracy"] is not None else 2.0, s["slice"]))
+    return [s for s in slices if s["slice"] == "overall"] + rest
+
+
+def _family(s) -> str:
+    feats = list(s["features"])
+    return " x ".join(feats) if feats else "overall"
+
+
+def slice_charts(ev, names) -> str:
+    """A compact interval chart per slice family (label, each image property, label x property)."""
+    families: dict = {}
+    for s in ev["slices"]:
+        if s["slice"] != "overall":
+            families.setdefault(_family(s), []).append(s)
+    lo = min((s["ci"][0] for s in ev["slices"] if s.get("ci")), default=0.0)
+    charts = [interval_chart([(_slice_label(s, names).split("=", 1)[-1] if len(s["features"]) == 1 else s["slice"],
+                               s["accuracy"], s.get("ci")) for s in worst_first(rows)],
+                             f"{fam}: accuracy, 95% interval (worst first)", fam, lo=lo)
+              for fam, rows in families.items()]
+    return '<div class="charts">' + "".join(charts) + "</div>"
+
+
 def _slice_rows(ev, names):
     rows, min_size = [], ev["thresholds"]["min_slice_size"]
-    for s in ev["slices"]:
+    for s in worst_first(ev["slices"]):
         small = s["count"] < min_size
         ci = f'{s["ci"][0]:.3f} - {s["ci"][1]:.3f}' if s.get("ci") else ""
         diff = s.get("diff")
@@ -112,8 +138,9 @@ def render_html(m: dict) -> str:
                  for i, v in ((int(k), v) for k, v in ev["per_class"].items())]
     edges = [[f"<td>{_e(k)}</td>", f"<td>{_e(', '.join(f'{x:g}' for x in v))}</td>"] for k, v in m.get("bucket_edges", {}).items()]
     hist = m.get("training", {}).get("history", {})
-    curves = (line_chart({k: hist[k] for k in ("loss", "val_loss") if k in hist}, "loss")
-              + line_chart({k: hist[k] for k in ("accuracy", "val_accuracy") if k in hist}, "accuracy"))
+    curves = (line_chart({k: hist[k] for k in ("loss", "val_loss") if k in hist}, "loss per epoch (train, eval)")
+              + line_chart({k: hist[k] for k in ("accuracy", "val_accuracy") if k in hist},
+                           "accuracy per epoch (train, eval)"))
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Run {_e(m['run_id'])}</title>
 <style>{CSS}</style></head><body>
 <h1>MNIST LSTM pipeline: run {_e(m['run_id'])}</h1>{warn}
@@ -122,12 +149,15 @@ def render_html(m: dict) -> str:
 <h2>Accuracy per slice</h2>
 <p>Intervals are 95% Wilson score intervals of each slice's accuracy; slices under {t["min_slice_size"]} examples are marked
 small and are not gated. Buckets are quantiles of the train split (edges below).</p>
+{slice_charts(ev, names)}
+<details><summary>All {len(ev["slices"])} slices, worst first</summary>
 {_table(["slice", "examples", "accuracy", "95% interval", "baseline", "change", ""], _slice_rows(ev, names), "slices")}
+</details>
 <h2>Confusion matrix ({_e(ev['split'])})</h2>{confusion_heatmap(ev["confusion"], names)}
 <h2>Precision and recall per class</h2>{_table(["class", "precision", "recall"], per_class)}
 <h2>Misclassified examples, worst classes first</h2>{_gallery(ev.get("misclassified", []), names)}
 <h2>Data: statistics and validation</h2>{render_data(m.get("data", {}).get("statistics"), m.get("data", {}).get("validation"), names)}
-<h2>Training curves</h2>{curves or "<p>No history.</p>"}
+<h2>Learning curves</h2><div id="learning-curves">{curves or "<p>No history.</p>"}</div>
 <h2>Bucket edges (train quantiles)</h2>{_table(["property", "inner edges"], edges)}
 <h2>Component wall time (s)</h2>{_table(["component", "seconds", ""], timing)}
 <h2>Configuration</h2>{_table(["key", "value"], [[f"<td>{_e(k)}</td>", f"<td>{_e(v)}</td>"] for k, v in m["config_flat"].items()])}
