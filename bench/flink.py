@@ -70,7 +70,8 @@ class Sampler(threading.Thread):
 def run(root: str, runner: str, dataset: str, cluster_pids: dict) -> dict:
     import json
     cmd = [sys.executable, "-m", "pipeline", "run", "--no-cache", "--runner", runner, "--set", f"data.dataset={dataset}",
-           "--set", "trainer.epochs=1", "--set", f"pipeline.root={root}"]
+           "--set", "trainer.epochs=1", "--set", f"pipeline.root={root}", "--set", "trainer.batch_size=256",
+           "--set", "trainer.augment=none", "--set", "trainer.precision=float32"]   # as measured before
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = Sampler({"driver": proc.pid, **cluster_pids})
@@ -105,7 +106,8 @@ def main():
             flink.down(section)
     print(f"\nBeam steps on Flink vs in-process ({args.dataset}, 1 epoch, cold) on {cpu_flags()}")
     print(f"  {'step':<11}{'direct s':>10}{'flink s':>10}{'ratio':>8}")
-    order = ("ingest", "statistics", "validator", "transform", "trainer", "evaluator", "pusher", "report")
+    order = ("ingest", "statistics", "validator", "transform", "trainer", "evaluator", "infra_validator", "pusher",
+             "report")
     for step in sorted(direct["steps"], key=lambda s: order.index(s) if s in order else len(order)):
         d, f = direct["steps"][step], on_flink["steps"][step]
         mark = " (Beam)" if step in BEAM_STEPS else ""

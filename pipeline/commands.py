@@ -1,0 +1,166 @@
+"""The CLI's commands other than `run` (pipeline/cli.py parses the arguments and handles errors).
+
+    python -m pipeline report | runs | show RUN | lineage ARTIFACT | verify RUN | expectations | graph | flink ACTION
+    python -m pipeline compare RUN_A RUN_B | predict --model M --input I --output DIR
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from pipeline.config import ConfigError, load_config
+
+DEFAULT_CONFIG = "pipeline.yaml"
+
+
+def describe(summary: dict, steps: bool = True) -> str:
+    lines = [f"run {summary['run_id']}: {summary['status']}"]
+    if summary.get("source"):
+        src = summary["source"]
+        lines.append(f"data: {src['dataset']} from {src['kind']} ({src['location']})" + (f" -- {src['note']}" if src.get("note") else ""))
+    for name, c in (summary.get("components", {}) if steps else {}).items():
+        how = f"cached from run {c['cached_from_run']}" if c["status"] == "cached" else c["status"]
+        lines.append(f"  {name:<10} {how:<36} {c.get('seconds', 0):8.1f} s")
+    if "metrics" in summary:
+        m = summary["metrics"]
+        lines.append(f"accuracy on {m['split']} ({m['examples']} examples): {m['accuracy']:.4f}; "
+                     f"{'BLESSED' if summary['blessed'] else 'NOT BLESSED'}")
+        lines.append(f"report: {summary['artifacts']['report']}")
+    if summary.get("error"):
+        lines.append(f"error: {summary['error']}")
+    return "\n".join(lines)
+
+
+def load(args):
+    return load_config(args.config if os.path.exists(args.config) or args.config != DEFAULT_CONFIG else None,
+                       args.set, getattr(args, "profile", None))
+
+
+def cmd_report(args) -> int:
+    from pipeline import artifacts as af
+    from pipeline import fs
+    cfg = load(args)
+    runs = fs.join(cfg.pipeline.root, "runs")
+    run_id = args.run_id
+    if not run_id:
+        latest = fs.join(runs, "latest")
+        if not fs.exists(latest):
+            raise ConfigError(f"{latest}: no finished run yet; run 'make pipeline' first")
+        with fs.open_file(latest) as f:
+            run_id = f.read().strip()
+    path = fs.join(runs, run_id, "summary.json")
+    if not fs.exists(path):
+        raise ConfigError(f"run {run_id!r}: no such run under {runs}")
+    print(describe(af.read_json(path)))
+    return 0
+
+
+def cmd_expectations(args) -> int:
+    from components.validator import expectations as ex
+    from components.validator.component import expectations_path
+    from pipeline import artifacts as af
+    from pipeline import fs
+    cfg = load(args)
+    runs = fs.join(cfg.pipeline.root, "runs")
+    run_id = args.from_run
+    if not run_id:
+        if not fs.exists(fs.join(runs, "latest")):
+            raise ConfigError(f"{runs}/latest: no finished run yet; run the pipeline first or name one with --from")
+        with fs.open_file(fs.join(runs, "latest")) as f:
+            run_id = f.read().strip()
+    summary_path = fs.join(runs, run_id, "summary.json")
+    if not fs.exists(summary_path):
+        raise ConfigError(f"run {run_id!r}: no such run under {runs}")
+    stats_dir = af.read_json(summary_path).get("artifacts", {}).get("statistics")
+    if not stats_dir:
+        raise ConfigError(f"run {run_id!r}: it has no statistics artifact")
+    stats = af.read_json(fs.join(stats_dir, "statistics.json"))
+    cfg = load_config(args.config, list(args.set) + [f"data.dataset={stats['dataset']}"])
+    path = expectations_path(cfg)
+    if fs.exists(path):
+        if not args.force:
+            raise ConfigError(f"{path}: exists; review it by hand, or pass --force to replace it (kept as .previous)")
+        fs.rename(path, path + ".previous", overwrite=True)
+    af.write_text(path, ex.dump(ex.generate(stats, provenance={"run_id": run_id, "statistics": stats_dir})))
+    print(f"wrote {path} from the statistics of run {run_id}")
+    return 0
+
+
+def cmd_graph(args) -> int:
+    from pipeline.dryrun import describe, dry_run_beam_steps
+    cfg = load(argparse.Namespace(config=args.config, set=list(args.set) + [f"beam.runner={args.runner}"]))
+    jobs = dry_run_beam_steps(cfg, args.from_run)
+    print(describe(jobs))
+    return 0
+
+
+def cmd_flink(args) -> int:
+    from pipeline import flink, flink_dist
+    section = load(args).flink
+    if args.action == "fetch":
+        home, jobserver = flink_dist.fetch(section.home)
+        print(f"Flink {flink_dist.FLINK_VERSION}: {home}\nBeam job server {flink_dist.BEAM_JOB_SERVER}: {jobserver}")
+    elif args.action == "up":
+        pids = flink.up(section)
+        print(f"Flink is up: http://localhost:{section.rest_port} (job server localhost:{section.job_port}); "
+              f"pids {pids}; stop it with `make flink-down`")
+    elif args.action == "down":
+        stopped = flink.down(section)
+        print(f"stopped pids {stopped}" if stopped else "nothing recorded was running")
+    else:
+        print(flink.status(section))
+        return 0 if len(flink.running(section)) == len(flink.PROCESSES) else 1
+    return 0
+
+
+def cmd_store(args) -> int:
+    from pipeline import inspect_runs
+    from pipeline.metadata import MetadataStore
+    from pipeline.runner import metadata_path
+    cfg = load(args)
+    path = metadata_path(cfg)
+    if not os.path.exists(path):
+        raise ConfigError(f"{path}: no metadata store yet; run the pipeline first")
+    store = MetadataStore(path)
+    try:
+        if args.command == "runs":
+            print(inspect_runs.list_runs(store))
+        elif args.command == "show":
+            print(inspect_runs.show_run(store, args.run_id))
+        elif args.command == "verify":
+            ok, text = inspect_runs.verify_run(store, args.run_id)
+            print(text)
+            return 0 if ok else 1
+        else:
+            print(inspect_runs.lineage(store, args.artifact))
+    except KeyError as e:
+        what = "artifact" if args.command == "lineage" else "run"
+        raise ConfigError(f"{what} {e.args[0]!r}: not found in {path}") from None
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from pipeline.compare import compare
+    cfg = load(args)
+    try:
+        _, text = compare(cfg.pipeline.root, args.run_a, args.run_b, args.output)
+    except KeyError as e:
+        raise ConfigError(f"run {e.args[0]!r}: no such run under {cfg.pipeline.root}/runs") from None
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    print(text)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    overrides = list(args.set) + ([f"beam.runner={args.runner}"] if args.runner else [])
+    cfg = load(argparse.Namespace(config=args.config, set=overrides, profile=None))
+    from pipeline.packaging import with_package
+    from pipeline.predict import run_predict
+    beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels"))
+    facts = run_predict(cfg, beam_args, args.model, args.input, args.output, args.dark_on_light, args.batch_size)
+    print(f"predicted {facts['predictions']} {facts['input_kind']} inputs ({facts['malformed']} malformed) with "
+          f"{facts['model']} on {facts['runner']} in {facts['seconds']:.1f} s -> {args.output}")
+    return 0
