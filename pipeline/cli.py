@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 
 from pipeline import commands
 from pipeline.config import ConfigError
@@ -143,10 +144,13 @@ def main(argv: list[str] | None = None) -> int:
             return commands.cmd_expectations(args)
         if args.command == "flink":
             return commands.cmd_flink(args)
-        if args.command == "predict":
-            return commands.cmd_predict(args)
-        if args.command == "compare":
-            return commands.cmd_compare(args)
+        if args.command in ("predict", "compare"):   # TensorFlow's own messages go to a log file here too
+            from pipeline import console
+            LOG["path"] = os.path.join("build", "logs", f"{args.command}-{time.strftime('%Y%m%d-%H%M%S')}.log")
+            with console.session(LOG["path"]):
+                code = (commands.cmd_predict if args.command == "predict" else commands.cmd_compare)(args)
+            print(f"log: {LOG['path']}")
+            return code
         return commands.cmd_store(args)
     except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError, StoreVersionError,
             PredictError) as e:

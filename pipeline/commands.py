@@ -13,6 +13,13 @@ from pipeline.config import ConfigError, load_config
 DEFAULT_CONFIG = "pipeline.yaml"
 
 
+def _say(text: str) -> None:
+    """To the console: the open console session's (its stdout is the log file), else stdout."""
+    from pipeline import console
+    shown = console.current()
+    (shown.write if shown else print)(text)
+
+
 def describe(summary: dict, steps: bool = True) -> str:
     lines = [f"run {summary['run_id']}: {summary['status']}"]
     if summary.get("source"):
@@ -150,7 +157,7 @@ def cmd_compare(args) -> int:
         raise ConfigError(f"run {e.args[0]!r}: no such run under {cfg.pipeline.root}/runs") from None
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    print(text)
+    _say(text)
     return 0
 
 
@@ -161,6 +168,6 @@ def cmd_predict(args) -> int:
     from pipeline.predict import run_predict
     beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels"))
     facts = run_predict(cfg, beam_args, args.model, args.input, args.output, args.dark_on_light, args.batch_size)
-    print(f"predicted {facts['predictions']} {facts['input_kind']} inputs ({facts['malformed']} malformed) with "
+    _say(f"predicted {facts['predictions']} {facts['input_kind']} inputs ({facts['malformed']} malformed) with "
           f"{facts['model']} on {facts['runner']} in {facts['seconds']:.1f} s -> {args.output}")
     return 0

@@ -28,10 +28,14 @@ def load_run(root: str, run_id: str) -> dict:
     if not fs.exists(path):
         raise KeyError(run_id)
     summary = af.read_json(path)
-    report = (summary.get("artifacts") or {}).get("report")
-    if summary.get("status") != "succeeded" or not report:
+    if summary.get("status") != "succeeded" or "report" not in (summary.get("artifacts") or {}):
         raise ValueError(f"run {run_id} has status {summary.get('status')!r}; only finished runs can be compared")
-    return {"summary": summary, "metrics": af.read_json(fs.join(os.path.dirname(report), "metrics.json"))}
+    # artifact paths are as the run saw its root (maybe relative to another folder): rebase them on this root
+    then = (summary.get("config") or {}).get("pipeline", {}).get("root", root)
+    summary["artifacts"] = {k: (root + v[len(then):] if v.startswith(then) and not os.path.exists(v) else v)
+                            for k, v in summary["artifacts"].items()}
+    report = os.path.dirname(summary["artifacts"]["report"])
+    return {"summary": summary, "metrics": af.read_json(fs.join(report, "metrics.json"))}
 
 
 def config_diff(a: dict, b: dict) -> list[tuple[str, str, str]]:
@@ -83,6 +87,14 @@ def _ci(ci) -> str:
     return f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else ""
 
 
+def _digest(d, other=None) -> str:
+    """A table cell with the first 16 hex digits (the whole digest on hover); B's says whether it changed."""
+    if not d:
+        return "<td></td>"
+    note = "" if other is None else (" (same)" if d == other else ' <span class="bad">(changed)</span>')
+    return f'<td><code title="{_e(d)}">{_e(d[:16])}</code>{note}</td>'
+
+
 def _delta(x) -> str:
     return "" if x is None else f"{x:+.4f}"
 
@@ -113,8 +125,8 @@ def render(a: dict, b: dict, changed: tuple) -> str:
     names = list(b["metrics"]["source"]["class_names"])
     cfg = "".join(f"<tr><td>{_e(k)}</td><td>{_e(x)}</td><td>{_e(y)}</td></tr>" for k, x, y in config_diff(a, b))
     data = data_diff(a, b)
-    sums = "".join(f"<tr><td>{_e(k)}</td><td><code>{_e((data['sha256'][0] or {}).get(k))}</code></td>"
-                   f"<td><code>{_e((data['sha256'][1] or {}).get(k))}</code></td></tr>"
+    sums = "".join(f"<tr><td>sha256 {_e(k)}</td>{_digest((data['sha256'][0] or {}).get(k))}"
+                   f"{_digest((data['sha256'][1] or {}).get(k), (data['sha256'][0] or {}).get(k))}</tr>"
                    for k in sorted(set(data["sha256"][0] or {}) | set(data["sha256"][1] or {})))
     recs = "".join(f"<tr><td>records {_e(k)}</td><td class=num>{_e((data['records'][0] or {}).get(k))}</td>"
                    f"<td class=num>{_e((data['records'][1] or {}).get(k))}</td></tr>"

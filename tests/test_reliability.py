@@ -140,7 +140,8 @@ def test_disk_full_is_a_clear_error_and_publishes_nothing(module_dataset, tmp_pa
     try:
         proc = _cli(folder, str(root))
         assert proc.returncode != 0
-        last = proc.stderr.strip().splitlines()[-1]
+        lines = proc.stderr.strip().splitlines()
+        last = lines[-2] if lines[-1].startswith("log: ") else lines[-1]   # the error, then the log's path
         assert last.startswith("error: ") and "No space left on device" in proc.stderr, last
         (run_id,) = [d for d in os.listdir(root / "runs") if d != "latest"]
         summary = json.load(open(root / "runs" / run_id / "summary.json"))

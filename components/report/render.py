@@ -54,6 +54,14 @@ def _family(s) -> str:
     return " x ".join(feats) if feats else "overall"
 
 
+def _short(s, names) -> str:
+    """A slice's chart label: '6 (Shirt)' or '2' for one feature, 'Shirt, thickness 0' for a cross."""
+    if len(s["features"]) == 1:
+        return _slice_label(s, names).split("=", 1)[-1]
+    return ", ".join(names[int(v)] if k == "label" and names else f"{k.replace('_bucket', '')} {v}"
+                     for k, v in s["features"].items())
+
+
 def slice_charts(ev, names) -> str:
     """A compact interval chart per slice family (label, each image property, label x property)."""
     families: dict = {}
@@ -61,8 +69,7 @@ def slice_charts(ev, names) -> str:
         if s["slice"] != "overall":
             families.setdefault(_family(s), []).append(s)
     lo = min((s["ci"][0] for s in ev["slices"] if s.get("ci")), default=0.0)
-    charts = [interval_chart([(_slice_label(s, names).split("=", 1)[-1] if len(s["features"]) == 1 else s["slice"],
-                               s["accuracy"], s.get("ci")) for s in worst_first(rows)],
+    charts = [interval_chart([(_short(s, names), s["accuracy"], s.get("ci")) for s in worst_first(rows)],
                              f"{fam}: accuracy, 95% interval (worst first)", fam, lo=lo)
               for fam, rows in families.items()]
     return '<div class="charts">' + "".join(charts) + "</div>"
