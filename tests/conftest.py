@@ -80,3 +80,9 @@ def results_of(summary: dict) -> dict:
     import json
     with open(os.path.join(summary["artifacts"]["evaluation"], "results.json")) as f:
         return json.load(f)
+
+
+def error_line(stderr: str) -> str:
+    """The CLI's one-line error: the last line of stderr that is not the `log: <path>` line after it."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    return lines[-2] if len(lines) > 1 and lines[-1].startswith("log: ") else lines[-1]

@@ -16,7 +16,7 @@ import pytest
 from pipeline import flink
 from pipeline.config import load_config
 from pipeline.runner import run_pipeline
-from tests.conftest import results_of
+from tests.conftest import error_line, results_of
 from tests.test_e2e import REPO, _config, tiny_overrides
 from tests.test_runners import _free_port
 
@@ -148,7 +148,7 @@ def test_cluster_down_fails_fast_with_one_line(base):
     start = time.monotonic()
     rc, _, err = _run(folder, root, f"--flink_master={master}", f"--job_endpoint={endpoint}")
     assert rc == 2 and time.monotonic() - start < 60
-    last = err.strip().splitlines()[-1]
+    last = error_line(err)
     assert master in last and "make flink-up" in last, last
 
 
@@ -172,7 +172,7 @@ def test_taskmanager_killed_mid_step_then_resume(base, cluster):
     os.kill(victim, signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err[-3000:]
-    last = err.strip().splitlines()[-1]
+    last = error_line(err)
     assert last.startswith("error: the run failed") and "mnist-transform-" in last and "FAILED" in last, last
     failed = _latest_attempt(root)
     assert failed["components"]["transform"]["status"] == "failed"
@@ -204,7 +204,7 @@ def test_worker_pool_death_is_a_clear_error(base, cluster):
     killed = time.monotonic()
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and time.monotonic() - killed < 60, err[-3000:]
-    last = err.strip().splitlines()[-1]
+    last = error_line(err)
     assert "worker pool" in last and f"pid {pool}" in last, last
     assert _latest_attempt(root)["components"]["evaluator"]["status"] == "failed"
     time.sleep(1)

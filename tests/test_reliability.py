@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests.conftest import error_line
 from tests.test_e2e import REPO
 from tests.test_runner import _cli
 
@@ -140,8 +141,7 @@ def test_disk_full_is_a_clear_error_and_publishes_nothing(module_dataset, tmp_pa
     try:
         proc = _cli(folder, str(root))
         assert proc.returncode != 0
-        lines = proc.stderr.strip().splitlines()
-        last = lines[-2] if lines[-1].startswith("log: ") else lines[-1]   # the error, then the log's path
+        last = error_line(proc.stderr)     # the error, then the log's path
         assert last.startswith("error: ") and "No space left on device" in proc.stderr, last
         (run_id,) = [d for d in os.listdir(root / "runs") if d != "latest"]
         summary = json.load(open(root / "runs" / run_id / "summary.json"))
