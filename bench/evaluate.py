@@ -6,8 +6,6 @@ Needs a finished run (the latest under --root) for its model and examples.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
@@ -15,12 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.harness import measure, report  # noqa: E402
-
-
-def _run(root):
-    run_id = open(os.path.join(root, "runs", "latest")).read().strip()
-    return json.load(open(os.path.join(root, "runs", run_id, "summary.json")))
+from bench.harness import latest_summary, measure, report, variant_args  # noqa: E402
 
 
 def ours(summary, out):
@@ -47,17 +40,14 @@ def baseline(summary, out):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--variant", choices=["ours", "baseline"])
-    parser.add_argument("--root", default="pipeline_root")
-    args = parser.parse_args()
+    args = variant_args()
     if not args.variant:
         a = measure(__file__, "ours", "--root", args.root)
         b = measure(__file__, "baseline", "--root", args.root)
         assert abs(a["ACCURACY"] - b["ACCURACY"]) < 1e-6, (a, b)   # the same number, two ways
         report(f"evaluate ({int(a['ITEMS'])} examples, accuracy {a['ACCURACY']:.4f} both ways)", a, b, "<= 3x")
         return
-    summary = _run(args.root)
+    summary = latest_summary(args.root)
     import tensorflow_model_analysis  # noqa: F401  (imports are not part of the measured work)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()

@@ -36,3 +36,19 @@ def report(title: str, ours: dict, base: dict, goal: str, higher_is_better: bool
         extra = f", {r['rate']:.0f} items/s" if "rate" in r else ""
         print(f"  {name:<9} work {r['SECONDS']:7.2f} s{extra}, process wall {r['wall']:6.1f} s, peak {r['peak_gb']:.2f} GB")
     print(f"  ratio ours/baseline: {ratio:.2f}x ({'throughput' if higher_is_better else 'time'}; goal {goal})")
+
+
+def latest_summary(root: str) -> dict:
+    """summary.json of the latest finished run under a pipeline root."""
+    import json
+    run_id = open(os.path.join(root, "runs", "latest")).read().strip()
+    return json.load(open(os.path.join(root, "runs", run_id, "summary.json")))
+
+
+def variant_args(default_root: str = "pipeline_root"):
+    """--variant (ours | baseline; none: measure both) and --root, as every run-based bench takes them."""
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--variant", choices=["ours", "baseline"])
+    parser.add_argument("--root", default=default_root)
+    return parser.parse_args()

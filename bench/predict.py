@@ -7,9 +7,7 @@ Needs a finished run (the latest under --root) for its model and its test split'
 """
 from __future__ import annotations
 
-import argparse
 import glob
-import json
 import os
 import sys
 import tempfile
@@ -17,14 +15,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.harness import measure, report  # noqa: E402
+from bench.harness import latest_summary, measure, report, variant_args  # noqa: E402
 
 BATCH = 256
-
-
-def _run(root):
-    run_id = open(os.path.join(root, "runs", "latest")).read().strip()
-    return json.load(open(os.path.join(root, "runs", run_id, "summary.json")))
 
 
 def ours(summary, split_dir, root, out):
@@ -46,10 +39,7 @@ def baseline(summary, split_dir, root, out):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--variant", choices=["ours", "baseline"])
-    parser.add_argument("--root", default="pipeline_root")
-    args = parser.parse_args()
+    args = variant_args()
     if not args.variant:
         from bench.flink import cpu_flags
         a = measure(__file__, "ours", "--root", args.root)
@@ -60,7 +50,7 @@ def main():
         report(f"predict ({int(a['ITEMS'])} raw records of the test split, batch {BATCH}) on {cpu_flags()}", a, b,
                ">= 0.5x of the plain loop's throughput", higher_is_better=True)
         return
-    summary = _run(args.root)
+    summary = latest_summary(args.root)
     split_dir = os.path.join(summary["artifacts"]["examples"], f"Split-{summary['metrics']['split']}")
     import apache_beam  # noqa: F401  (imports are not part of the measured work)
     import tensorflow  # noqa: F401

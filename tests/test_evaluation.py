@@ -96,18 +96,29 @@ def _render(browser, page, profile):
     return proc.stdout, set(catcher.hosts)
 
 
-def test_report_renders_in_headless_chromium_without_network(two_runs, tmp_path):
+def _background(browser, tmp_path) -> set:
+    """The hosts Chromium contacts for a blank page: its own background traffic, the control."""
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><body>blank</body></html>")
+    return _render(browser, str(blank), tmp_path / "p0")[1]
+
+
+def _chromium() -> str:
+    """Debian's chromium; CI must have it (.ci/run installs it), elsewhere its tests are skipped."""
     browser = shutil.which("chromium")
     if not browser:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing; .ci/run installs Debian's chromium")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    return browser
+
+
+def test_report_renders_in_headless_chromium_without_network(two_runs, tmp_path):
+    browser = _chromium()
     _, _, bad = two_runs
     html = open(bad["artifacts"]["report"]).read()
     assert not re.findall(r'(?:src|href)="(?!data:)[^"]*"', html)         # nothing to fetch, by construction
-    blank = tmp_path / "blank.html"
-    blank.write_text("<!DOCTYPE html><html><body>blank</body></html>")
-    _, background = _render(browser, str(blank), tmp_path / "p1")         # Chromium's own traffic, as control
+    background = _background(browser, tmp_path)                          # Chromium's own traffic, as control
     dom, contacted = _render(browser, bad["artifacts"]["report"], tmp_path / "p2")
     assert '<table class="slices">' in dom and "overall" in dom
     assert '<table class="confusion">' in dom
@@ -122,16 +133,10 @@ def test_report_renders_in_headless_chromium_without_network(two_runs, tmp_path)
 
 def test_index_compare_and_report_pages_in_chromium(two_runs, tmp_path):
     """The run history, a comparison of the two runs and the report: rendered offline, read back from the DOM."""
-    browser = shutil.which("chromium")
-    if not browser:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; .ci/run installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    browser = _chromium()
     from pipeline.compare import compare
     root, good, bad = two_runs
-    blank = tmp_path / "blank.html"
-    blank.write_text("<!DOCTYPE html><html><body>blank</body></html>")
-    _, background = _render(browser, str(blank), tmp_path / "p0")
+    background = _background(browser, tmp_path)
 
     dom, contacted = _render(browser, bad["artifacts"]["report"], tmp_path / "p1")       # the report
     assert contacted <= background

@@ -111,14 +111,21 @@ class ArgmaxAccuracy(metric_types.Metric):
         super().__init__(metric_util.merge_per_key_computations(_accuracy), name=name)
 
 
-def _errors(size, feature, name=ERRORS_NAME, eval_config=None, model_name="", output_name="",
-            example_weighted=False):
-    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+def _per_example(combiner_class, key_name: str, size, feature, eval_config, model_name, output_name,
+                 example_weighted):
+    """One computation over each example's id feature, label and prediction, combined by combiner_class."""
+    key = metric_types.MetricKey(name=key_name, model_name=model_name, output_name=output_name,
                                  example_weighted=example_weighted)
     preprocessor = metric_types.StandardMetricInputsPreprocessor(
         include_filter={"features": {feature: {}}}, include_default_inputs=True)
-    combiner = _ConfidentErrorsCombineFn(key, size, feature, eval_config, model_name, output_name)
+    combiner = combiner_class(key, size, feature, eval_config, model_name, output_name)
     return [metric_types.MetricComputation(keys=[key], preprocessors=[preprocessor], combiner=combiner)]
+
+
+def _errors(size, feature, name=ERRORS_NAME, eval_config=None, model_name="", output_name="",
+            example_weighted=False):
+    return _per_example(_ConfidentErrorsCombineFn, name, size, feature, eval_config, model_name, output_name,
+                        example_weighted)
 
 
 class ConfidentErrors(metric_types.Metric):
@@ -181,12 +188,8 @@ CANARIES_NAME = "canary_predictions"
 
 def _canaries(size, feature, name=CANARIES_NAME, eval_config=None, model_name="", output_name="",
               example_weighted=False):
-    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
-                                 example_weighted=example_weighted)
-    preprocessor = metric_types.StandardMetricInputsPreprocessor(
-        include_filter={"features": {feature: {}}}, include_default_inputs=True)
-    combiner = _CanaryCombineFn(key, size, feature, eval_config, model_name, output_name)
-    return [metric_types.MetricComputation(keys=[key], preprocessors=[preprocessor], combiner=combiner)]
+    return _per_example(_CanaryCombineFn, name, size, feature, eval_config, model_name, output_name,
+                        example_weighted)
 
 
 class CanaryPredictions(metric_types.Metric):
