@@ -44,14 +44,14 @@ def baseline(cfg, source, out, wire=False):
     """The same records (same split, properties and buckets), one writer per split, no Beam."""
     import tensorflow as tf
 
-    from components.ingest.executor import _plan
+    from components.ingest.executor import _plan_idx
     from components.ingest.transforms import split_of
     from contract.features import properties
     from contract.records import sequence_example_proto, to_sequence_example
     from data.idx import read_idx_pair
     from pipeline.spec import ExecContext
     ctx = ExecContext("bench", out, _params(cfg), ("--runner=FnApiRunner",), source, out)
-    edges = _plan(ctx)[3]
+    edges = _plan_idx(ctx)[3]
     writers, n = {}, 0
     for src, img, lbl in (("train", "train_images", "train_labels"), ("test", "test_images", "test_labels")):
         if img not in source.files:
