@@ -10,7 +10,7 @@ ARGS       ?=
 PROFILE    ?=
 
 .PHONY: pipeline test test-unit test-e2e test-faults test-flink bench bench-flink report venv lock clean fashion-data wheel worker-image \
-	flink-fetch flink-up flink-down flink-status flink-lock lint
+	flink-fetch flink-up flink-down flink-status flink-lock lint worker-up worker-down
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
@@ -87,8 +87,17 @@ bench-flink: $(STAMP) fashion-data flink-fetch
 wheel: $(STAMP)
 	rm -rf dist && $(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
 
-worker-image: wheel
-	docker build -f docker/Dockerfile -t mnist-lstm-worker:0.1.0 .
+# The Beam SDK worker image, with podman from a debootstrapped Debian base (docs/container.md); with Docker
+# and a public base instead: python -m pipeline worker inputs, then the docker build in docker/Dockerfile.
+worker-image: $(STAMP)
+	@$(PY) -m pipeline worker build
+
+# podman's Docker-compatible socket, which Flink's TaskManager uses (start it before make flink-up).
+worker-up: $(STAMP)
+	@$(PY) -m pipeline worker up
+
+worker-down: $(STAMP)
+	@$(PY) -m pipeline worker down
 
 lock:
 	$(PY) -m pip install -q -r requirements.txt

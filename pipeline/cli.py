@@ -6,6 +6,7 @@
     python -m pipeline runs | show RUN_ID | lineage ARTIFACT_ID_OR_PATH | verify RUN_ID
     python -m pipeline graph --runner dataflow [--from RUN_ID]     # offline --dry_run of each Beam step
     python -m pipeline flink up | down | status | fetch             # the local Flink cluster (docs/flink.md)
+    python -m pipeline worker build | inputs | up | down | status   # the worker image, podman (docs/container.md)
     python -m pipeline compare RUN_A RUN_B [--output page.html]   # one HTML page; <root>/index.html lists runs
     python -m pipeline predict --model latest --input DIR_OR_FILE --output DIR [--runner flink]
 """
@@ -59,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--force", action="store_true", help="replace an existing file (kept as <file>.previous)")
     flink = sub.add_parser("flink", help="the local Flink session cluster and Beam's job server")
     flink.add_argument("action", choices=("up", "down", "status", "fetch"))
+    worker = sub.add_parser("worker", help="the Beam worker image (podman) and the podman socket Flink uses")
+    worker.add_argument("action", choices=("build", "inputs", "up", "down", "status"))
     predict = sub.add_parser("predict", help="predictions for many images on a Beam runner (RunInference)")
     predict.add_argument("--model", required=True, help="a pushed version, 'latest', a run id, or a SavedModel folder")
     predict.add_argument("--input", required=True, help="an IDX images file, an image folder, or raw TFRecords")
@@ -70,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a")
     compare.add_argument("run_b")
     compare.add_argument("--output", help="the HTML page (default: <root>/compare/A_vs_B.html)")
-    for p in (report, runs, show, lineage, graph, verify, exp, flink, predict, compare):
+    for p in (report, runs, show, lineage, graph, verify, exp, flink, worker, predict, compare):
         p.add_argument("--config", default=DEFAULT_CONFIG)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     return parser
@@ -144,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands.cmd_expectations(args)
         if args.command == "flink":
             return commands.cmd_flink(args)
+        if args.command == "worker":
+            return commands.cmd_worker(args)
         if args.command in ("predict", "compare"):   # TensorFlow's own messages go to a log file here too
             from pipeline import console
             LOG["path"] = os.path.join("build", "logs", f"{args.command}-{time.strftime('%Y%m%d-%H%M%S')}.log")
@@ -173,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             logging.getLogger("pipeline").exception("the run failed")
         cause = str(e).strip().splitlines()
-        print(f"error: the run failed: {type(e).__name__}: {cause[-1] if cause else ''} "
-              f"(summary.json of the run has the details)", file=sys.stderr)
+        # Beam's DOCKER environment reports a container that would not start as a failed `docker` command
+        where = ("a worker container could not start, docs/container.md" if "for command 'docker " in str(e)
+                 else "summary.json of the run has the details")
+        print(f"error: the run failed: {type(e).__name__}: {cause[-1] if cause else ''} ({where})", file=sys.stderr)
         _name_log()
         return 1

@@ -102,13 +102,16 @@ def cmd_graph(args) -> int:
 
 
 def cmd_flink(args) -> int:
-    from pipeline import flink, flink_dist
-    section = load(args).flink
+    from pipeline import flink, flink_dist, podman_service
+    cfg = load(args)
+    section = cfg.flink
     if args.action == "fetch":
         home, jobserver = flink_dist.fetch(section.home)
         print(f"Flink {flink_dist.FLINK_VERSION}: {home}\nBeam job server {flink_dist.BEAM_JOB_SERVER}: {jobserver}")
     elif args.action == "up":
-        pids = flink.up(section)
+        # Beam's DOCKER environment runs `docker` in the TaskManager: podman's socket unless you name a Docker
+        extra = {} if os.environ.get("DOCKER_HOST") else podman_service.docker_env(cfg.worker)
+        pids = flink.up(section, extra)
         print(f"Flink is up: http://localhost:{section.rest_port} (job server localhost:{section.job_port}); "
               f"pids {pids}; stop it with `make flink-down`")
     elif args.action == "down":
@@ -117,6 +120,28 @@ def cmd_flink(args) -> int:
     else:
         print(flink.status(section))
         return 0 if len(flink.running(section)) == len(flink.PROCESSES) else 1
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from pipeline import podman_service, worker_image
+    section = load(args).worker
+    if args.action == "build":
+        built = worker_image.build(section)
+        print(f"built {built['image']}: {built['size_bytes'] / 1e9:.2f} GB in {built['seconds']:.0f} s "
+              f"(podman images lists it)")
+    elif args.action == "inputs":
+        boot, wheels = worker_image.inputs(section)
+        print(f"Beam boot: {boot}\nwheels: {wheels}")
+    elif args.action == "up":
+        pid = podman_service.up(section)
+        print(f"podman service is up (pid {pid}): DOCKER_HOST=unix://{podman_service.socket_path(section)}")
+    elif args.action == "down":
+        pid = podman_service.down(section)
+        print(f"stopped pid {pid}" if pid else "nothing recorded was running")
+    else:
+        print(podman_service.status(section))
+        return 0 if podman_service.running(section) else 1
     return 0
 
 

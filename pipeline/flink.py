@@ -125,8 +125,9 @@ def _commands(section, flink_home: str, job_server_lib: str) -> dict[str, list[s
                           f"--artifacts-dir={p['artifacts']}", f"--flink-conf-dir={p['conf']}"]}
 
 
-def up(section) -> dict[str, int]:
-    """Start whatever of the three is not running (so `up` also heals a cluster that lost a process)."""
+def up(section, extra_env: dict | None = None) -> dict[str, int]:
+    """Start whatever of the three is not running (so `up` also heals a cluster that lost a process).
+    extra_env reaches the TaskManager: DOCKER_HOST for the `docker` calls of Beam's DOCKER environment."""
     flink_home, job_server_lib = flink_dist.fetch(section.home)
     p = _paths(section)
     for d in (p["conf"], p["log"], p["artifacts"]):
@@ -138,7 +139,8 @@ def up(section) -> dict[str, int]:
         if os.path.exists(src) and not os.path.exists(os.path.join(p["conf"], name)):
             with open(src) as a, open(os.path.join(p["conf"], name), "w") as b:
                 b.write(a.read())
-    env = dict(os.environ, FLINK_CONF_DIR=p["conf"], FLINK_LOG_DIR=p["log"], FLINK_PID_DIR=p["home"])
+    env = dict(os.environ, **(extra_env or {}), FLINK_CONF_DIR=p["conf"], FLINK_LOG_DIR=p["log"],
+               FLINK_PID_DIR=p["home"])
     pids, started = running(section), {}
     for name, cmd in _commands(section, flink_home, job_server_lib).items():
         if name in pids:

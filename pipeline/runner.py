@@ -12,7 +12,7 @@ import time
 import uuid
 
 from pipeline import artifacts as af
-from pipeline import console, fs
+from pipeline import console, fs, podman_service
 from pipeline.dag import components
 from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
@@ -160,9 +160,10 @@ def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache:
     """Run every component in order; return the summary that is also written to summary.json."""
     preflight(beam_args)   # a missing cluster fails now, in seconds, not in the first Beam step
     cfg = root_for_workers(cfg, beam_args)
+    podman_service.preflight(cfg, beam_args)
     store = MetadataStore(metadata_path(cfg))
     run = _Run(cfg, beam_args, store, run_id or new_run_id(), no_cache, invalidate)
-    with worker_pool(cfg, beam_args) as pool:
+    with worker_pool(cfg, beam_args) as pool, podman_service.sweeper(cfg, beam_args):
         run.watch = watchdog(beam_args, pool)
         return _run_steps(cfg, store, run)
 

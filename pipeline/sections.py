@@ -139,6 +139,20 @@ class FlinkSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class WorkerSection:
+    """The Beam SDK worker image and the podman service Flink starts it through (docs/container.md)."""
+    image: str = "localhost/mnist-lstm-worker:0.1.0"   # what make worker-image tags; the DOCKER profiles name it
+    base: str = "localhost/mnist-lstm-base:bookworm"   # a localhost/ base is made here by debootstrap
+    debian_mirror: str = "http://deb.debian.org/debian"
+    home: str = "build/worker"          # wheels, boot, podman.sock, containers.conf, pids.json (git-ignored)
+    # Mounted at the same path into every worker container: the local stand-in for the shared file system
+    # (gs://, NFS) that a cluster's workers read and write the pipeline root on. Not /tmp: each container's
+    # Beam boot stages its files under its own /tmp.
+    shared_paths: tuple = (".",)
+    start_timeout_s: float = 30.0       # how long `worker up` waits for podman's socket
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     pipeline: PipelineSection = PipelineSection()
     data: DataSection = DataSection()
@@ -151,6 +165,7 @@ class Config:
     pusher: PusherSection = PusherSection()
     beam: BeamSection = BeamSection()
     flink: FlinkSection = FlinkSection()
+    worker: WorkerSection = WorkerSection()
     profile: Optional[str] = None       # the applied entry of `profiles:` (--profile NAME), recorded in runs
 
     def beam_args(self) -> list[str]:
@@ -218,6 +233,11 @@ CHECKS = {
     "flink.jobmanager_memory": (lambda v: bool(re.fullmatch(r"\d+[mg]", v)), "a size such as 1024m or 2g"),
     "flink.taskmanager_memory": (lambda v: bool(re.fullmatch(r"\d+[mg]", v)), "a size such as 1024m or 2g"),
     "flink.start_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
+    "worker.home": (_contained, "a path without '..' (or an absolute path)"),
+    "worker.image": (lambda v: bool(re.fullmatch(r"[a-z0-9][a-z0-9._/:-]*", v)), "an image name such as "
+                     "localhost/mnist-lstm-worker:0.1.0"),
+    "worker.shared_paths": (lambda v: all(p and ".." not in p.split("/") for p in v), "folders without '..'"),
+    "worker.start_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
     "data.download_timeout_s": (lambda v: v > 0, "a positive number of seconds"),
 }
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
