@@ -10,14 +10,14 @@ ARGS       ?=
 PROFILE    ?=
 
 .PHONY: pipeline test test-unit test-e2e test-faults test-flink bench bench-flink report venv lock clean fashion-data wheel worker-image \
-	flink-fetch flink-up flink-down flink-status flink-lock lint worker-up worker-down
+	flink-fetch flink-up flink-down flink-status flink-lock lint worker-up worker-down test-container
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
 
 # The Flink tests (make test-flink) run in .ci/run after these, on the cluster it starts.
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not flink" $(ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not flink and not container" $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -33,6 +33,10 @@ test-faults: $(STAMP)
 
 test-flink: $(STAMP) flink-fetch
 	$(PY) -m pytest -q -p no:cacheprovider -m flink $(ARGS)
+
+# The DOCKER environment on the local Flink cluster (docs/container.md): needs podman, runc, debootstrap, Go.
+test-container: $(STAMP) flink-fetch worker-image
+	$(PY) -m pytest -q -p no:cacheprovider -m container $(ARGS)
 
 # A local Flink 1.19.3 session cluster and Beam's Flink job server (docs/flink.md): fetched once into
 # build/flink/ (pinned by sha256), started and stopped by PID. `make pipeline RUNNER=flink` runs on it.

@@ -110,8 +110,7 @@ def cmd_flink(args) -> int:
         print(f"Flink {flink_dist.FLINK_VERSION}: {home}\nBeam job server {flink_dist.BEAM_JOB_SERVER}: {jobserver}")
     elif args.action == "up":
         # Beam's DOCKER environment runs `docker` in the TaskManager: podman's socket unless you name a Docker
-        extra = {} if os.environ.get("DOCKER_HOST") else podman_service.docker_env(cfg.worker)
-        pids = flink.up(section, extra)
+        pids = flink.up(section, podman_service.taskmanager_env(cfg.worker))
         print(f"Flink is up: http://localhost:{section.rest_port} (job server localhost:{section.job_port}); "
               f"pids {pids}; stop it with `make flink-down`")
     elif args.action == "down":

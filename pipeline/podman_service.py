@@ -33,6 +33,14 @@ def docker_env(section) -> dict:
     return {"DOCKER_HOST": f"unix://{socket_path(section)}", "CONTAINERS_CONF": env["CONTAINERS_CONF"]}
 
 
+def taskmanager_env(section) -> dict:
+    """What `make flink-up` gives the TaskManager: nothing when you have a Docker engine (DOCKER_HOST, or
+    Docker's own socket), else our podman socket."""
+    if os.environ.get("DOCKER_HOST") or os.path.exists("/var/run/docker.sock"):
+        return {}
+    return docker_env(section)
+
+
 def _pids_path(section) -> str:
     return os.path.join(worker_image.home(section), "pids.json")
 

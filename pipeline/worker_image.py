@@ -104,7 +104,7 @@ def build_boot(section) -> str:
 
 
 def build_wheels(section) -> str:
-    """Wheels of every pin in requirements.lock (once per lock digest) and of this project (every time)."""
+    """Wheels of every pin in requirements.lock (once per lock digest) in wheels/, this project's in project/."""
     from pipeline.packaging import build_wheel
     wheels = os.path.join(home(section), "wheels")
     lock = os.path.join(ROOT, "requirements.lock")
@@ -127,7 +127,7 @@ def build_wheels(section) -> str:
         with open(os.path.join(tmp, ".lock-sha256"), "w") as f:
             f.write(digest)
         os.replace(tmp, wheels)
-    project = os.path.join(wheels, "project")
+    project = os.path.join(home(section), "project")
     shutil.rmtree(project, ignore_errors=True)
     os.makedirs(project)
     shutil.copy(build_wheel(os.path.join(ROOT, "build", "wheels")), project)
@@ -166,11 +166,24 @@ def build(section) -> dict:
     start = time.monotonic()
     inputs(section)
     build_base(section)
-    proc = podman(section, "build", "--build-arg", f"BASE={section.base}", "-f", "docker/Dockerfile",
-                  "-t", section.image, "--layers", ROOT, capture=False, check=False)
+    old = podman(section, "image", "inspect", "--format", "{{.Id}}", section.image, check=False).stdout.strip()
+    log_path = os.path.join(home(section), "build.log")
+    cmd = ["podman", "build", "--build-arg", f"BASE={section.base}", "-f", "docker/Dockerfile", "-t",
+           section.image, "--layers", ROOT]
+    with open(log_path, "w") as out:   # podman's whole output to the log; its STEP lines to the console
+        proc = subprocess.Popen(cmd, env=podman_env(section), cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            out.write(line)
+            if line.startswith("STEP "):
+                print(line.rstrip()[:110], flush=True)
+        proc.wait()
     if proc.returncode != 0:
-        raise ImageError(f"podman build of {section.image} failed (exit {proc.returncode}); its output is above")
-    size = int(podman(section, "image", "inspect", "--format", "{{.Size}}", section.image).stdout.strip())
+        raise ImageError(f"podman build of {section.image} failed (exit {proc.returncode}); see {log_path}")
+    new, size = podman(section, "image", "inspect", "--format", "{{.Id}} {{.Size}}", section.image).stdout.split()
+    if old and old != new:   # the previous build, now untagged: 3-4 GB each on this disk
+        podman(section, "rmi", old, check=False)
+    size = int(size)
     return {"image": section.image, "size_bytes": size, "seconds": round(time.monotonic() - start, 1)}
 
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from pipeline import flink
+from pipeline import flink, podman_service
 from pipeline.config import load_config
 from pipeline.runner import run_pipeline
 from tests.conftest import error_line, results_of
@@ -39,9 +39,10 @@ def _beam_workers() -> list[str]:
 
 @pytest.fixture(scope="module")
 def cluster():
-    section = load_config(os.path.join(REPO, "pipeline.yaml")).flink
+    cfg = load_config(os.path.join(REPO, "pipeline.yaml"))
+    section = cfg.flink
     started = len(flink.running(section)) < len(flink.PROCESSES)
-    pids = flink.up(section)
+    pids = flink.up(section, podman_service.taskmanager_env(cfg.worker))   # as `make flink-up` starts it
     yield section
     if started:   # leave a cluster that .ci/run (or a person) started; stop the one started here
         stopped = flink.down(section)
@@ -180,7 +181,8 @@ def test_taskmanager_killed_mid_step_then_resume(base, cluster):
     assert not os.path.exists(os.path.join(run_dir, "transform"))        # nothing published
     assert not glob.glob(os.path.join(run_dir, ".staging", "transform*"))
 
-    assert flink.up(cluster)["taskmanager"] != victim                    # make flink-up heals the cluster
+    healed = flink.up(cluster, podman_service.taskmanager_env(load_config(os.path.join(REPO, "pipeline.yaml")).worker))
+    assert healed["taskmanager"] != victim                                 # make flink-up heals the cluster
     rc, _, err = _run(folder, root, "--invalidate", "transform")   # (the base root has a cached transform)
     assert rc == 0, err[-3000:]
     resumed = _latest(root)
@@ -195,7 +197,7 @@ def _latest_attempt(root) -> dict:
 
 def test_worker_pool_death_is_a_clear_error(base, cluster):
     folder, root, _ = base
-    flink.up(cluster)   # whole, whatever an earlier test did to it
+    flink.up(cluster, podman_service.taskmanager_env(load_config(os.path.join(REPO, "pipeline.yaml")).worker))
     proc = _run(folder, root, "--invalidate", "evaluator", wait=False)
     _wait_for_job(cluster, "mnist-evaluator-", proc)
     (pool,) = [int(p.split("/")[2]) for p in glob.glob("/proc/[0-9]*/cmdline")
