@@ -10,7 +10,7 @@ ARGS       ?=
 PROFILE    ?=
 
 .PHONY: pipeline test test-unit test-e2e test-faults test-flink bench bench-flink report venv lock clean fashion-data wheel worker-image \
-	flink-fetch flink-up flink-down flink-status flink-lock lint worker-up worker-down test-container
+	flink-fetch flink-up flink-down flink-status flink-lock lint worker-up worker-down test-container bench-scale
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
@@ -83,6 +83,11 @@ bench: $(STAMP) fashion-data
 	$(PY) bench/train_input.py --root $(BENCH_ROOT)
 	$(PY) bench/evaluate.py --root $(BENCH_ROOT)
 	$(PY) bench/predict.py --root $(BENCH_ROOT)
+	$(PY) bench/scale.py
+
+# Only the scaling curve (7k, 70k, 700k images; about 15 minutes): bench/scale.py.
+bench-scale: $(STAMP) fashion-data
+	$(PY) bench/scale.py
 
 # Fashion-MNIST on the local Flink cluster against the in-process runner (starts and stops it if not up).
 bench-flink: $(STAMP) fashion-data flink-fetch

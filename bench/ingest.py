@@ -42,16 +42,17 @@ def ours(cfg, source, out):
 
 def baseline(cfg, source, out, wire=False):
     """The same records (same split, properties and buckets), one writer per split, no Beam."""
+    import numpy as np
     import tensorflow as tf
 
-    from components.ingest.executor import _plan_idx
     from components.ingest.transforms import split_of
-    from contract.features import properties
+    from contract.features import bucket_edges, properties
     from contract.records import sequence_example_proto, to_sequence_example
     from data.idx import read_idx_pair
-    from pipeline.spec import ExecContext
-    ctx = ExecContext("bench", out, _params(cfg), ("--runner=FnApiRunner",), source, out)
-    edges = _plan_idx(ctx)[3]
+    images, _ = read_idx_pair(source.files["train_images"], source.files["train_labels"])
+    train = np.asarray([split_of("train", f"{cfg.data.dataset}/train/{i:05d}", cfg.ingest.eval_fraction,
+                                 cfg.pipeline.seed) == "train" for i in range(len(images))])
+    edges = {k: bucket_edges(v, cfg.ingest.slice_buckets) for k, v in properties(images[train]).items()}
     writers, n = {}, 0
     for src, img, lbl in (("train", "train_images", "train_labels"), ("test", "test_images", "test_labels")):
         if img not in source.files:

@@ -38,8 +38,8 @@ def _read_bytes(path: str) -> bytes:
         raise IdxError(path, len(blob), f"corrupt or truncated gzip data ({e}); expected a complete gzip stream") from e
 
 
-def parse_idx(blob: bytes, path: str, expect_ndim: int) -> np.ndarray:
-    """Parse one IDX blob into an array; raise IdxError on anything unexpected."""
+def _header(blob: bytes, path: str, expect_ndim: int) -> tuple[tuple, int]:
+    """(dims, header length) of an IDX file whose first bytes are blob; raise IdxError when they are wrong."""
     if len(blob) == 0:
         raise IdxError(path, 0, "file is empty; expected an IDX header (4-byte magic number)")
     if len(blob) < 4:
@@ -57,24 +57,101 @@ def parse_idx(blob: bytes, path: str, expect_ndim: int) -> np.ndarray:
     dims = struct.unpack(f">{ndim}I", blob[4:header_end])
     if ndim == 3 and tuple(dims[1:]) != IMAGE_SHAPE:
         raise IdxError(path, 8, f"images are {dims[1]}x{dims[2]}; expected 28x28")
+    return dims, header_end
+
+
+def _size_errors(path: str, dims: tuple, header_end: int, data_bytes: int) -> None:
     size = int(np.prod(dims))
-    if len(blob) < header_end + size:
-        raise IdxError(path, len(blob), f"truncated: {len(blob) - header_end} data bytes; expected {size} for shape {dims}")
-    if len(blob) > header_end + size:
-        raise IdxError(path, header_end + size, f"{len(blob) - header_end - size} trailing bytes after the data; expected end of file")
-    return np.frombuffer(blob, dtype=np.uint8, count=size, offset=header_end).reshape(dims)
+    if data_bytes < size:
+        raise IdxError(path, header_end + data_bytes, f"truncated: {data_bytes} data bytes; expected {size} for shape {dims}")
+    if data_bytes > size:
+        raise IdxError(path, header_end + size, f"{data_bytes - size} trailing bytes after the data; expected end of file")
+
+
+def parse_idx(blob: bytes, path: str, expect_ndim: int) -> np.ndarray:
+    """Parse one IDX blob into an array; raise IdxError on anything unexpected."""
+    dims, header_end = _header(blob, path, expect_ndim)
+    _size_errors(path, dims, header_end, len(blob) - header_end)
+    return np.frombuffer(blob, dtype=np.uint8, count=int(np.prod(dims)), offset=header_end).reshape(dims)
+
+
+class _Stream:
+    """An IDX file read front to back (gunzipped on the fly when it is gzip), never whole in memory."""
+
+    def __init__(self, path: str):
+        from apache_beam.io.filesystems import FileSystems
+        self.path, self.raw = path, FileSystems.open(path, compression_type="uncompressed")
+        magic = self.raw.read(2)
+        self.raw.seek(0)
+        self.f = gzip.GzipFile(fileobj=self.raw, mode="rb") if magic == b"\x1f\x8b" else self.raw
+
+    def read(self, n: int) -> bytes:
+        parts, left = [], n
+        try:
+            while left > 0 and (part := self.f.read(left)):
+                parts.append(part)
+                left -= len(part)
+        except (EOFError, OSError, zlib.error) as e:
+            raise IdxError(self.path, self.raw.tell(), f"corrupt or truncated gzip data ({e}); expected a complete "
+                           "gzip stream") from e
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self.f.close()
+        self.raw.close()
+
+
+def idx_images_shape(images_path: str) -> tuple:
+    """The dims in an images file's header (read without its data)."""
+    stream = _Stream(images_path)
+    try:
+        return _header(stream.read(16), images_path, 3)[0]
+    finally:
+        stream.close()
+
+
+def iter_idx_pair(images_path: str, labels_path: str, num_classes: int = 10, chunk: int = 4096):
+    """(start, images[start:end], labels[start:end]) of an images/labels pair, validated like read_idx_pair
+    (the same errors), with at most `chunk` images in memory: the driver's plan of a large dataset."""
+    labels = parse_idx(_read_bytes(labels_path), labels_path, expect_ndim=1)
+    stream = _Stream(images_path)
+    try:
+        dims, header_end = _header(stream.read(16), images_path, 3)
+        n, per = dims[0], IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+        for start in range(0, n, chunk):
+            want = (min(start + chunk, n) - start) * per
+            data = stream.read(want)
+            if len(data) < want:
+                _size_errors(images_path, dims, header_end, start * per + len(data))
+            if start == 0:
+                _check_labels(labels, n, labels_path, images_path, num_classes)
+            yield start, np.frombuffer(data, dtype=np.uint8).reshape(-1, *IMAGE_SHAPE), labels[start:start + chunk]
+        if n == 0:
+            _check_labels(labels, n, labels_path, images_path, num_classes)
+        trailing = stream.read(1 << 20)
+        if trailing:
+            extra = len(trailing)
+            while more := stream.read(1 << 20):
+                extra += len(more)
+            _size_errors(images_path, dims, header_end, n * per + extra)
+    finally:
+        stream.close()
+
+
+def _check_labels(labels, n: int, labels_path: str, images_path: str, num_classes: int) -> None:
+    if len(labels) != n:
+        raise IdxError(labels_path, 4, f"{len(labels)} labels; expected {n} to match {images_path}")
+    bad = np.flatnonzero(labels >= num_classes)
+    if bad.size:
+        i = int(bad[0])
+        raise IdxError(labels_path, 8 + i, f"label {int(labels[i])} at index {i}; expected 0..{num_classes - 1}")
 
 
 def read_idx_pair(images_path: str, labels_path: str, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Read and cross-check an images file and its labels file."""
     images = parse_idx(_read_bytes(images_path), images_path, expect_ndim=3)
     labels = parse_idx(_read_bytes(labels_path), labels_path, expect_ndim=1)
-    if len(images) != len(labels):
-        raise IdxError(labels_path, 4, f"{len(labels)} labels; expected {len(images)} to match {images_path}")
-    bad = np.flatnonzero(labels >= num_classes)
-    if bad.size:
-        i = int(bad[0])
-        raise IdxError(labels_path, 8 + i, f"label {int(labels[i])} at index {i}; expected 0..{num_classes - 1}")
+    _check_labels(labels, len(images), labels_path, images_path, num_classes)
     return images, labels
 
 

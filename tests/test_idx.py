@@ -82,3 +82,39 @@ def test_truncated_gzip(tmp_path):
     path.write_bytes(gzip.compress(GOOD)[:-30])
     with pytest.raises(IdxError, match=r"imgs.gz: at byte \d+: corrupt or truncated gzip"):
         read_idx_pair(str(path), str(path))
+
+
+def _streamed(ip, lp, chunk):
+    from data.idx import iter_idx_pair
+    parts = list(iter_idx_pair(ip, lp, 10, chunk))
+    return parts, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 7, 100])
+def test_streamed_pair_equals_whole_read_in_chunks(tmp_path, chunk):
+    rng = np.random.default_rng(3)
+    images, labels = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8), rng.integers(0, 10, 7, dtype=np.uint8)
+    ip, lp = _pair(tmp_path, images, labels)
+    parts, got_i, got_l = _streamed(ip, lp, chunk)
+    assert [p[0] for p in parts] == list(range(0, 7, chunk)) and max(len(p[1]) for p in parts) <= chunk
+    np.testing.assert_array_equal(got_i, images)
+    np.testing.assert_array_equal(got_l, labels)
+    raw = tmp_path / "raw-imgs"               # not gzip: read as it is
+    raw.write_bytes(encode_idx(images))
+    np.testing.assert_array_equal(_streamed(str(raw), lp, chunk)[1], images)
+
+
+@pytest.mark.parametrize("raw_images, labels, expected", [
+    (GOOD[:-5], np.zeros(2, np.uint8), "imgs.gz: at byte 1579: truncated: 1563 data bytes; expected 1568"),
+    (GOOD + b"xyz", np.zeros(2, np.uint8), "imgs.gz: at byte 1584: 3 trailing bytes after the data"),
+    (GOOD, np.zeros(3, np.uint8), "lbls.gz: at byte 4: 3 labels; expected 2"),
+    (GOOD, np.array([0, 12], np.uint8), "lbls.gz: at byte 9: label 12 at index 1; expected 0..9"),
+    (GOOD[:10], np.zeros(2, np.uint8), "imgs.gz: at byte 10: file ends inside the header"),
+])
+def test_streamed_pair_raises_what_the_whole_read_raises(tmp_path, raw_images, labels, expected):
+    ip, lp = _pair(tmp_path, None, labels, raw_images=raw_images)
+    with pytest.raises(IdxError) as whole:
+        read_idx_pair(ip, lp)
+    with pytest.raises(IdxError) as streamed:
+        _streamed(ip, lp, 1)
+    assert str(whole.value) == str(streamed.value) and f"/{expected}" in str(streamed.value), streamed.value

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 
@@ -24,7 +25,7 @@ from components.ingest.transforms import (
 from contract.features import bucket_edges, properties_in_chunks
 from contract.records import SPLITS
 from contract.shards import WriteShards
-from data.idx import read_idx_pair
+from data.idx import iter_idx_pair
 from pipeline import console, fs
 from pipeline.artifacts import join, write_json
 
@@ -63,26 +64,40 @@ def _membership(image_ids) -> str:
 
 
 def _plan_idx(ctx):
-    """Validate every IDX pair in the driver (fail before Beam starts), cut it into chunks, and fit the
-    slice buckets: exact quantiles of each image property over the train split."""
-    files, chunk, p = ctx.source.files, ctx.params.chunk_size, ctx.params
-    worker_files, classes = _worker_files(ctx), len(p.class_names)
-    chunks, expected, members, edges = [], 0, [], {}
+    """Stream every IDX pair once in the driver: validate it (fail before Beam starts), write each chunk of
+    images and labels to a chunk file the workers read, and fit the slice buckets (exact quantiles of each
+    image property over the train split). Memory: one chunk of images plus the property values, whatever
+    the dataset's size; no worker reads, or holds, a whole file."""
+    files, p = ctx.source.files, ctx.params
+    chunks, expected, membership, train_props = [], 0, hashlib.sha256(), {}
+    folder = join(ctx.temp_dir, "chunks")
+    fs.makedirs(folder)
     for source, img_role, lbl_role in SOURCES:
         if img_role not in files:
             continue
-        images, _ = read_idx_pair(files[img_role], files[lbl_role], classes)
-        n = len(images)
-        expected += n
-        chunks += [(source, worker_files[img_role], worker_files[lbl_role], s, min(s + chunk, n), classes)
-                   for s in range(0, n, chunk)]
-        ids = [f"{p.dataset}/{source}/{i:05d}" for i in range(n)]
-        splits = [split_of(source, i, p.eval_fraction, p.seed) for i in ids]
-        members += zip(ids, splits)
-        if source == "train":
-            train = images[np.asarray(splits) == "train"]
-            edges = {k: bucket_edges(v, p.slice_buckets) for k, v in properties_in_chunks(train).items()}
-    return chunks, expected, _membership(members), edges
+        for start, images, labels in iter_idx_pair(files[img_role], files[lbl_role], len(p.class_names),
+                                                   p.chunk_size):
+            end = start + len(images)
+            path = join(folder, f"{source}-{start:08d}.npz")
+            _write_chunk(path, images, labels)
+            chunks.append((source, path, start, end))
+            ids = [f"{p.dataset}/{source}/{i:05d}" for i in range(start, end)]
+            splits = [split_of(source, i, p.eval_fraction, p.seed) for i in ids]
+            membership.update("".join(f"{i}:{s}\n" for i, s in zip(ids, splits)).encode())
+            if source == "train":
+                train = np.asarray(splits) == "train"
+                for k, v in properties_in_chunks(images[train]).items():
+                    train_props.setdefault(k, []).append(v)
+            expected += len(images)
+    edges = {k: bucket_edges(np.concatenate(v), p.slice_buckets) for k, v in train_props.items()}
+    return chunks, expected, membership.hexdigest(), edges
+
+
+def _write_chunk(path: str, images: np.ndarray, labels: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, images=images, labels=labels)
+    with fs.open_file(path, "wb") as f:
+        f.write(buf.getvalue())
 
 
 def _plan_images(ctx):

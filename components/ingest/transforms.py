@@ -4,8 +4,6 @@
 """
 from __future__ import annotations
 
-import functools
-
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
@@ -23,26 +21,28 @@ def split_of(source: str, image_id: str, eval_fraction: float, seed: int) -> str
     return "eval" if stable_fraction(image_id, seed) < eval_fraction else "train"
 
 
-@functools.lru_cache(maxsize=4)
-def _load_pair(images_path: str, labels_path: str, num_classes: int):
-    # Cached per worker process: each chunk of a file reuses one decompressed, validated copy.
-    from data.idx import read_idx_pair
-    return read_idx_pair(images_path, labels_path, num_classes)
-
-
 def read_chunk(chunk):
-    """(source, images_path, labels_path, start, end, num_classes) -> (source, index, image, label, properties).
+    """(source, chunk file, start, end) -> (source, index, image, label, properties) for each image of a
+    chunk file that ingest's plan wrote (images and labels of one slice of an IDX pair).
 
     Image properties are computed for the whole chunk at once (vectorized NumPy), not per image.
     """
+    import io
+
+    from apache_beam.io.filesystems import FileSystems
+
     from contract.features import properties
     from pipeline import console
 
-    source, images_path, labels_path, start, end, num_classes = chunk
-    images, labels = _load_pair(images_path, labels_path, num_classes)
-    props = properties(images[start:end])
+    source, path, start, end = chunk
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        data = np.load(io.BytesIO(f.read()))
+        images, labels = data["images"], data["labels"]
+    if len(images) != end - start or len(labels) != end - start:
+        raise ValueError(f"{path}: {len(images)} images and {len(labels)} labels; expected {end - start}")
+    props = properties(images)
     for i in range(start, end):
-        yield source, i, images[i], int(labels[i]), {k: float(v[i - start]) for k, v in props.items()}
+        yield source, i, images[i - start], int(labels[i - start]), {k: float(v[i - start]) for k, v in props.items()}
     console.tick("ingest")   # progress on the console when this runs in the driver's process
 
 
