@@ -1,6 +1,7 @@
 """Shared fixtures: tiny IDX datasets generated on the fly (nothing is downloaded)."""
 from __future__ import annotations
 
+import glob
 import gzip
 import hashlib
 import os
@@ -86,3 +87,16 @@ def error_line(stderr: str) -> str:
     """The CLI's one-line error: the last line of stderr that is not the `log: <path>` line after it."""
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     return lines[-2] if len(lines) > 1 and lines[-1].startswith("log: ") else lines[-1]
+
+
+def processes_running(*markers: str) -> list[str]:
+    """Command lines of the processes on this machine that contain any of the markers (e.g. Beam workers)."""
+    found = []
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            text = open(cmdline, "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(m in text for m in markers):
+            found.append(text)
+    return found

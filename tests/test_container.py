@@ -15,7 +15,7 @@ import pytest
 
 from pipeline import flink, podman_service, worker_image
 from pipeline.config import load_config
-from tests.conftest import error_line, results_of, write_dataset
+from tests.conftest import error_line, processes_running, results_of, write_dataset
 from tests.test_e2e import REPO, tiny_overrides
 
 pytestmark = pytest.mark.container
@@ -72,18 +72,6 @@ def _slices(summary):
     return [{k: s[k] for k in ("slice", "count", "accuracy", "ci")} for s in results_of(summary)["slices"]]
 
 
-def _sdk_workers() -> list[str]:
-    found = []
-    for path in glob.glob("/proc/[0-9]*/cmdline"):
-        try:
-            text = open(path, "rb").read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "sdk_worker_main" in text or "/opt/apache/beam/boot" in text:
-            found.append(text)
-    return found
-
-
 def test_docker_environment_on_flink_matches_direct(service, shared_tmp):
     folder, root = os.path.join(shared_tmp, "idx"), os.path.join(shared_tmp, "root")
     write_dataset(folder)
@@ -104,7 +92,7 @@ def test_docker_environment_on_flink_matches_direct(service, shared_tmp):
     assert docker["records"] == direct["records"] and docker["split_digest"] == direct["split_digest"]
     # Every container Beam started is gone (it removes them), and no SDK worker runs on this machine.
     assert podman_service.leftovers(CFG.worker, CFG.worker.image) == []
-    assert _sdk_workers() == []
+    assert processes_running("sdk_worker_main", "/opt/apache/beam/boot") == []
 
     # The model the containers evaluated, evaluated in-process: the same metrics, slice by slice.
     rc, err = _run(folder, root, "direct", "--invalidate", "evaluator")
@@ -133,4 +121,4 @@ def test_container_that_cannot_start_fails_fast(service, shared_tmp):
     run_dir = os.path.join(root, "runs", failed["run_id"])
     assert not os.path.exists(os.path.join(run_dir, "ingest"))                 # nothing published
     assert podman_service.leftovers(CFG.worker, CFG.worker.base) == []          # the created one is removed
-    assert _sdk_workers() == []
+    assert processes_running("sdk_worker_main", "/opt/apache/beam/boot") == []

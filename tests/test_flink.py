@@ -16,25 +16,12 @@ import pytest
 from pipeline import flink, podman_service
 from pipeline.config import load_config
 from pipeline.runner import run_pipeline
-from tests.conftest import error_line, results_of
+from tests.conftest import error_line, processes_running, results_of
 from tests.test_e2e import REPO, _config, tiny_overrides
 from tests.test_runners import _free_port
 
 pytestmark = pytest.mark.flink
 STEPS = ("ingest", "statistics", "transform", "evaluator")   # the Beam steps
-
-
-def _beam_workers() -> list[str]:
-    """Command lines of every Beam worker pool or SDK worker process on this machine."""
-    found = []
-    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
-        try:
-            text = open(cmdline, "rb").read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "worker_pool_main" in text or "sdk_worker_main" in text:
-            found.append(text)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +100,7 @@ def test_beam_steps_on_flink_match_direct(base, cluster):
         a, b = _files(direct["artifacts"][name]), _files(full["artifacts"][name])
         assert len(a) >= 4 and a == b, name
     assert full["records"] == direct["records"] and full["split_digest"] == direct["split_digest"]
-    assert _beam_workers() == []    # the run's worker pool and its SDK workers are gone
+    assert processes_running("worker_pool_main", "sdk_worker_main") == []    # the run's worker pool and its SDK workers are gone
 
 
 def test_predict_on_flink_matches_direct(base, cluster, tmp_path):
@@ -140,7 +127,7 @@ def test_predict_on_flink_matches_direct(base, cluster, tmp_path):
         return dict(rows)
     assert classes(tmp_path / "flink") == classes(tmp_path / "direct") and len(classes(tmp_path / "direct")) == 80
     assert "FINISHED" in {state for name, state in _jobs(cluster).items() if name.startswith("mnist-predict-")}
-    assert _beam_workers() == []
+    assert processes_running("worker_pool_main", "sdk_worker_main") == []
 
 
 def test_cluster_down_fails_fast_with_one_line(base):
@@ -210,7 +197,7 @@ def test_worker_pool_death_is_a_clear_error(base, cluster):
     assert "worker pool" in last and f"pid {pool}" in last, last
     assert _latest_attempt(root)["components"]["evaluator"]["status"] == "failed"
     time.sleep(1)
-    assert _beam_workers() == []
+    assert processes_running("worker_pool_main", "sdk_worker_main") == []
 
 
 def _read(path) -> bytes:
