@@ -139,11 +139,10 @@ def preflight(cfg, beam_args) -> None:
     """Before a DOCKER-environment run on the local Flink cluster: the image is built, podman's socket answers,
     the TaskManager talks to it, and the pipeline root is a folder the containers share. One line each."""
     from pipeline import fs
-    from pipeline.workers import LOOPBACK, flag
-    master = (flag(beam_args, "flink_master") or "").split("://")[-1].rsplit(":", 1)[0]
-    if flag(beam_args, "environment_type", "").upper() != "DOCKER" or master not in LOOPBACK:
-        return   # another cluster's workers run on its own Docker hosts
-    section, image = cfg.worker, flag(beam_args, "environment_config", "")
+    image = local_docker_image(beam_args)
+    if image is None:
+        return   # not DOCKER, or another cluster's workers on its own Docker hosts
+    section = cfg.worker
     tm_env = _taskmanager_env(cfg)
     host = (tm_env or {}).get("DOCKER_HOST") or os.environ.get("DOCKER_HOST", "")
     if host == f"unix://{socket_path(section)}" and not running(section):
@@ -163,20 +162,21 @@ def preflight(cfg, beam_args) -> None:
                              f"(worker.shared_paths: {', '.join(worker_image.shared_paths(section))})")
 
 
-def _local_docker(cfg, beam_args) -> str | None:
-    """The image of a DOCKER-environment run on the local cluster through our podman socket, else None."""
+def local_docker_image(beam_args) -> str | None:
+    """The image of a DOCKER-environment run on a Flink master on this machine, else None."""
     from pipeline.workers import LOOPBACK, flag
     master = (flag(beam_args, "flink_master") or "").split("://")[-1].rsplit(":", 1)[0]
     if flag(beam_args, "environment_type", "").upper() != "DOCKER" or master not in LOOPBACK:
         return None
-    return flag(beam_args, "environment_config", "") if running(cfg.worker) else None
+    return flag(beam_args, "environment_config", "")
 
 
 @contextlib.contextmanager
 def sweeper(cfg, beam_args):
     """Beam removes the containers it started, but not one whose `docker run` failed after creating it: remove
     what the run's image left behind, not running, created since the run began."""
-    image, since = _local_docker(cfg, beam_args), time.time()
+    image = local_docker_image(beam_args) if running(cfg.worker) else None   # ours to sweep: via our socket
+    since = time.time()
     try:
         yield
     finally:
