@@ -18,16 +18,11 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+from bench.harness import cpu_flags  # noqa: E402
+
 BEAM_STEPS = ("ingest", "statistics", "transform", "evaluator")
 
 
-def cpu_flags() -> str:
-    """The CPU model and the flags that decide what is fast (printed beside every figure)."""
-    text = open("/proc/cpuinfo").read()
-    model = next((l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("model name")), "?")
-    flags = set(next((l.split(":", 1)[1].split() for l in text.splitlines() if l.startswith("flags")), []))
-    keep = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
-    return f"{model}; {os.cpu_count()} cores; flags: {' '.join(keep) or 'none of avx2/avx512/amx'}"
 
 
 def _rss_mb(pid: int) -> float:

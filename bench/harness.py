@@ -10,6 +10,17 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STEPS = ("ingest", "statistics", "validator", "transform", "trainer", "evaluator", "infra_validator",
+         "pusher", "report")   # the pipeline's order, for printing
+
+
+def cpu_flags() -> str:
+    """The CPU model and the flags that decide what is fast (printed beside every figure)."""
+    text = open("/proc/cpuinfo").read()
+    model = next((l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("model name")), "?")
+    flags = set(next((l.split(":", 1)[1].split() for l in text.splitlines() if l.startswith("flags")), []))
+    keep = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
+    return f"{model}; {os.cpu_count()} cores; flags: {' '.join(keep) or 'none of avx2/avx512/amx'}"
 
 
 def measure(script: str, variant: str, *args: str) -> dict:

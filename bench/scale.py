@@ -24,10 +24,10 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+from bench.harness import STEPS, cpu_flags  # noqa: E402
+
 OUT = os.path.join(REPO, "build", "scale")
 SHIFTS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1), (2, 0)]
-STEPS = ("ingest", "statistics", "validator", "transform", "trainer", "evaluator", "infra_validator",
-         "pusher", "report")
 
 
 def _fashion():
@@ -139,10 +139,6 @@ def run_size(size: int, folder: str, steps: int) -> dict:
             "peak_gb": {k: v / 1024 / 1024 for k, v in state["peak"].items()}}
 
 
-def _cpu_flags() -> str:
-    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")
-    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
-    return " ".join(f for f in wanted if f in flags) or "none of " + ", ".join(wanted)
 
 
 def plot(results: list[dict], path: str) -> None:
@@ -173,7 +169,7 @@ def main():
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"scaling curve: {', '.join(f'{s:,}' for s in sizes)} images; trainer capped at {args.steps} steps; "
-          f"CPU flags: {_cpu_flags()}; {os.cpu_count()} cores")
+          f"CPU: {cpu_flags()}")
     folders = make_datasets(sizes)
     results = [run_size(s, folders[s], args.steps) for s in sizes]
     steps = ("ingest", "statistics", "transform", "trainer", "evaluator", "report")
