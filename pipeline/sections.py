@@ -80,6 +80,8 @@ class TrainerSection:
     checkpoint_steps: Optional[int] = None   # checkpoint every N steps; null: at the end of each epoch
     deterministic: bool = False         # TF op determinism: identical weights for identical data and seed
     bidirectional: bool = False         # LSTM over the rows in both directions
+    columns: bool = False               # a second LSTM reads the image column by column
+    pool: str = "last"                  # last | last+max (also the maximum of the LSTM outputs over steps)
     dropout: float = 0.0                # on the last LSTM state, while training
     early_stopping: Optional[int] = None  # stop after N epochs without a better eval accuracy; best weights kept
     lr_schedule: str = "constant"       # constant | cosine (to zero over all training steps)
@@ -209,6 +211,7 @@ CHECKS = {
     "trainer.checkpoint_steps": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "trainer.early_stopping": (lambda v: v is None or v >= 1, "at least 1 epoch, or null"),
     "trainer.dropout": (lambda v: 0 <= v < 1, "0 <= dropout < 1"),
+    "trainer.pool": (lambda v: v in ("last", "last+max"), "'last' or 'last+max'"),
     "trainer.lr_schedule": (lambda v: v in ("constant", "cosine"), "'constant' or 'cosine'"),
     "trainer.augment": (lambda v: v in ("none", "shift", "mirror", "mirror+shift", "auto"),
                         "'none', 'shift', 'mirror', 'mirror+shift' or 'auto'"),

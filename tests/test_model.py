@@ -42,6 +42,34 @@ def test_full_profile_options():
     assert float(schedule(100)) < 1e-9
 
 
+def test_columns_and_pooling_join_each_readers_states():
+    model = build_model(cell_size=8, learning_rate=1e-3, num_classes=NUM_CLASSES, bidirectional=True,
+                        columns=True, pool="last+max")
+    assert model(np.zeros((2, 784), np.float32)).shape == (2, NUM_CLASSES)
+    # rows and columns, each: both directions' last states (16) and their maximum over steps (16)
+    assert model.get_layer("out_hidden").kernel.shape == (64, NUM_CLASSES)
+    assert model.get_layer("col_in_hidden").kernel.shape == (28, 8)
+
+
+def test_the_column_reader_sees_the_transposed_image():
+    import tf_keras as keras
+    model = build_model(cell_size=4, learning_rate=1e-3, num_classes=NUM_CLASSES, columns=True)
+    steps = keras.Model(model.input, model.get_layer("columns_as_steps").output)
+    image = np.arange(784, dtype=np.float32).reshape(28, 28)
+    np.testing.assert_array_equal(steps(image.reshape(1, 784))[0], image.T)   # step j = column j
+
+
+def test_the_backward_last_state_has_read_every_row():
+    import tf_keras as keras
+    model = build_model(cell_size=4, learning_rate=1e-3, num_classes=NUM_CLASSES, bidirectional=True, pool="last+max")
+    last = keras.Model(model.input, model.get_layer("last_states").output)
+    image = np.random.default_rng(0).random((1, 784), np.float32)
+    changed = image.copy()
+    changed[0, :28] += 1.0   # only the first row: the backward LSTM reads it last, so only its final state sees it
+    before, after = last(image).numpy()[0], last(changed).numpy()[0]
+    assert not np.allclose(before[4:], after[4:])    # (its output at the last step has read only the last row)
+
+
 def _transformed_records(path, n):
     import tensorflow as tf
     with tf.io.TFRecordWriter(str(path)) as w:

@@ -12,13 +12,18 @@ from contract.records import PIXELS_XF, STEPS, WIDTH
 
 
 def build_model(cell_size: int, learning_rate: float, num_classes: int, bidirectional: bool = False,
-                dropout: float = 0.0, decay_steps: int | None = None) -> keras.Model:
+                dropout: float = 0.0, decay_steps: int | None = None, columns: bool = False,
+                pool: str = "last") -> keras.Model:
     """Dense(28->cell) on every step, LSTM(cell), Dense(num_classes) on the last state; Adam.
 
     The defaults are the tutorial's model. Options (trainer section of pipeline.yaml; the `full`
     profile uses them): `bidirectional` reads the rows top-down and bottom-up and joins both last
-    states; `dropout` drops that joined state while training; `decay_steps` anneals the learning rate
-    to zero along a cosine over that many steps instead of keeping it constant.
+    states; `columns` adds a second reader of the same kind that takes the image one column per step
+    (left to right), so the classifier sees both the rows' and the columns' sequence; `pool` 'last+max'
+    joins each reader's last state with the maximum of its outputs over all steps (a feature seen in
+    any row counts, not only what the last state remembers); `dropout` drops the joined state while
+    training; `decay_steps` anneals the learning rate to zero along a cosine over that many steps
+    instead of keeping it constant.
 
     Differences from the TF1 tutorial, on purpose:
     - Weights use Glorot-uniform init. The tutorial drew them from N(0, 1): with 28 (or `cell`) inputs
@@ -31,10 +36,12 @@ def build_model(cell_size: int, learning_rate: float, num_classes: int, bidirect
       then trained), the Keras form of BasicLSTMCell(forget_bias=1.0).
     """
     pixels = keras.Input(shape=(STEPS * WIDTH,), name=PIXELS_XF)
+    read = lambda image, prefix: _reader(image, prefix, cell_size, bidirectional, pool)
     rows = keras.layers.Reshape((STEPS, WIDTH), name="rows_as_steps")(pixels)
-    hidden = keras.layers.Dense(cell_size, name="in_hidden")(rows)  # applied to each step
-    lstm = keras.layers.LSTM(cell_size, unit_forget_bias=True, name="lstm")
-    state = keras.layers.Bidirectional(lstm, name="bi_lstm")(hidden) if bidirectional else lstm(hidden)
+    states = read(rows, "")
+    if columns:  # the transposed image: column j of the image is step j
+        states += read(keras.layers.Permute((2, 1), name="columns_as_steps")(rows), "col_")
+    state = keras.layers.Concatenate(name="joined")(states) if len(states) > 1 else states[0]
     if dropout:
         state = keras.layers.Dropout(dropout, name="dropout")(state)
     # float32 logits even under a mixed policy: softmax and the loss stay accurate
@@ -45,3 +52,20 @@ def build_model(cell_size: int, learning_rate: float, num_classes: int, bidirect
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model
+
+
+def _reader(steps, prefix: str, cell_size: int, bidirectional: bool, pool: str) -> list:
+    """Dense on every step, then the LSTM (both ways if bidirectional): [last state] or, with pool
+    'last+max', [last state, maximum over steps]. The rows' layers keep the tutorial's names."""
+    hidden = keras.layers.Dense(cell_size, name=f"{prefix}in_hidden")(steps)  # applied to each step
+    pooled = pool == "last+max"
+    lstm = keras.layers.LSTM(cell_size, unit_forget_bias=True, return_sequences=pooled, return_state=pooled,
+                             name=f"{prefix}lstm")
+    if not pooled:
+        return [keras.layers.Bidirectional(lstm, name=f"{prefix}bi_lstm")(hidden) if bidirectional else lstm(hidden)]
+    if bidirectional:  # the backward direction's last state is its reading of the first row
+        outputs, forward, _, backward, _ = keras.layers.Bidirectional(lstm, name=f"{prefix}bi_lstm")(hidden)
+        last = keras.layers.Concatenate(name=f"{prefix}last_states")([forward, backward])
+    else:
+        outputs, last, _ = lstm(hidden)
+    return [last, keras.layers.GlobalMaxPooling1D(name=f"{prefix}max_over_steps")(outputs)]
