@@ -33,16 +33,16 @@ def shard_of(image_id: str, num_shards: int) -> int:
 class _SpillSortedRuns(beam.DoFn):
     """(image_id, bytes) -> (shard, run file) for each sorted run spilled from this bundle's buffer."""
 
-    def __init__(self, run_dir: str, num_shards: int, run_bytes: int):
-        self._dir, self._shards, self._limit = run_dir, num_shards, run_bytes
+    def __init__(self, run_dir: str, num_shards: int, run_bytes: int, batched: bool):
+        self._dir, self._shards, self._limit, self._batched = run_dir, num_shards, run_bytes, batched
 
     def start_bundle(self):
         self._buffer, self._size = [], 0
 
-    def process(self, kv):
-        image_id, blob = kv
-        self._buffer.append((shard_of(image_id, self._shards), image_id.encode(), blob))
-        self._size += len(blob) + len(image_id)
+    def process(self, element):
+        for image_id, blob in element if self._batched else (element,):
+            self._buffer.append((shard_of(image_id, self._shards), image_id.encode(), blob))
+            self._size += len(blob) + len(image_id)
         if self._size >= self._limit:
             yield from self._spill()
 
@@ -91,13 +91,15 @@ def _merge_shard(keyed, prefix: str, num_shards: int):
 
 
 @beam.ptransform_fn
-def WriteShards(records, prefix: str, num_shards: int, temp_dir: str, run_bytes: int = RUN_BYTES):
+def WriteShards(records, prefix: str, num_shards: int, temp_dir: str, run_bytes: int = RUN_BYTES,
+                batched: bool = False):
     """(image_id, bytes) -> TFRecord shards sorted by image id; outputs (path, count) per non-empty shard.
+    batched: the elements are lists of (image_id, bytes) (ingest encodes a chunk at a time).
 
     temp_dir holds the runs until their shard is merged; it must be outside the shards' folder.
     """
     run_dir = FileSystems.join(temp_dir, f"runs-{uuid.uuid4().hex[:8]}")
     return (records
-            | "SpillSortedRuns" >> beam.ParDo(_SpillSortedRuns(run_dir, num_shards, run_bytes))
+            | "SpillSortedRuns" >> beam.ParDo(_SpillSortedRuns(run_dir, num_shards, run_bytes, batched))
             | "GroupRunsByShard" >> beam.GroupByKey()
             | "MergeRuns" >> beam.FlatMap(_merge_shard, prefix, num_shards))

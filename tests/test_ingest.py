@@ -9,7 +9,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from components.ingest.transforms import ImagesToRecords, split_of
+from components.ingest.transforms import ChunksToRecords, ImagesToRecords, split_of
 from contract.records import IMAGE_ID, INK, LABEL, PIXELS, stable_fraction, to_sequence_example
 from contract.shards import WriteShards
 from tests.conftest import RUNNER
@@ -63,6 +63,34 @@ def test_malformed_records_are_tagged_not_dropped():
             "tiny/train/00008: label 12; expected 0..9"]), label="CheckMalformed")
         assert_that((out.train, out.eval) | beam.Flatten() | beam.Map(lambda kv: kv[0]),
                     equal_to(["tiny/train/00000", "tiny/train/00001"]), label="CheckGood")
+
+
+def _chunk_file(path, labels, seed=3):
+    from contract.features import properties
+    images = np.random.default_rng(seed).integers(0, 256, (len(labels), 28, 28), dtype=np.uint8)
+    np.savez(path, images=images, labels=np.asarray(labels, np.uint8),
+             **{f"prop_{k}": v for k, v in properties(images).items()})
+    return images
+
+
+def test_a_chunk_is_encoded_at_once_into_each_split_and_bad_labels_are_tagged(tmp_path):
+    labels = [3, 1, 4, 1, 5, 9, 2, 6, 11, 5]            # one label out of range for 10 classes
+    images = _chunk_file(tmp_path / "train-00000100.npz", labels)
+    edges = {"ink": [0.3, 0.5]}
+    expected = {"train": [], "eval": []}
+    for i, label in enumerate(labels):
+        image_id = f"tiny/train/{100 + i:05d}"
+        if label < 10:
+            expected[split_of("train", image_id, 0.3, 7)].append(
+                (image_id, to_sequence_example(images[i], label, image_id, edges)))
+    assert expected["train"] and expected["eval"]
+    with TestPipeline(runner=RUNNER) as p:
+        out = (p | beam.Create([("train", str(tmp_path / "train-00000100.npz"), 100, 110)])
+               | ChunksToRecords("tiny", 0.3, 7, edges))
+        for split in ("train", "eval"):   # one list per split and chunk, records as one at a time writes them
+            assert_that(out[split], equal_to([expected[split]]), label=f"Check{split.capitalize()}")
+        assert_that(out.test, equal_to([]), label="NoTest")
+        assert_that(out.malformed, equal_to(["tiny/train/00108: label 11; expected 0..9"]), label="CheckMalformed")
 
 
 def test_split_is_stable_and_seeded():

@@ -16,9 +16,9 @@ from apache_beam.metrics.metric import MetricsFilter
 from components.ingest.transforms import (
     MALFORMED,
     NAMESPACE,
+    ChunksToRecords,
     ImagesToRecords,
     TrainEdges,
-    read_chunk,
     read_image_chunk,
     split_of,
 )
@@ -79,23 +79,24 @@ def _plan_idx(ctx):
                                                    p.chunk_size):
             end = start + len(images)
             path = join(folder, f"{source}-{start:08d}.npz")
-            _write_chunk(path, images, labels)
+            props = properties_in_chunks(images)   # once, here: the workers read them from the chunk file
+            _write_chunk(path, images, labels, props)
             chunks.append((source, path, start, end))
             ids = [f"{p.dataset}/{source}/{i:05d}" for i in range(start, end)]
             splits = [split_of(source, i, p.eval_fraction, p.seed) for i in ids]
             membership.update("".join(f"{i}:{s}\n" for i, s in zip(ids, splits)).encode())
             if source == "train":
                 train = np.asarray(splits) == "train"
-                for k, v in properties_in_chunks(images[train]).items():
-                    train_props.setdefault(k, []).append(v)
+                for k, v in props.items():
+                    train_props.setdefault(k, []).append(v[train])
             expected += len(images)
     edges = {k: bucket_edges(np.concatenate(v), p.slice_buckets) for k, v in train_props.items()}
     return chunks, expected, membership.hexdigest(), edges
 
 
-def _write_chunk(path: str, images: np.ndarray, labels: np.ndarray) -> None:
+def _write_chunk(path: str, images: np.ndarray, labels: np.ndarray, props: dict) -> None:
     buf = io.BytesIO()
-    np.savez(buf, images=images, labels=labels)
+    np.savez(buf, images=images, labels=labels, **{f"prop_{k}": v for k, v in props.items()})
     with fs.open_file(path, "wb") as f:
         f.write(buf.getvalue())
 
@@ -114,15 +115,18 @@ def _plan_images(ctx):
     return chunks, len(entries), _membership(members), None
 
 
-def _items(p, ctx, chunks, images: bool):
-    """The Beam graph up to (source, index, image, label, properties[, image_id, problem]) items."""
+def _records(p, ctx, chunks, edges, images: bool):
+    """The Beam graph up to tagged records: train/eval/test of (image_id, bytes) for an image folder (one
+    per image, edges fitted in the job and also returned), of lists of them for IDX chunks; malformed."""
     cfg = ctx.params
     listed = p | "ListChunks" >> beam.Create(chunks) | "ReshuffleChunks" >> beam.Reshuffle()
     if not images:
-        return listed | "ReadIdxChunks" >> beam.FlatMap(read_chunk), None
+        return listed | "ChunksToRecords" >> ChunksToRecords(cfg.dataset, cfg.eval_fraction, cfg.seed, edges,
+                                                            len(cfg.class_names)), None
     items = listed | "DecodeImages" >> beam.FlatMap(read_image_chunk, cfg.dark_on_light)
-    edges = items | "TrainEdges" >> TrainEdges(cfg.eval_fraction, cfg.seed, cfg.slice_buckets)
-    return items, edges
+    fitted = items | "TrainEdges" >> TrainEdges(cfg.eval_fraction, cfg.seed, cfg.slice_buckets)
+    return items | "ImagesToRecords" >> ImagesToRecords(cfg.dataset, cfg.eval_fraction, cfg.seed,
+                                                         beam.pvalue.AsSingleton(fitted), len(cfg.class_names)), fitted
 
 
 def _counters(result) -> dict:
@@ -141,16 +145,13 @@ def run(ctx, inputs, outputs) -> dict:
     shards = cfg.num_shards
     p = ctx.beam_pipeline("ingest")
     console.expect("ingest", len(chunks), "chunks")
-    items, fitted = _items(p, ctx, chunks, images)
+    tagged, fitted = _records(p, ctx, chunks, edges, images)
     if fitted is not None:
         _ = fitted | "EdgesAsJson" >> beam.Map(json.dumps, sort_keys=True) | "WriteEdges" >> beam.io.WriteToText(
             join(ctx.temp_dir, "edges"), shard_name_template="")
-    tagged = items | "ImagesToRecords" >> ImagesToRecords(
-        cfg.dataset, cfg.eval_fraction, cfg.seed,
-        beam.pvalue.AsSingleton(fitted) if fitted is not None else edges, len(cfg.class_names))
     for split in SPLITS:
         _ = tagged[split] | f"Write{split.capitalize()}" >> WriteShards(join(out, f"Split-{split}", "data"), shards,
-                                                                         ctx.temp_dir)
+                                                                         ctx.temp_dir, batched=not images)
     _ = tagged[MALFORMED] | "WriteMalformed" >> beam.io.WriteToText(join(out, "malformed"), file_name_suffix=".txt")
     result = ctx.run_beam(p)
     if ctx.dry_run:

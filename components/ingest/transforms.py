@@ -21,29 +21,64 @@ def split_of(source: str, image_id: str, eval_fraction: float, seed: int) -> str
     return "eval" if stable_fraction(image_id, seed) < eval_fraction else "train"
 
 
-def read_chunk(chunk):
-    """(source, chunk file, start, end) -> (source, index, image, label, properties) for each image of a
-    chunk file that ingest's plan wrote (images and labels of one slice of an IDX pair).
-
-    Image properties are computed for the whole chunk at once (vectorized NumPy), not per image.
-    """
+def load_chunk(path: str, start: int, end: int):
+    """The images, labels and image properties that ingest's plan wrote to one chunk file."""
     import io
 
     from apache_beam.io.filesystems import FileSystems
 
-    from contract.features import properties
-    from pipeline import console
-
-    source, path, start, end = chunk
+    from contract.records import SLICE_PROPERTIES
     with FileSystems.open(path, compression_type="uncompressed") as f:
         data = np.load(io.BytesIO(f.read()))
-        images, labels = data["images"], data["labels"]
-    if len(images) != end - start or len(labels) != end - start:
-        raise ValueError(f"{path}: {len(images)} images and {len(labels)} labels; expected {end - start}")
-    props = properties(images)
-    for i in range(start, end):
-        yield source, i, images[i - start], int(labels[i - start]), {k: float(v[i - start]) for k, v in props.items()}
-    console.tick("ingest")   # progress on the console when this runs in the driver's process
+        images, labels = data["images"], data["labels"].astype(np.int64)
+        props = {k: data[f"prop_{k}"] for k in SLICE_PROPERTIES}
+    if images.shape != (end - start, STEPS, WIDTH) or images.dtype != np.uint8 or len(labels) != end - start:
+        raise ValueError(f"{path}: images {images.shape} {images.dtype} and {len(labels)} labels; expected "
+                         f"({end - start}, {STEPS}, {WIDTH}) uint8 and {end - start} labels")
+    return images, labels, props
+
+
+class _ChunkToRecords(beam.DoFn):
+    """(source, chunk file, start, end) -> per split, one list of (image_id, record) for the whole chunk,
+    encoded at once (contract/record_batch.py); a label out of range goes to MALFORMED with a reason."""
+
+    def __init__(self, dataset: str, eval_fraction: float, seed: int, edges: dict, num_classes: int):
+        self._dataset, self._fraction, self._seed, self._edges = dataset, eval_fraction, seed, edges
+        self._classes = num_classes
+        self._read = Metrics.counter(NAMESPACE, "records_read")
+        self._bad = Metrics.counter(NAMESPACE, "records_malformed")
+        self._written = {s: Metrics.counter(NAMESPACE, f"records_{s}") for s in SPLITS}
+
+    def process(self, chunk):
+        from contract.record_batch import to_sequence_examples
+        from pipeline import console
+
+        source, path, start, end = chunk
+        images, labels, props = load_chunk(path, start, end)
+        ids = [f"{self._dataset}/{source}/{i:05d}" for i in range(start, end)]
+        self._read.inc(len(ids))
+        good = (labels >= 0) & (labels < self._classes)
+        for i in np.flatnonzero(~good):
+            self._bad.inc()
+            yield beam.pvalue.TaggedOutput(MALFORMED, f"{ids[i]}: label {labels[i]}; expected 0..{self._classes - 1}")
+        keep = np.flatnonzero(good)
+        kept_ids = [ids[i] for i in keep]
+        records = to_sequence_examples(images[keep], labels[keep], kept_ids, self._edges,
+                                       {k: v[keep] for k, v in props.items()})
+        by_split: dict[str, list] = {}
+        for image_id, record in zip(kept_ids, records):
+            by_split.setdefault(split_of(source, image_id, self._fraction, self._seed), []).append((image_id, record))
+        for split, batch in by_split.items():
+            self._written[split].inc(len(batch))
+            yield beam.pvalue.TaggedOutput(split, batch)
+        console.tick("ingest")   # progress on the console when this runs in the driver's process
+
+
+@beam.ptransform_fn
+def ChunksToRecords(chunks, dataset: str, eval_fraction: float, seed: int, edges: dict, num_classes: int = 10):
+    """IDX chunk files -> tagged outputs train/eval/test of lists of (image_id, bytes), plus malformed."""
+    fn = _ChunkToRecords(dataset, eval_fraction, seed, edges, num_classes)
+    return chunks | "EncodeChunks" >> beam.ParDo(fn).with_outputs(MALFORMED, *SPLITS)
 
 
 def read_image_chunk(chunk, dark_on_light: bool = False):
@@ -87,7 +122,7 @@ class _ToRecord(beam.DoFn):
 
     def process(self, item, edges=None):
         source, index, image, label = item[:4]
-        props = item[4] if len(item) > 4 else None  # precomputed per chunk by read_chunk
+        props = item[4] if len(item) > 4 else None  # precomputed per chunk by read_image_chunk
         image_id = item[5] if len(item) > 5 else f"{self._dataset}/{source}/{index:05d}"
         self._read.inc()
         problem = (item[6] if len(item) > 6 else "") or _problem(image, label, self._classes)

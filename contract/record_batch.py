@@ -1,0 +1,104 @@
+"""Many raw records at once: the bytes of `records.to_sequence_example` for a whole chunk, built with NumPy.
+
+Every raw record of a chunk has the same layout when its labels and buckets are below 128 (one-byte
+varints) and its image ids have one length: the context map and the 28 pixel rows sit at the same offsets
+in every record, only the values differ. So the layout is worked out once, a [N, record length] byte
+array is filled column by column, and each row is one record: about 20x cheaper than encoding record by
+record. Records that do not fit the shared layout are encoded one at a time; `tests/test_record_batch.py`
+checks that the bytes are identical to `to_sequence_example` (and so to protobuf's own serializer).
+
+    python -c "import numpy as np; from contract.record_batch import to_sequence_examples; \
+print(len(to_sequence_examples(np.zeros((2, 28, 28), np.uint8), [1, 2], ['a/0', 'a/1'], {}, None)[0]))"
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from contract import wire
+from contract.features import properties
+from contract.records import (
+    CONTEXT_FEATURES,
+    IMAGE_ID,
+    LABEL,
+    PIXELS,
+    SLICE_PROPERTIES,
+    STEPS,
+    WIDTH,
+    to_sequence_example,
+)
+
+_WIDTHS = {"INT": 1, "FLOAT": 4}   # value bytes of a one-byte varint and of a float32
+
+
+def buckets(values: np.ndarray, edges: list[float]) -> np.ndarray:
+    """bucket_of for a whole column: the number of edges at or below each value."""
+    return np.searchsorted(np.asarray(edges, np.float64), values.astype(np.float64), side="right")
+
+
+def _feature_head(kind: str, id_len: int) -> bytes:
+    """The bytes of a one-value Feature before its value: Feature{kind_list{value: ...}}."""
+    if kind == "INT":      # int64_list (field 3) { packed value (field 1): one varint }
+        return b"\x1a\x03\x0a\x01"
+    if kind == "FLOAT":    # float_list (field 2) { packed value: 4 bytes }
+        return b"\x12\x06\x0a\x04"
+    return b"\x0a" + wire.varint(id_len + 1 + len(wire.varint(id_len))) + b"\x0a" + wire.varint(id_len)
+
+
+def _layout(id_len: int) -> tuple[bytes, dict[str, int]]:
+    """(template record with zero values, {context feature: offset of its value bytes}); the pixel rows
+    are the record's last STEPS * _ROW bytes."""
+    entries = []
+    for key, key_field in wire._order(tuple(CONTEXT_FEATURES)):
+        kind = CONTEXT_FEATURES[key]
+        width = id_len if kind == "BYTES" else _WIDTHS[kind]
+        head = _feature_head(kind, id_len)
+        entry = key_field + b"\x12" + wire.varint(len(head) + width) + head   # map entry: key, Feature
+        entries.append((key, b"\x0a" + wire.varint(len(entry) + width) + entry, width))
+    parts = [b"\x0a" + wire.varint(sum(len(e) + w for _, e, w in entries))]   # SequenceExample.context
+    offsets, size = {}, len(parts[0])
+    for key, prefix, width in entries:
+        parts.append(prefix + bytes(width))
+        offsets[key] = size + len(prefix)
+        size += len(prefix) + width
+    parts.append(wire._field(2, wire._map({PIXELS: wire.float_rows(np.zeros((STEPS, WIDTH), np.float32))})))
+    return b"".join(parts), offsets
+
+
+_ROW_HEAD = len(wire.float_rows(np.zeros((1, WIDTH), np.float32))) - WIDTH * 4
+_ROW = _ROW_HEAD + WIDTH * 4   # one pixel row in the record: its Feature head, then 28 float32 values
+
+
+def to_sequence_examples(images: np.ndarray, labels, image_ids: list[str], edges: dict | None,
+                         props: dict | None) -> list[bytes]:
+    """[N, 28, 28] uint8 images -> N serialized raw records, equal to to_sequence_example(...) of each.
+
+    props: {property: float32[N]} if already computed (else computed here); edges as for
+    to_sequence_example (None: every bucket 0).
+    """
+    n = len(images)
+    if n == 0:
+        return []
+    props = props if props is not None else properties(images)
+    labels = np.asarray(labels, np.int64)
+    ints = {LABEL: labels, **{f"{p}_bucket": buckets(props[p], (edges or {}).get(p, [])) for p in SLICE_PROPERTIES}}
+    ids = [i.encode() for i in image_ids]
+    id_len = len(ids[0])
+    fits = np.array([len(i) == id_len for i in ids])
+    for column in ints.values():
+        fits &= (column >= 0) & (column < 128)   # one-byte varints
+    template, offsets = _layout(id_len)
+    out = np.empty((n, len(template)), np.uint8)
+    out[:] = np.frombuffer(template, np.uint8)
+    for name, column in ints.items():
+        out[:, offsets[name]] = column.astype(np.uint8)
+    for name in SLICE_PROPERTIES:
+        out[:, offsets[name]:offsets[name] + 4] = np.asarray(props[name], "<f4").view(np.uint8).reshape(n, 4)
+    same = b"".join(i if len(i) == id_len else bytes(id_len) for i in ids)
+    out[:, offsets[IMAGE_ID]:offsets[IMAGE_ID] + id_len] = np.frombuffer(same, np.uint8).reshape(n, id_len)
+    rows = out[:, len(template) - STEPS * _ROW:].reshape(n, STEPS, _ROW)
+    rows[:, :, _ROW_HEAD:] = images.astype("<f4").view(np.uint8).reshape(n, STEPS, WIDTH * 4)
+    records = [r.tobytes() for r in out]
+    for i in np.flatnonzero(~fits):   # a long varint or another id length: one at a time
+        records[i] = to_sequence_example(images[i], int(labels[i]), image_ids[i], edges,
+                                         {p: float(props[p][i]) for p in SLICE_PROPERTIES})
+    return records
