@@ -102,3 +102,29 @@ def to_sequence_examples(images: np.ndarray, labels, image_ids: list[str], edges
         records[i] = to_sequence_example(images[i], int(labels[i]), image_ids[i], edges,
                                          {p: float(props[p][i]) for p in SLICE_PROPERTIES})
     return records
+
+
+def to_examples(values: np.ndarray, labels, value_name: str, label_name: str) -> list[bytes]:
+    """Rows of a [N, K] float array and N labels -> N tf.Examples {value_name: float_list, label_name:
+    int64_list}, equal to wire.example() of each (the transformed records the trainer reads)."""
+    n, k = values.shape
+    labels = np.asarray(labels, np.int64)
+    encode = lambda row, label: wire.example({value_name: wire.float_feature(row),   # noqa: E731
+                                              label_name: wire.int64_feature((int(label),))})
+    if n == 0:
+        return []
+    zeros = np.zeros(k, np.float32)
+    template = np.frombuffer(encode(zeros, 0), np.uint8)
+    # Where the values go: the bytes that change when the label is 1 instead of 0 (one), and when every
+    # float's four bytes are 0x01 instead of zero (4 * k in a row)
+    label_at = int(np.flatnonzero(np.frombuffer(encode(zeros, 1), np.uint8) != template)[0])
+    ones = np.frombuffer(b"\x01" * 4 * k, "<f4")
+    floats_at = int(np.flatnonzero(np.frombuffer(encode(ones, 0), np.uint8) != template)[0])
+    out = np.empty((n, len(template)), np.uint8)
+    out[:] = template
+    out[:, label_at] = labels.astype(np.uint8)
+    out[:, floats_at:floats_at + 4 * k] = np.ascontiguousarray(values, "<f4").view(np.uint8).reshape(n, 4 * k)
+    records = [r.tobytes() for r in out]
+    for i in np.flatnonzero((labels < 0) | (labels >= 128)):   # a longer varint: one at a time
+        records[i] = encode(values[i], labels[i])
+    return records

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from contract.features import bucket_edges, bucket_of, properties
-from contract.record_batch import buckets, to_sequence_examples
+from contract.record_batch import buckets, to_examples, to_sequence_examples
 from contract.records import to_sequence_example
 
 
@@ -57,3 +57,14 @@ def test_buckets_match_bucket_of(edges):
 
 def test_an_empty_chunk():
     assert to_sequence_examples(np.zeros((0, 28, 28), np.uint8), [], [], None, None) == []
+
+
+def test_transformed_examples_are_the_wire_encoders_bytes():
+    from contract import wire
+    values = np.random.default_rng(4).random((50, 784), np.float32)
+    labels = np.arange(50) % 10
+    labels[7] = 300                                  # a two-byte varint: encoded on its own
+    expected = [wire.example({"pixels_xf": wire.float_feature(v), "label": wire.int64_feature((int(y),))})
+                for v, y in zip(values, labels)]
+    assert to_examples(values, labels, "pixels_xf", "label") == expected
+    assert to_examples(values[:0], labels[:0], "pixels_xf", "label") == []
