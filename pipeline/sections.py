@@ -86,6 +86,7 @@ class TrainerSection:
     early_stopping: Optional[int] = None  # stop after N epochs without a better eval accuracy; best weights kept
     lr_schedule: str = "constant"       # constant | cosine (to zero over all training steps)
     augment: str = "none"               # none | shift | mirror | mirror+shift | auto (all the dataset allows)
+    max_shift: int = 2                  # pixels each way, for the shift augmentation
     precision: str = "auto"             # auto | float32 | mixed_bfloat16 (auto: bf16 only with native support)
 
 
@@ -215,6 +216,7 @@ CHECKS = {
     "trainer.lr_schedule": (lambda v: v in ("constant", "cosine"), "'constant' or 'cosine'"),
     "trainer.augment": (lambda v: v in ("none", "shift", "mirror", "mirror+shift", "auto"),
                         "'none', 'shift', 'mirror', 'mirror+shift' or 'auto'"),
+    "trainer.max_shift": (lambda v: 1 <= v <= 4, "1..4 pixels"),
     "trainer.precision": (lambda v: v in ("auto", "float32", "mixed_bfloat16"), "'auto', 'float32' or 'mixed_bfloat16'"),
     "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
     "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),

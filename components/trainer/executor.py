@@ -30,12 +30,12 @@ def input_spec(transform_graph_dir: str) -> dict:
 
 
 def make_dataset(split_dir: str, features: dict, batch_size: int, shuffle_buffer: int = 0, seed: int = 0,
-                 repeat: bool = False, skip_batches: int = 0, augment: tuple = ()) -> tf.data.Dataset:
+                 repeat: bool = False, skip_batches: int = 0, augment: tuple = (), max_shift: int = 2) -> tf.data.Dataset:
     """Transformed tf.Examples -> (pixels_xf [B, 784], label [B]) batches; files in sorted order.
 
     With repeat, the whole infinite stream is fixed by the seed, so skipping the batches a killed run
     had consumed continues it exactly where it stopped. `augment` may hold 'mirror' (flip half the
-    images left-right) and 'shift' (move each image by up to 2 pixels each way, filling with 0): the
+    images left-right) and 'shift' (move each image by up to max_shift pixels each way, filling with 0): the
     draws are stateless, keyed by (seed, batch number), so a resumed run sees the same batches.
     """
     files = sorted(tf.io.gfile.glob(join(split_dir, "*.tfrecord")))
@@ -51,15 +51,12 @@ def make_dataset(split_dir: str, features: dict, batch_size: int, shuffle_buffer
         ds = ds.skip(skip_batches)
     parse = lambda i, s: (i, tf.io.parse_example(s, features))
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-    pairs = (lambda i, f: (_augmented(f[PIXELS_XF], seed, i, augment), f[LABEL])) if augment else \
+    pairs = (lambda i, f: (_augmented(f[PIXELS_XF], seed, i, augment, max_shift), f[LABEL])) if augment else \
         (lambda i, f: (f[PIXELS_XF], f[LABEL]))
     return ds.map(pairs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-MAX_SHIFT = 2
-
-
-def _augmented(pixels, seed, batch_number, augment):
+def _augmented(pixels, seed, batch_number, augment, max_shift):
     images = tf.reshape(pixels, [-1, 28, 28])
     n = tf.shape(images)[0]
     key = lambda k: tf.stack([tf.cast(seed, tf.int64) * 8 + k, batch_number])  # independent draws
@@ -67,7 +64,7 @@ def _augmented(pixels, seed, batch_number, augment):
         flip = tf.random.stateless_uniform([n], seed=key(1)) < 0.5
         images = tf.where(flip[:, None, None], tf.reverse(images, axis=[2]), images)
     if "shift" in augment:
-        dy, dx = (tf.random.stateless_uniform([n], seed=key(k), minval=-MAX_SHIFT, maxval=MAX_SHIFT + 1,
+        dy, dx = (tf.random.stateless_uniform([n], seed=key(k), minval=-max_shift, maxval=max_shift + 1,
                                               dtype=tf.int32) for k in (2, 3))
         # out[i, l] = image[i - dy, l - dx]: one-hot shift matrices (rows that fall outside are zero)
         rows = tf.one_hot(tf.range(28)[None, :] - dy[:, None], 28)
@@ -137,7 +134,7 @@ def run(ctx, inputs, outputs) -> dict:
     augment = augmentations(cfg.augment, cfg.mirror_invariant)
     features = input_spec(inputs["transform_graph"])
     train = make_dataset(join(xf, "Split-train"), features, cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
-                         skip_batches=skip, augment=augment)
+                         skip_batches=skip, augment=augment, max_shift=cfg.max_shift)
     evals = make_dataset(join(xf, "Split-eval"), features, cfg.batch_size)
     policy, why = choose(cfg.precision)   # auto: bfloat16 only where the hardware has it (precision.py)
     log.info("trainer precision: %s (%s)", policy, why)
