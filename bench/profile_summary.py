@@ -2,6 +2,7 @@
 
     py-spy record -r 50 -f raw -o /tmp/eval.raw -- python bench/evaluate.py --variant ours
     python bench/profile_summary.py /tmp/eval.raw [--top 25] [--match tensorflow_model_analysis]
+    python bench/profile_summary.py /tmp/run.raw --by-step   # a whole `python -m pipeline run`, step x phase
 
 py-spy samples all threads (Beam's in-process runner executes bundles on worker threads, which
 pyinstrument does not see). Shares are of all samples, idle threads excluded by py-spy's default.
@@ -42,13 +43,37 @@ def inclusive(stacks, match: str | None) -> tuple[collections.Counter, int]:
     return seen, total
 
 
+PHASES = (("imports", "_find_and_load ("), ("model.fit", "fit (tf_keras/"), ("SavedModel export", "export_model ("),
+          ("serving process", "probe.py"), ("Beam job", "run_pipeline (apache_beam/"))
+
+
+def by_step(stacks, hz: float) -> None:
+    """Seconds of samples per pipeline step (the components/<step>/ frame) and phase (PHASES, first match)."""
+    table: dict = collections.defaultdict(collections.Counter)
+    for frames, count in stacks:
+        joined = ";".join(frames)
+        step = next((m.group(1) for f in frames if (m := re.search(r"components/(\w+)/", f))), "(outside the steps)")
+        if "probe.py" in joined:
+            step = "infra_validator"
+        phase = next((name for name, needle in PHASES if needle in joined), "other")
+        table[step][phase] += count
+    names = [p for p, _ in PHASES] + ["other"]
+    print(f"{'step':<22}" + "".join(f"{n:>19}" for n in names) + f"{'all':>9}")
+    for step, phases in sorted(table.items(), key=lambda kv: -sum(kv[1].values())):
+        print(f"{step:<22}" + "".join(f"{phases[n] / hz:18.1f}s" for n in names) + f"{sum(phases.values()) / hz:8.1f}s")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("raw")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--match", default=None, help="only frames whose file path contains this")
+    parser.add_argument("--by-step", action="store_true", help="seconds per pipeline step and phase")
+    parser.add_argument("--rate", type=float, default=50, help="the py-spy sampling rate (-r) of the profile")
     args = parser.parse_args()
     stacks = load(args.raw)
+    if args.by_step:
+        return by_step(stacks, args.rate)
     seen, total = inclusive(stacks, args.match)
     selfs = collections.Counter()
     for frames, count in stacks:
