@@ -103,7 +103,7 @@ def test_mirror_augment_is_seeded_per_batch_and_survives_a_skip(tmp_path):
 
 def test_shift_moves_whole_images_by_at_most_two_pixels(tmp_path):
     from components.trainer.executor import augmentations, make_dataset
-    assert augmentations("auto", True) == ("mirror", "shift") and augmentations("auto", False) == ("shift",)
+    assert augmentations("auto", True) == ("mirror",) and augmentations("auto", False) == ("shift",)
     assert augmentations("none", False) == () and augmentations("mirror+shift", False) == ("mirror", "shift")
     import tensorflow as tf
     img = np.zeros((28, 28), np.float32)
