@@ -2,7 +2,8 @@
 
 Every raw record of a chunk has the same layout when its labels and buckets are below 128 (one-byte
 varints) and its image ids have one length: the context map and the 28 pixel rows sit at the same offsets
-in every record, only the values differ. So the layout is worked out once, a [N, record length] byte
+in every record, only the values differ. So the layout is worked out once per chunk (by encoding records
+that differ in one value each and seeing which bytes change), a [N, record length] byte
 array is filled column by column, and each row is one record: about 20x cheaper than encoding record by
 record. Records that do not fit the shared layout are encoded one at a time; `tests/test_record_batch.py`
 checks that the bytes are identical to `to_sequence_example` (and so to protobuf's own serializer).
@@ -17,17 +18,15 @@ import numpy as np
 from contract import wire
 from contract.features import properties
 from contract.records import (
-    CONTEXT_FEATURES,
     IMAGE_ID,
     LABEL,
-    PIXELS,
     SLICE_PROPERTIES,
     STEPS,
     WIDTH,
     to_sequence_example,
 )
 
-_WIDTHS = {"INT": 1, "FLOAT": 4}   # value bytes of a one-byte varint and of a float32
+_TINY = float(np.frombuffer(b"\x01" * 4, "<f4")[0])   # a float32 whose four bytes are all non-zero
 
 
 def buckets(values: np.ndarray, edges: list[float]) -> np.ndarray:
@@ -35,33 +34,27 @@ def buckets(values: np.ndarray, edges: list[float]) -> np.ndarray:
     return np.searchsorted(np.asarray(edges, np.float64), values.astype(np.float64), side="right")
 
 
-def _feature_head(kind: str, id_len: int) -> bytes:
-    """The bytes of a one-value Feature before its value: Feature{kind_list{value: ...}}."""
-    if kind == "INT":      # int64_list (field 3) { packed value (field 1): one varint }
-        return b"\x1a\x03\x0a\x01"
-    if kind == "FLOAT":    # float_list (field 2) { packed value: 4 bytes }
-        return b"\x12\x06\x0a\x04"
-    return b"\x0a" + wire.varint(id_len + 1 + len(wire.varint(id_len))) + b"\x0a" + wire.varint(id_len)
+def _where(template: bytes, changed: bytes) -> int:
+    """Where a value sits in a layout: the first byte that differs between two records that differ
+    only in that value (of the same encoded length)."""
+    a, b = np.frombuffer(template, np.uint8), np.frombuffer(changed, np.uint8)
+    if len(a) != len(b):
+        raise AssertionError("the two records must share one layout")
+    return int(np.flatnonzero(a != b)[0])
 
 
 def _layout(id_len: int) -> tuple[bytes, dict[str, int]]:
-    """(template record with zero values, {context feature: offset of its value bytes}); the pixel rows
-    are the record's last STEPS * _ROW bytes."""
-    entries = []
-    for key, key_field in wire._order(tuple(CONTEXT_FEATURES)):
-        kind = CONTEXT_FEATURES[key]
-        width = id_len if kind == "BYTES" else _WIDTHS[kind]
-        head = _feature_head(kind, id_len)
-        entry = key_field + b"\x12" + wire.varint(len(head) + width) + head   # map entry: key, Feature
-        entries.append((key, b"\x0a" + wire.varint(len(entry) + width) + entry, width))
-    parts = [b"\x0a" + wire.varint(sum(len(e) + w for _, e, w in entries))]   # SequenceExample.context
-    offsets, size = {}, len(parts[0])
-    for key, prefix, width in entries:
-        parts.append(prefix + bytes(width))
-        offsets[key] = size + len(prefix)
-        size += len(prefix) + width
-    parts.append(wire._field(2, wire._map({PIXELS: wire.float_rows(np.zeros((STEPS, WIDTH), np.float32))})))
-    return b"".join(parts), offsets
+    """(template record with zero values, {context feature: offset of its value bytes}), found by
+    encoding records that differ in one value each; the pixel rows are the record's last STEPS * _ROW bytes."""
+    image, zero = np.zeros((STEPS, WIDTH), np.uint8), {p: 0.0 for p in SLICE_PROPERTIES}
+    encode = lambda label=0, image_id="0" * id_len, edges=None, props=zero: to_sequence_example(  # noqa: E731
+        image, label, image_id, edges, props)
+    template = encode()
+    offsets = {LABEL: _where(template, encode(label=1)), IMAGE_ID: _where(template, encode(image_id="1" * id_len))}
+    for p in SLICE_PROPERTIES:
+        offsets[p] = _where(template, encode(props={**zero, p: _TINY}))
+        offsets[f"{p}_bucket"] = _where(template, encode(edges={p: [-1.0]}))   # 0.0 is in bucket 1
+    return template, offsets
 
 
 _ROW_HEAD = len(wire.float_rows(np.zeros((1, WIDTH), np.float32))) - WIDTH * 4
@@ -114,14 +107,11 @@ def to_examples(values: np.ndarray, labels, value_name: str, label_name: str) ->
     if n == 0:
         return []
     zeros = np.zeros(k, np.float32)
-    template = np.frombuffer(encode(zeros, 0), np.uint8)
-    # Where the values go: the bytes that change when the label is 1 instead of 0 (one), and when every
-    # float's four bytes are 0x01 instead of zero (4 * k in a row)
-    label_at = int(np.flatnonzero(np.frombuffer(encode(zeros, 1), np.uint8) != template)[0])
-    ones = np.frombuffer(b"\x01" * 4 * k, "<f4")
-    floats_at = int(np.flatnonzero(np.frombuffer(encode(ones, 0), np.uint8) != template)[0])
+    template = encode(zeros, 0)
+    label_at = _where(template, encode(zeros, 1))
+    floats_at = _where(template, encode(np.full(k, _TINY, np.float32), 0))
     out = np.empty((n, len(template)), np.uint8)
-    out[:] = template
+    out[:] = np.frombuffer(template, np.uint8)
     out[:, label_at] = labels.astype(np.uint8)
     out[:, floats_at:floats_at + 4 * k] = np.ascontiguousarray(values, "<f4").view(np.uint8).reshape(n, 4 * k)
     records = [r.tobytes() for r in out]

@@ -65,28 +65,28 @@ def test_malformed_records_are_tagged_not_dropped():
                     equal_to(["tiny/train/00000", "tiny/train/00001"]), label="CheckGood")
 
 
-def _chunk_file(path, labels, seed=3):
+def _chunk_file(path, labels, splits, seed=3):
     from contract.features import properties
     images = np.random.default_rng(seed).integers(0, 256, (len(labels), 28, 28), dtype=np.uint8)
-    np.savez(path, images=images, labels=np.asarray(labels, np.uint8),
+    np.savez(path, images=images, labels=np.asarray(labels, np.uint8), splits=np.asarray(splits),
              **{f"prop_{k}": v for k, v in properties(images).items()})
     return images
 
 
 def test_a_chunk_is_encoded_at_once_into_each_split_and_bad_labels_are_tagged(tmp_path):
     labels = [3, 1, 4, 1, 5, 9, 2, 6, 11, 5]            # one label out of range for 10 classes
-    images = _chunk_file(tmp_path / "train-00000100.npz", labels)
+    splits = [split_of("train", f"tiny/train/{100 + i:05d}", 0.3, 7) for i in range(len(labels))]
+    images = _chunk_file(tmp_path / "train-00000100.npz", labels, splits)
     edges = {"ink": [0.3, 0.5]}
     expected = {"train": [], "eval": []}
     for i, label in enumerate(labels):
         image_id = f"tiny/train/{100 + i:05d}"
         if label < 10:
-            expected[split_of("train", image_id, 0.3, 7)].append(
-                (image_id, to_sequence_example(images[i], label, image_id, edges)))
+            expected[splits[i]].append((image_id, to_sequence_example(images[i], label, image_id, edges)))
     assert expected["train"] and expected["eval"]
     with TestPipeline(runner=RUNNER) as p:
         out = (p | beam.Create([("train", str(tmp_path / "train-00000100.npz"), 100, 110)])
-               | ChunksToRecords("tiny", 0.3, 7, edges))
+               | ChunksToRecords("tiny", edges))
         for split in ("train", "eval"):   # one list per split and chunk, records as one at a time writes them
             assert_that(out[split], equal_to([expected[split]]), label=f"Check{split.capitalize()}")
         assert_that(out.test, equal_to([]), label="NoTest")

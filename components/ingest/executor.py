@@ -79,11 +79,11 @@ def _plan_idx(ctx):
                                                    p.chunk_size):
             end = start + len(images)
             path = join(folder, f"{source}-{start:08d}.npz")
-            props = properties_in_chunks(images)   # once, here: the workers read them from the chunk file
-            _write_chunk(path, images, labels, props)
-            chunks.append((source, path, start, end))
             ids = [f"{p.dataset}/{source}/{i:05d}" for i in range(start, end)]
             splits = [split_of(source, i, p.eval_fraction, p.seed) for i in ids]
+            props = properties_in_chunks(images)   # once, here: the workers read them, and the splits, from the file
+            _write_chunk(path, images, labels, props, splits)
+            chunks.append((source, path, start, end))
             membership.update("".join(f"{i}:{s}\n" for i, s in zip(ids, splits)).encode())
             if source == "train":
                 train = np.asarray(splits) == "train"
@@ -94,9 +94,9 @@ def _plan_idx(ctx):
     return chunks, expected, membership.hexdigest(), edges
 
 
-def _write_chunk(path: str, images: np.ndarray, labels: np.ndarray, props: dict) -> None:
+def _write_chunk(path: str, images: np.ndarray, labels: np.ndarray, props: dict, splits: list[str]) -> None:
     buf = io.BytesIO()
-    np.savez(buf, images=images, labels=labels, **{f"prop_{k}": v for k, v in props.items()})
+    np.savez(buf, images=images, labels=labels, splits=np.asarray(splits), **{f"prop_{k}": v for k, v in props.items()})
     with fs.open_file(path, "wb") as f:
         f.write(buf.getvalue())
 
@@ -121,8 +121,7 @@ def _records(p, ctx, chunks, edges, images: bool):
     cfg = ctx.params
     listed = p | "ListChunks" >> beam.Create(chunks) | "ReshuffleChunks" >> beam.Reshuffle()
     if not images:
-        return listed | "ChunksToRecords" >> ChunksToRecords(cfg.dataset, cfg.eval_fraction, cfg.seed, edges,
-                                                            len(cfg.class_names)), None
+        return listed | "ChunksToRecords" >> ChunksToRecords(cfg.dataset, edges, len(cfg.class_names)), None
     items = listed | "DecodeImages" >> beam.FlatMap(read_image_chunk, cfg.dark_on_light)
     fitted = items | "TrainEdges" >> TrainEdges(cfg.eval_fraction, cfg.seed, cfg.slice_buckets)
     return items | "ImagesToRecords" >> ImagesToRecords(cfg.dataset, cfg.eval_fraction, cfg.seed,

@@ -22,7 +22,7 @@ def split_of(source: str, image_id: str, eval_fraction: float, seed: int) -> str
 
 
 def load_chunk(path: str, start: int, end: int):
-    """The images, labels and image properties that ingest's plan wrote to one chunk file."""
+    """The images, labels, image properties and splits that ingest's plan wrote to one chunk file."""
     import io
 
     from apache_beam.io.filesystems import FileSystems
@@ -32,19 +32,20 @@ def load_chunk(path: str, start: int, end: int):
         data = np.load(io.BytesIO(f.read()))
         images, labels = data["images"], data["labels"].astype(np.int64)
         props = {k: data[f"prop_{k}"] for k in SLICE_PROPERTIES}
-    if images.shape != (end - start, STEPS, WIDTH) or images.dtype != np.uint8 or len(labels) != end - start:
-        raise ValueError(f"{path}: images {images.shape} {images.dtype} and {len(labels)} labels; expected "
-                         f"({end - start}, {STEPS}, {WIDTH}) uint8 and {end - start} labels")
-    return images, labels, props
+        splits = data["splits"].tolist()
+    if (images.shape != (end - start, STEPS, WIDTH) or images.dtype != np.uint8
+            or len(labels) != end - start or len(splits) != end - start):
+        raise ValueError(f"{path}: images {images.shape} {images.dtype}, {len(labels)} labels and {len(splits)} "
+                         f"splits; expected ({end - start}, {STEPS}, {WIDTH}) uint8 and {end - start} of each")
+    return images, labels, props, splits
 
 
 class _ChunkToRecords(beam.DoFn):
     """(source, chunk file, start, end) -> per split, one list of (image_id, record) for the whole chunk,
     encoded at once (contract/record_batch.py); a label out of range goes to MALFORMED with a reason."""
 
-    def __init__(self, dataset: str, eval_fraction: float, seed: int, edges: dict, num_classes: int):
-        self._dataset, self._fraction, self._seed, self._edges = dataset, eval_fraction, seed, edges
-        self._classes = num_classes
+    def __init__(self, dataset: str, edges: dict, num_classes: int):
+        self._dataset, self._edges, self._classes = dataset, edges, num_classes
         self._read = Metrics.counter(NAMESPACE, "records_read")
         self._bad = Metrics.counter(NAMESPACE, "records_malformed")
         self._written = {s: Metrics.counter(NAMESPACE, f"records_{s}") for s in SPLITS}
@@ -54,7 +55,7 @@ class _ChunkToRecords(beam.DoFn):
         from pipeline import console
 
         source, path, start, end = chunk
-        images, labels, props = load_chunk(path, start, end)
+        images, labels, props, splits = load_chunk(path, start, end)   # the plan decided the splits
         ids = [f"{self._dataset}/{source}/{i:05d}" for i in range(start, end)]
         self._read.inc(len(ids))
         good = (labels >= 0) & (labels < self._classes)
@@ -66,8 +67,8 @@ class _ChunkToRecords(beam.DoFn):
         records = to_sequence_examples(images[keep], labels[keep], kept_ids, self._edges,
                                        {k: v[keep] for k, v in props.items()})
         by_split: dict[str, list] = {}
-        for image_id, record in zip(kept_ids, records):
-            by_split.setdefault(split_of(source, image_id, self._fraction, self._seed), []).append((image_id, record))
+        for i, image_id, record in zip(keep, kept_ids, records):
+            by_split.setdefault(splits[i], []).append((image_id, record))
         for split, batch in by_split.items():
             self._written[split].inc(len(batch))
             yield beam.pvalue.TaggedOutput(split, batch)
@@ -75,9 +76,10 @@ class _ChunkToRecords(beam.DoFn):
 
 
 @beam.ptransform_fn
-def ChunksToRecords(chunks, dataset: str, eval_fraction: float, seed: int, edges: dict, num_classes: int = 10):
-    """IDX chunk files -> tagged outputs train/eval/test of lists of (image_id, bytes), plus malformed."""
-    fn = _ChunkToRecords(dataset, eval_fraction, seed, edges, num_classes)
+def ChunksToRecords(chunks, dataset: str, edges: dict, num_classes: int = 10):
+    """IDX chunk files (with the splits the plan chose) -> tagged outputs train/eval/test of lists of
+    (image_id, bytes), plus malformed."""
+    fn = _ChunkToRecords(dataset, edges, num_classes)
     return chunks | "EncodeChunks" >> beam.ParDo(fn).with_outputs(MALFORMED, *SPLITS)
 
 
