@@ -85,8 +85,9 @@ class TrainerSection:
     dropout: float = 0.0                # on the last LSTM state, while training
     early_stopping: Optional[int] = None  # stop after N epochs without a better eval accuracy; best weights kept
     lr_schedule: str = "constant"       # constant | cosine (to zero over all training steps)
-    augment: str = "none"               # none | shift | mirror | mirror+shift | auto (all the dataset allows)
+    augment: str = "none"               # none | auto | shift, mirror, erase joined by '+'
     max_shift: int = 2                  # pixels each way, for the shift augmentation
+    tta: str = "none"                   # none | mirror | auto: serve the mean of the logits of image and mirror
     precision: str = "auto"             # auto | float32 | mixed_bfloat16 (auto: bf16 only with native support)
 
 
@@ -214,9 +215,10 @@ CHECKS = {
     "trainer.dropout": (lambda v: 0 <= v < 1, "0 <= dropout < 1"),
     "trainer.pool": (lambda v: v in ("last", "last+max"), "'last' or 'last+max'"),
     "trainer.lr_schedule": (lambda v: v in ("constant", "cosine"), "'constant' or 'cosine'"),
-    "trainer.augment": (lambda v: v in ("none", "shift", "mirror", "mirror+shift", "auto"),
-                        "'none', 'shift', 'mirror', 'mirror+shift' or 'auto'"),
+    "trainer.augment": (lambda v: v in ("none", "auto") or (v and set(v.split("+")) <= {"shift", "mirror", "erase"}),
+                        "'none', 'auto', or one or more of shift, mirror, erase joined by '+'"),
     "trainer.max_shift": (lambda v: 1 <= v <= 4, "1..4 pixels"),
+    "trainer.tta": (lambda v: v in ("none", "mirror", "auto"), "'none', 'mirror' or 'auto'"),
     "trainer.precision": (lambda v: v in ("auto", "float32", "mixed_bfloat16"), "'auto', 'float32' or 'mixed_bfloat16'"),
     "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
     "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),

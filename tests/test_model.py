@@ -162,3 +162,45 @@ def test_tutorial_profile_has_the_tutorials_settings():
                     profile="tutorial").trainer
     assert (t.cell_size, t.batch_size, t.learning_rate, t.lr_schedule, t.augment) == (256, 256, 0.001, "constant", "none")
     assert t.epochs * t.steps_per_epoch == 10000 and t.max_steps is None and t.early_stopping is None
+
+
+def test_erase_blanks_one_small_square_in_about_half_the_images(tmp_path):
+    from components.trainer.executor import ERASE_HALF, augmentations, make_dataset
+    assert augmentations("mirror+erase", True) == ("mirror", "erase")
+    import tensorflow as tf
+    with tf.io.TFRecordWriter(str(tmp_path / "p.tfrecord")) as w:
+        for i in range(64):   # images filled with label + 1, so a blank pixel cannot be the image's own
+            ex = tf.train.Example()
+            ex.features.feature["pixels_xf"].float_list.value.extend([i % 10 + 1.0] * 784)
+            ex.features.feature["label"].int64_list.value.append(i % 10)
+            w.write(ex.SerializeToString())
+    (x, y), = make_dataset(str(tmp_path), _SPEC(), 64, seed=4, augment=("erase",)).take(1)
+    images, erased = x.numpy().reshape(-1, 28, 28), 0
+    for img, label in zip(images, y.numpy()):
+        zeros = img == 0
+        assert np.all(img[~zeros] == label + 1)
+        if zeros.any():
+            erased += 1
+            rows, cols = np.nonzero(zeros)
+            side = 2 * ERASE_HALF - 1
+            assert np.ptp(rows) < side and np.ptp(cols) < side                   # one small square
+            assert zeros.sum() == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)        # a filled rectangle
+    assert 16 < erased < 48
+
+
+def test_mirror_average_serves_the_same_answer_for_an_image_and_its_mirror():
+    from components.trainer.executor import test_time
+    from components.trainer.export import mirrored, served_logits
+    model = build_model(cell_size=8, learning_rate=1e-3, num_classes=NUM_CLASSES)
+    x = np.random.default_rng(0).random((4, 784)).astype(np.float32)
+    flipped = mirrored(x).numpy()
+    np.testing.assert_array_equal(flipped.reshape(-1, 28, 28), x.reshape(-1, 28, 28)[:, :, ::-1])
+    plain, averaged = served_logits(model, x, False).numpy(), served_logits(model, x, True).numpy()
+    assert not np.allclose(plain, model(flipped).numpy(), atol=1e-4)      # the model itself is not symmetric
+    np.testing.assert_allclose(averaged, (plain + model(flipped).numpy()) / 2, atol=1e-5)
+    np.testing.assert_allclose(served_logits(model, flipped, True).numpy(), averaged, atol=1e-5)
+    assert (test_time("auto", True, "f"), test_time("auto", False, "d"), test_time("none", True, "f")) == \
+        ("mirror", "none", "none")
+    import pytest
+    with pytest.raises(ValueError, match="trainer.tta: 'mirror' needs .* mnist is not declared mirror_invariant"):
+        test_time("mirror", False, "mnist")

@@ -56,6 +56,9 @@ def make_dataset(split_dir: str, features: dict, batch_size: int, shuffle_buffer
     return ds.map(pairs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+ERASE_HALF = 4  # the erased square's side is 2 * ERASE_HALF - 1 = 7 pixels
+
+
 def _augmented(pixels, seed, batch_number, augment, max_shift):
     images = tf.reshape(pixels, [-1, 28, 28])
     n = tf.shape(images)[0]
@@ -70,6 +73,12 @@ def _augmented(pixels, seed, batch_number, augment, max_shift):
         rows = tf.one_hot(tf.range(28)[None, :] - dy[:, None], 28)
         cols = tf.one_hot(tf.range(28)[None, :] - dx[:, None], 28)
         images = tf.einsum("bij,bjk,blk->bil", rows, images, cols)
+    if "erase" in augment:  # cutout: blank a 7x7 square (clipped at the border) in half the images
+        cy, cx = (tf.random.stateless_uniform([n], seed=key(k), maxval=28, dtype=tf.int32) for k in (4, 5))
+        erase = tf.random.stateless_uniform([n], seed=key(6)) < 0.5
+        near = lambda centre: tf.abs(tf.range(28)[None, :] - centre[:, None]) < ERASE_HALF
+        box = near(cy)[:, :, None] & near(cx)[:, None, :] & erase[:, None, None]
+        images = tf.where(box, tf.zeros_like(images), images)
     return tf.reshape(images, [-1, 28 * 28])
 
 
@@ -82,6 +91,16 @@ def augmentations(augment: str, mirror_invariant: bool) -> tuple[str, ...]:
     if augment == "auto":
         return ("mirror",) if mirror_invariant else ("shift",)
     return tuple(a for a in augment.split("+") if a != "none")
+
+
+def test_time(tta: str, mirror_invariant: bool, dataset: str) -> str:
+    """pipeline.yaml's trainer.tta -> 'mirror' or 'none'. 'auto' mirrors where the classes survive a mirror."""
+    if tta == "auto":
+        return "mirror" if mirror_invariant else "none"
+    if tta == "mirror" and not mirror_invariant:
+        raise ValueError(f"trainer.tta: 'mirror' needs a dataset whose classes survive a left-right mirror; "
+                         f"{dataset} is not declared mirror_invariant")
+    return tta
 
 
 class _StepCounter(keras.callbacks.Callback):
@@ -136,6 +155,7 @@ def run(ctx, inputs, outputs) -> dict:
     resumed = fs.exists(backup)
     skip = consumed_batches(backup, steps)
     augment = augmentations(cfg.augment, cfg.mirror_invariant)
+    tta = test_time(cfg.tta, cfg.mirror_invariant, cfg.dataset)
     features = input_spec(inputs["transform_graph"])
     train = make_dataset(join(xf, "Split-train"), features, cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
                          skip_batches=skip, augment=augment, max_shift=cfg.max_shift)
@@ -167,12 +187,12 @@ def run(ctx, inputs, outputs) -> dict:
                         callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - start
     ctx.fault_point("mid")  # trained, not exported: the checkpoint lets a rerun skip the training
-    export_model(model, inputs["transform_graph"], outputs["model"], cfg.class_names)
+    export_model(model, inputs["transform_graph"], outputs["model"], cfg.class_names, mirror_average=tta == "mirror")
     fs.rmtree(backup)  # finished: the next run of this work starts from the cache, not a checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     write_json(join(outputs["model_run"], "history.json"), hist)   # per epoch: loss, accuracy, val_*
     evals_acc = hist.get("val_accuracy") or [None]
     return {"train_seconds": round(seconds, 2), "epochs": len(hist.get("loss", [])), "steps_run": counter.ran,
-            "resumed_from_checkpoint": resumed, "augment": list(augment), "resumed_after_batches": skip,
+            "resumed_from_checkpoint": resumed, "augment": list(augment), "tta": tta, "resumed_after_batches": skip,
             "epochs_planned": epochs, "precision": policy, "precision_reason": why, "best_epoch": (stopper.best_epoch + 1) if stopper else None,
             "eval_accuracy_keras": max(evals_acc) if stopper and evals_acc[0] is not None else evals_acc[-1]}
