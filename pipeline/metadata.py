@@ -45,7 +45,8 @@ class MetadataStore:
             raise ValueError(f"pipeline.metadata {path}: the SQLite store must be a local path")
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)  # autocommit: every write lands
+        # autocommit: every write lands; a background step's thread writes too (the runner serializes them)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self._open_schema()

@@ -5,9 +5,11 @@ by rename on success. Every execution is recorded in the metadata store.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import logging
+import threading
 import time
 import uuid
 
@@ -18,6 +20,7 @@ from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
 from pipeline.metadata import MetadataStore
 from pipeline.resolvers import RESOLVERS
+from pipeline.schedule import run_in_order
 from pipeline.spec import ExecContext, Params, StopPipeline
 from pipeline.workers import preflight, root_for_workers, watchdog, worker_pool
 
@@ -60,11 +63,27 @@ class _Run:
         self.facts: dict = {}             # each step's small facts (counts, headline metrics), for the summary
         self.source = None
         self.watch = None                  # set while a worker pool serves the run (pipeline/workers.py)
+        # A background step runs beside the main thread's: the bookkeeping (summary, store, produced) is
+        # done under this lock; executors run outside it.
+        self.lock = threading.RLock()
 
     def save(self):
         af.write_json(self.summary_path, self.summary)
 
     def step(self, spec) -> None:
+        with self.lock:
+            self._step(spec)
+
+    @contextlib.contextmanager
+    def _unlocked(self):
+        self.lock.release()
+        try:
+            yield
+        finally:
+            self.lock.acquire()
+
+    def _step(self, spec) -> None:
+        log.info("=== %s%s", spec.name, " (in the background)" if spec.background else "")
         entry = self.summary["components"][spec.name] = {"status": "running"}
         self.save()
         inputs = {name: self.produced[name] for name in spec.inputs}
@@ -127,7 +146,8 @@ class _Run:
                           fingerprint=fp, watch=self.watch, pipeline_root=self.cfg.pipeline.root)
         try:
             fault_point(spec.name, "start")
-            facts = spec.load_executor()(ctx, {n: a["uri"] for n, a in inputs.items()}, outputs) or {}
+            with self._unlocked():
+                facts = spec.load_executor()(ctx, {n: a["uri"] for n, a in inputs.items()}, outputs) or {}
             external = ctx.external_outputs  # outputs written outside the run (e.g. a pushed model)
             missing = [n for n, p in outputs.items() if not fs.exists(p)]
             if missing:
@@ -178,9 +198,7 @@ def _run_steps(cfg, store, run) -> dict:
         run.source = acquire(cfg.data)
         run.summary["source"] = run.source.describe()
         run.produced["raw_data"] = _raw_data_artifact(store, run.source)
-        for spec in components():
-            log.info("=== %s", spec.name)
-            run.step(spec)
+        run_in_order(components(), run.step)
         _finish(run.summary, run.produced, run.facts)
         af.discard(fs.join(run.run_dir, ".staging"))
         run.save()

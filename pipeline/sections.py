@@ -106,7 +106,7 @@ class EvaluatorSection:
 @dataclasses.dataclass(frozen=True)
 class InfraValidatorSection:
     """The serving check before push (components/infra_validator)."""
-    canaries: int = 32                  # evaluated examples replayed against the exported model
+    canaries: int = 32                  # examples of the test split sent to the model served from its files
     batch_size: int = 8                 # canaries per request
     repeats: int = 10                   # passes over the canaries, for the latency percentiles
     timeout_s: float = 300.0            # the clean serving process must finish within this

@@ -22,6 +22,7 @@ class ComponentSpec:
     executor: str                      # "module:function", imported only when it runs
     cacheable: bool = True             # False: runs every time (e.g. a report about this very run)
     optional_inputs: tuple[str, ...] = ()  # found in the run history by pipeline/resolvers.py; may be absent
+    background: bool = False           # runs in a thread beside the steps after it, until one needs its outputs
 
     def code_modules(self) -> tuple[str, ...]:
         """The modules whose import closure is the component's code version (pipeline/fingerprint.py):

@@ -57,8 +57,8 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     blessing = os.path.join(first["artifacts"]["blessing"], "BLESSED")
     assert os.path.exists(blessing)
     assert {c["status"] for c in first["components"].values()} == {"succeeded"}
-    assert list(first["components"]) == ["ingest", "statistics", "validator", "transform", "trainer", "evaluator",
-                                         "infra_validator", "pusher", "report"]
+    assert list(first["components"]) == ["ingest", "statistics", "validator", "transform", "trainer",
+                                         "infra_validator", "evaluator", "pusher", "report"]
     rec = first["records"]
     assert rec["train"] + rec["eval"] == 240 and rec["test"] == 80 and rec["eval"] > 0
     run_dir = os.path.join(root, "runs", first["run_id"])

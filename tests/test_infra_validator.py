@@ -1,11 +1,11 @@
-"""The serving check before push: a model that does not serve what was evaluated is refused, not pushed."""
+"""The serving check before push: a model that does not serve from its files what it computes in the
+pipeline's process is refused, not pushed."""
 import json
 import os
 import re
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import make_images
@@ -28,23 +28,18 @@ def _examples(tmp_path, n=8):
     return str(tmp_path / "examples"), labels
 
 
-def _evaluation(tmp_path, predicted):
-    ev = tmp_path / "evaluation"
-    ev.mkdir()
-    canaries = [{"image_id": f"t/test/{i:05d}", "predicted": int(p)} for i, p in enumerate(predicted)]
-    (ev / "canaries.json").write_text(json.dumps({"split": "test", "canaries": canaries}))
-    return str(ev)
-
-
 def _model(tmp_path, kind):
-    """A SavedModel that answers with each record's label ('good'), always class 0 ('constant'), or whose
-    serving_default takes the wrong input ('wrong_input')."""
+    """A SavedModel that answers with each record's label ('good'); with the label + 1 only where the
+    working directory holds a file 'shift.txt' ('cwd': it depends on something outside its files); or
+    whose serving_default takes the wrong input ('wrong_input')."""
     class M(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
         def serve(self, examples):
             ctx, _, _ = tf.io.parse_sequence_example(
                 examples, context_features={"label": tf.io.FixedLenFeature([], tf.int64)})
-            classes = ctx["label"] if kind == "good" else tf.zeros_like(ctx["label"])
+            classes = ctx["label"]
+            if kind == "cwd":
+                classes = (classes + tf.cast(tf.size(tf.io.matching_files("shift.txt")), tf.int64)) % 10
             return {"probabilities": tf.one_hot(classes, 10), "classes": classes}
 
         @tf.function(input_signature=[tf.TensorSpec([None, 784], tf.float32)])
@@ -63,31 +58,35 @@ def _ctx(tmp_path):
                        temp_dir=str(tmp_path / "tmp"), component="infra_validator")
 
 
-def _check(tmp_path, kind, predicted):
+def _check(tmp_path, kind):
     examples, _ = _examples(tmp_path)
-    inputs = {"model": _model(tmp_path, kind), "examples": examples, "evaluation": _evaluation(tmp_path, predicted)}
+    inputs = {"model": _model(tmp_path, kind), "examples": examples}
     out = {"infra_blessing": str(tmp_path / "infra")}
     facts = infra.run(_ctx(tmp_path), inputs, out)
     return facts, json.load(open(os.path.join(out["infra_blessing"], "infra_blessing.json")))
 
 
 def test_a_model_that_serves_what_was_evaluated_passes(tmp_path):
-    facts, verdict = _check(tmp_path, "good", make_images(8, 3)[1][:6])
+    facts, verdict = _check(tmp_path, "good")
     assert facts["blessed"] is True and verdict["reasons"] == []
+    labels = make_images(8, 3)[1]
+    served = verdict["served"]             # six of the eight, chosen by their ids' hash, in id order
+    assert len(served) == 6 and [s["image_id"] for s in served] == sorted(s["image_id"] for s in served)
+    assert all(s["class"] == labels[int(s["image_id"][-5:])] for s in served)
     assert verdict["requests_timed"] == 3 * 2 and 0 < verdict["latency_ms"]["p50"] <= verdict["latency_ms"]["p99"]
     assert verdict["signature"] == {"inputs": ["examples"], "outputs": ["classes", "probabilities"]}
     assert os.path.exists(tmp_path / "infra" / "INFRA_BLESSED")
 
 
 @pytest.mark.parametrize("kind, why", [
-    ("constant", r"canaries served a different class than evaluated, e.g. t/test/\d+: served class 0"),
+    ("cwd", r"6 of 6 canaries served a different class than the pipeline's process computes, e.g. "
+            r"t/test/\d+: served class \d, in the pipeline's process \d"),
     ("wrong_input", r"serving_default takes .*dense|serving_default takes"),
 ])
-def test_a_broken_serving_signature_is_refused_and_not_pushed(tmp_path, kind, why):
-    labels = make_images(8, 3)[1][:6]
-    if kind == "constant":
-        labels = np.where(labels == 0, 1, labels)   # the evaluator never predicted 0 for these canaries
-    facts, verdict = _check(tmp_path, kind, labels)
+def test_a_broken_serving_signature_is_refused_and_not_pushed(tmp_path, monkeypatch, kind, why):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shift.txt").write_text("the pipeline's working directory has it; the clean process's has not")
+    facts, verdict = _check(tmp_path, kind)
     assert facts["blessed"] is False and os.path.exists(tmp_path / "infra" / "INFRA_NOT_BLESSED")
     assert any(re.search(why, r) for r in verdict["reasons"]), verdict["reasons"]
 
@@ -107,10 +106,11 @@ def test_a_broken_serving_signature_is_refused_and_not_pushed(tmp_path, kind, wh
 def test_the_probe_runs_without_this_repository_importable(tmp_path):
     """The probe refuses to serve from a process that could import the pipeline's packages."""
     examples, labels = _examples(tmp_path)
-    records = infra.canary_records(examples, "test", ["t/test/00001", "t/test/00000"])
-    assert len(records) == 2
+    ids, records = infra.canary_records(examples, "test", 2)
+    assert len(records) == 2 and ids == sorted(ids)
+    assert infra.canary_records(examples, "test", 2) == (ids, records)    # the same ones every time
     result = infra.probe(_model(tmp_path, "good"), records, 2, 1, 240.0)
-    assert result["classes"] == [int(labels[1]), int(labels[0])]      # in the order asked for
+    assert result["classes"] == [int(labels[int(i[-5:])]) for i in ids]      # in the order sent
     # the same probe, started without -I and with the repository on PYTHONPATH, refuses to serve
     request = tmp_path / "request.json"
     request.write_text(json.dumps({"model": _model(tmp_path, "good"), "records": "-", "batch_size": 1,

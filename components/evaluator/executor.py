@@ -106,11 +106,7 @@ def run(ctx, inputs, outputs) -> dict:
     gallery = misclassified(inputs["examples"], split, results["slices"], cfg.gallery_size)
     for row in results["slices"]:
         row.pop("errors")  # the gallery has what the report needs
-    canaries = [{"image_id": c["image_id"], "predicted": int(c["predicted"])}
-                for c in results["overall"].pop("canaries", [])]
     write_json(join(out, "misclassified.json"), gallery)
-    # what the serving check replays: these examples of `split`, and the class this evaluation predicted
-    write_json(join(out, "canaries.json"), {"split": split, "canaries": canaries})
     verdict = {"blessed": blessed, "reasons": reasons, "split": split, "baseline": baseline}
     tf.io.gfile.makedirs(outputs["blessing"])
     write_json(join(outputs["blessing"], "blessing.json"), verdict)

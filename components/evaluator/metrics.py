@@ -181,39 +181,3 @@ class _ConfidentErrorsCombineFn(beam.CombineFn):
         rows = [f"{image_id}|{label}|{predicted}|{confidence:.6f}"
                 for confidence, image_id, label, predicted in sorted(heap, reverse=True)]
         return {self._key: np.array(rows, dtype=object)}
-
-
-CANARIES_NAME = "canary_predictions"
-
-
-def _canaries(size, feature, name=CANARIES_NAME, eval_config=None, model_name="", output_name="",
-              example_weighted=False):
-    return _per_example(_CanaryCombineFn, name, size, feature, eval_config, model_name, output_name,
-                        example_weighted)
-
-
-class CanaryPredictions(metric_types.Metric):
-    """The predicted class of `size` examples chosen by a stable hash of their id (the same ones on every
-    runner): the serving check replays them against the exported model (components/infra_validator)."""
-
-    def __init__(self, size: int = 32, feature: str = "image_id", name: str = CANARIES_NAME):
-        super().__init__(metric_util.merge_per_key_computations(_canaries), size=size, feature=feature,
-                         name=name)
-
-
-class _CanaryCombineFn(_ConfidentErrorsCombineFn):
-    """A bounded heap of (-hash, image_id, predicted): keeps the `size` smallest hashes."""
-
-    def add_input(self, heap, element):
-        import hashlib
-
-        image_id = np.asarray(element.features[self._feature]).reshape(-1)[0]
-        image_id = image_id.decode() if isinstance(image_id, bytes) else str(image_id)
-        rank = -int.from_bytes(hashlib.md5(image_id.encode()).digest()[:8], "big")
-        for _, prediction in self._pairs(element):
-            self._push(heap, (rank, image_id, int(np.argmax(prediction))))
-        return heap
-
-    def extract_output(self, heap):
-        rows = [f"{image_id}|{predicted}" for _, image_id, predicted in sorted(heap, key=lambda t: t[1])]
-        return {self._key: np.array(rows, dtype=object)}

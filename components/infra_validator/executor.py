@@ -1,9 +1,12 @@
-"""InfraValidator executor: replay the evaluator's canaries against the SavedModel in a clean process.
+"""InfraValidator executor: serve canary records from the SavedModel in a clean process, compare with the
+classes the same model gives in the pipeline's process.
 
-    python -m pipeline run    # runs between the evaluator and the pusher; see README "Serving check"
+    python -m pipeline run    # runs beside the evaluator, before the pusher; see README "Serving check"
 """
 from __future__ import annotations
 
+import hashlib
+import heapq
 import json
 import logging
 import os
@@ -15,26 +18,40 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from contract.records import IMAGE_ID
-from pipeline.artifacts import join, read_json, write_json
+from contract.records import IMAGE_ID, SERVING_INPUT
+from pipeline.artifacts import join, write_json
 
 log = logging.getLogger(__name__)
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe.py")
 
 
-def canary_records(examples_dir: str, split: str, ids: list[str]) -> list[bytes]:
-    """The serialized raw records with these ids, in the order of ids."""
-    wanted, found = set(ids), {}
+def pick_split(examples_dir: str, wanted: str = "test") -> str:
+    """The split the evaluator reads: 'test', or 'eval' where the dataset has no test split."""
+    return wanted if tf.io.gfile.glob(join(examples_dir, f"Split-{wanted}", "*")) else "eval"
+
+
+def canary_records(examples_dir: str, split: str, size: int) -> tuple[list[str], list[bytes]]:
+    """(ids, serialized raw records) of the `size` records of the split whose ids hash lowest: a spread of
+    the split, the same on every run and runner; in id order."""
+    chosen = []   # a bounded heap of (-rank, image_id, record)
     files = sorted(tf.io.gfile.glob(join(examples_dir, f"Split-{split}", "*")))
     for batch in tf.data.TFRecordDataset(files).batch(4096):
         got = tf.io.parse_sequence_example(batch, context_features={IMAGE_ID: tf.io.FixedLenFeature([], tf.string)})
         for record, image_id in zip(batch.numpy(), got[0][IMAGE_ID].numpy()):
-            if image_id.decode() in wanted:
-                found[image_id.decode()] = record
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise RuntimeError(f"{examples_dir}/Split-{split}: canary records {missing[:3]} not found")
-    return [found[i] for i in ids]
+            item = (-int.from_bytes(hashlib.md5(image_id).digest()[:8], "big"), image_id.decode(), record)
+            (heapq.heappush if len(chosen) < size else heapq.heappushpop)(chosen, item)
+    if not chosen:
+        raise RuntimeError(f"{examples_dir}/Split-{split}: no records to send as canaries")
+    chosen.sort(key=lambda t: t[1])
+    return [c[1] for c in chosen], [c[2] for c in chosen]
+
+
+def in_process_classes(model_dir: str, records: list[bytes]) -> list[int]:
+    """The classes the model answers in this process, where the pipeline loads it (the evaluator's way)."""
+    serve = tf.saved_model.load(model_dir, tags=["serve"]).signatures["serving_default"]
+    out = serve(**{SERVING_INPUT: tf.constant(records)})
+    classes = out["classes"].numpy() if "classes" in out else out["probabilities"].numpy().argmax(axis=-1)
+    return [int(c) for c in classes]
 
 
 def probe(model_dir: str, records: list[bytes], batch_size: int, repeats: int, timeout_s: float) -> dict:
@@ -64,28 +81,29 @@ def probe(model_dir: str, records: list[bytes], batch_size: int, repeats: int, t
             return json.load(f)
 
 
-def judge(canaries: list[dict], result: dict) -> list[str]:
-    """Reasons to refuse the model: the probe's error, or canaries whose served class differs."""
+def judge(ids: list[str], expected: list[int], result: dict) -> list[str]:
+    """Reasons to refuse the model: the probe's error, or canaries served a class other than expected."""
     if "error" in result:
         return [result["error"]]
     served = result["classes"]
-    if len(served) != len(canaries):
-        return [f"served {len(served)} answers for {len(canaries)} canary requests"]
-    wrong = [f"{c['image_id']}: served class {s}, the evaluator predicted {c['predicted']}"
-             for c, s in zip(canaries, served) if s != c["predicted"]]
-    return ([f"{len(wrong)} of {len(canaries)} canaries served a different class than evaluated, e.g. "
-             + "; ".join(wrong[:3])] if wrong else [])
+    if len(served) != len(ids):
+        return [f"served {len(served)} answers for {len(ids)} canary requests"]
+    wrong = [f"{i}: served class {s}, in the pipeline's process {e}" for i, e, s in zip(ids, expected, served) if s != e]
+    return ([f"{len(wrong)} of {len(ids)} canaries served a different class than the pipeline's process "
+             f"computes, e.g. " + "; ".join(wrong[:3])] if wrong else [])
 
 
 def run(ctx, inputs, outputs) -> dict:
     p = ctx.params
-    plan = read_json(join(inputs["evaluation"], "canaries.json"))
-    canaries = plan["canaries"][:p.canaries]
-    records = canary_records(inputs["examples"], plan["split"], [c["image_id"] for c in canaries])
+    split = pick_split(inputs["examples"])
+    ids, records = canary_records(inputs["examples"], split, p.canaries)
     result = probe(inputs["model"], records, p.batch_size, p.repeats, p.timeout_s)
-    reasons = judge(canaries, result) if canaries else ["the evaluator recorded no canary predictions"]
+    expected = in_process_classes(inputs["model"], records) if "error" not in result else []
+    reasons = judge(ids, expected, result)
     latency = result.get("latency_ms") or []
-    verdict = {"blessed": not reasons, "reasons": reasons, "canaries": len(canaries), "split": plan["split"],
+    served = result.get("classes") or []
+    verdict = {"blessed": not reasons, "reasons": reasons, "canaries": len(ids), "split": split,
+               "served": [{"image_id": i, "class": c} for i, c in zip(ids, served)],
                "batch_size": p.batch_size, "requests_timed": len(latency),
                "latency_ms": {"p50": round(float(np.percentile(latency, 50)), 3),
                               "p99": round(float(np.percentile(latency, 99)), 3)} if latency else None,
