@@ -14,7 +14,7 @@ from tests.test_e2e import REPO, _config, tiny_overrides
 
 pytestmark = pytest.mark.e2e
 BEAM = ["--runner=FnApiRunner"]
-CACHEABLE = ["ingest", "statistics", "transform", "trainer", "evaluator", "infra_validator", "pusher"]  # not validator, report
+CACHEABLE = ["ingest", "statistics", "transform", "trainer", "infra_validator", "evaluator", "pusher"]  # not validator, report
 
 
 def _status(summary):
