@@ -84,6 +84,19 @@ def stable_fraction(key: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def canary_rank(image_id: str) -> int:
+    """Canaries are the records of the evaluated split with the lowest ranks: the evaluator records its
+    predictions for them and the serving check serves the same records, each on its own."""
+    return int.from_bytes(hashlib.md5(image_id.encode()).digest()[:8], "big")
+
+
+def evaluated_split(examples_dir: str, wanted: str) -> str:
+    """The split the evaluator reads (and the serving check takes its canaries from): `wanted`, or 'eval'
+    where the dataset has no such split."""
+    import tensorflow as tf
+    return wanted if tf.io.gfile.glob(split_pattern(examples_dir, wanted)) else "eval"
+
+
 def split_pattern(examples_dir: str, split: str) -> str:
     """The files of one split of an examples artifact (raw or transformed)."""
     return f"{examples_dir.rstrip('/')}/Split-{split}/*"

@@ -165,7 +165,7 @@ def headline(step: str, facts: dict) -> str:
                     + ("BLESSED" if f.get("blessed") else "NOT BLESSED"))
         if step == "infra_validator" and "blessed" in f:
             lat = f.get("latency_ms") or {}
-            return ("serves as in the pipeline" if f["blessed"] else "FAILED: " + "; ".join(f.get("reasons", [])))\
+            return (f"served {f.get('canaries')} canaries" if f["blessed"] else "FAILED: " + "; ".join(f.get("reasons", [])))\
                 + (f", p50 {lat['p50']:.1f} ms" if lat else "")
         if step == "pusher":
             return f"pushed version {f['version']}" if f.get("pushed") else "not pushed"

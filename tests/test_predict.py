@@ -40,10 +40,6 @@ def _rows(out):
     return rows
 
 
-def _served(summary):
-    return json.load(open(os.path.join(summary["artifacts"]["infra_blessing"], "infra_blessing.json")))["served"]
-
-
 def _labels(folder):
     blob = gzip.decompress(open(os.path.join(folder, "t10k-labels-idx1-ubyte.gz"), "rb").read())
     return np.frombuffer(blob, dtype=np.uint8, offset=8)
@@ -62,8 +58,8 @@ def test_predict_on_idx_gives_the_evaluators_classes(trained, tmp_path):
     for i, k in predicted.items():
         confusion[labels[i], k] += 1
     assert confusion.tolist() == results_of(summary)["confusion"]      # every image, the evaluator's class
-    served = _served(summary)    # what the serving check's clean process answered for its canaries
-    assert served and all(predicted[int(c["image_id"].rsplit("/", 1)[1])] == c["class"] for c in served)
+    canaries = json.load(open(os.path.join(summary["artifacts"]["evaluation"], "canaries.json")))["canaries"]
+    assert canaries and all(predicted[int(c["image_id"].rsplit("/", 1)[1])] == c["predicted"] for c in canaries)
     row = rows[0]
     assert row["class_name"] == "abcdefghij"[int(row["class"])]                # names from the model's assets.extra
     assert abs(sum(float(row[f"p_{n}"]) for n in "abcdefghij") - 1) < 1e-4
@@ -80,8 +76,8 @@ def test_predict_on_raw_records_keeps_their_ids(trained, tmp_path):
     assert facts["input_kind"] == "tfrecord" and facts["predictions"] == 80
     assert facts["model"] == summary["artifacts"]["model"]
     predicted = {r["id"]: int(r["class"]) for r in _rows(out)}
-    served = _served(summary)
-    assert served and {c["image_id"]: c["class"] for c in served} == {c["image_id"]: predicted[c["image_id"]] for c in served}
+    canaries = json.load(open(os.path.join(summary["artifacts"]["evaluation"], "canaries.json")))["canaries"]
+    assert {c["image_id"]: c["predicted"] for c in canaries} == {c["image_id"]: predicted[c["image_id"]] for c in canaries}
 
 
 def test_predict_on_an_image_folder_reports_the_corrupt_file(trained, tmp_path):

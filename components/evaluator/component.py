@@ -10,6 +10,6 @@ SPEC = ComponentSpec(
     optional_inputs=("baseline_model",),  # the last blessed model of this dataset, if any
     outputs=("evaluation", "blessing"),
     params=lambda cfg: {"dataset": cfg.data.dataset, "class_names": dataset_info(cfg.data).class_names,
-                        **dataclasses.asdict(cfg.evaluator)},
+                        "canaries": cfg.infra_validator.canaries, **dataclasses.asdict(cfg.evaluator)},
     executor="components.evaluator.executor:run",
 )

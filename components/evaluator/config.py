@@ -6,7 +6,7 @@ from tensorflow_model_analysis.proto import config_pb2 as tfma_config
 from contract.records import BUCKETS, IMAGE_ID, LABEL
 
 CANDIDATE, BASELINE = "candidate", "baseline"
-ACCURACY, ERRORS = "accuracy", "confident_errors"  # metric names (components/evaluator/metrics.py)
+ACCURACY, ERRORS, CANARIES = "accuracy", "confident_errors", "canary_predictions"  # metric names (components/evaluator/metrics.py)
 METRICS_MODULE = "components.evaluator.metrics"
 CROSS = (LABEL, "thickness_bucket")
 
@@ -50,7 +50,9 @@ def eval_config(cfg, has_baseline: bool) -> tfma_config.EvalConfig:
             # The gallery's candidates, for the candidate model only.
             tfma_config.MetricsSpec(
                 metrics=[tfma_config.MetricConfig(class_name="ConfidentErrors", module=METRICS_MODULE,
-                                                  config=f'"size": {cfg.gallery_size}, "feature": "{IMAGE_ID}"')],
+                                                  config=f'"size": {cfg.gallery_size}, "feature": "{IMAGE_ID}"'),
+                         tfma_config.MetricConfig(class_name="CanaryPredictions", module=METRICS_MODULE,
+                                                  config=f'"size": {cfg.canaries}, "feature": "{IMAGE_ID}"')],
                 model_names=[CANDIDATE],
                 example_weights=tfma_config.ExampleWeightOptions(unweighted=True)),
         ])

@@ -16,7 +16,7 @@ from components.evaluator import serving
 from components.evaluator.config import BASELINE, CANDIDATE, eval_config
 from components.evaluator.gallery import misclassified
 from components.evaluator.results import read_results
-from contract.records import raw_tfxio
+from contract.records import evaluated_split, raw_tfxio
 from pipeline import console
 from pipeline.artifacts import join, read_json, write_json
 
@@ -51,9 +51,8 @@ def slice_drops(slices: list[dict], max_drop: float, min_size: int) -> list[str]
 
 
 def pick_split(examples_dir: str, wanted: str) -> tuple[str, str]:
-    if tf.io.gfile.glob(join(examples_dir, f"Split-{wanted}", "*")):
-        return wanted, ""
-    return "eval", f"dataset has no '{wanted}' split; evaluated the 'eval' split instead"
+    split = evaluated_split(examples_dir, wanted)
+    return split, "" if split == wanted else f"dataset has no '{wanted}' split; evaluated the 'eval' split instead"
 
 
 def _shared_model(path, name, config):
@@ -106,7 +105,11 @@ def run(ctx, inputs, outputs) -> dict:
     gallery = misclassified(inputs["examples"], split, results["slices"], cfg.gallery_size)
     for row in results["slices"]:
         row.pop("errors")  # the gallery has what the report needs
+    canaries = [{"image_id": c["image_id"], "predicted": int(c["predicted"])}
+                for c in results["overall"].pop("canaries", [])]
     write_json(join(out, "misclassified.json"), gallery)
+    # what the serving check replays: these examples of `split`, and the class this evaluation predicted
+    write_json(join(out, "canaries.json"), {"split": split, "canaries": canaries})
     verdict = {"blessed": blessed, "reasons": reasons, "split": split, "baseline": baseline}
     tf.io.gfile.makedirs(outputs["blessing"])
     write_json(join(outputs["blessing"], "blessing.json"), verdict)

@@ -25,6 +25,8 @@ from tensorflow_model_analysis.metrics.multi_class_confusion_matrix_plot import 
     MULTI_CLASS_CONFUSION_MATRIX_PLOT_NAME as PLOT_NAME,
 )
 
+from contract.records import canary_rank
+
 PREDICTION_KEY = "probabilities"  # the serving signature's output the ModelSpec names
 ACCURACY_NAME = "accuracy"
 ERRORS_NAME = "confident_errors"
@@ -180,4 +182,38 @@ class _ConfidentErrorsCombineFn(beam.CombineFn):
     def extract_output(self, heap):
         rows = [f"{image_id}|{label}|{predicted}|{confidence:.6f}"
                 for confidence, image_id, label, predicted in sorted(heap, reverse=True)]
+        return {self._key: np.array(rows, dtype=object)}
+
+
+CANARIES_NAME = "canary_predictions"
+
+
+def _canaries(size, feature, name=CANARIES_NAME, eval_config=None, model_name="", output_name="",
+              example_weighted=False):
+    return _per_example(_CanaryCombineFn, name, size, feature, eval_config, model_name, output_name,
+                        example_weighted)
+
+
+class CanaryPredictions(metric_types.Metric):
+    """The predicted class of the `size` examples of lowest contract.records.canary_rank (the same ones on
+    every runner): the serving check serves the same records, and the pusher compares the two."""
+
+    def __init__(self, size: int = 32, feature: str = "image_id", name: str = CANARIES_NAME):
+        super().__init__(metric_util.merge_per_key_computations(_canaries), size=size, feature=feature,
+                         name=name)
+
+
+class _CanaryCombineFn(_ConfidentErrorsCombineFn):
+    """A bounded heap of (-hash, image_id, predicted): keeps the `size` smallest hashes."""
+
+    def add_input(self, heap, element):
+        image_id = np.asarray(element.features[self._feature]).reshape(-1)[0]
+        image_id = image_id.decode() if isinstance(image_id, bytes) else str(image_id)
+        rank = -canary_rank(image_id)
+        for _, prediction in self._pairs(element):
+            self._push(heap, (rank, image_id, int(np.argmax(prediction))))
+        return heap
+
+    def extract_output(self, heap):
+        rows = [f"{image_id}|{predicted}" for _, image_id, predicted in sorted(heap, key=lambda t: t[1])]
         return {self._key: np.array(rows, dtype=object)}

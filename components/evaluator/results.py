@@ -5,7 +5,7 @@ import math
 
 import tensorflow_model_analysis as tfma
 
-from components.evaluator.config import ACCURACY, BASELINE, CANDIDATE, ERRORS
+from components.evaluator.config import ACCURACY, BASELINE, CANARIES, CANDIDATE, ERRORS
 
 
 def _slice(slice_key) -> tuple[str, dict]:
@@ -72,6 +72,9 @@ def read_results(output_path: str, num_classes: int) -> dict:
                 row["baseline_accuracy"] = value
             elif key.name == ERRORS and cand:
                 row["errors"] = [_error(v) for v in kv.value.array_value.bytes_values]
+            elif key.name == CANARIES and cand and not parts:   # the overall slice's are the canaries
+                row["canaries"] = [dict(zip(("image_id", "predicted"), v.decode().rsplit("|", 1)))
+                                   for v in kv.value.array_value.bytes_values]
         row["ci"] = wilson(row["accuracy"], row["count"])
         rows.append(row)
     rows.sort(key=_sort_key)

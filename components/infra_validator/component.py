@@ -1,9 +1,10 @@
 """InfraValidator: `model` + raw `examples` -> `infra_blessing` (the serving check before push).
 
 The SavedModel is loaded in a separate, clean Python process (TensorFlow only: none of this repository
-importable) and sent canary examples as serialized raw records; it must answer with the classes the same
-model gives in the pipeline's process. Latency per request is recorded (p50, p99). It needs nothing of
-the evaluator, so it runs beside it (background), as TFX's InfraValidator and Evaluator do.
+importable) and sent the canary examples (contract.records.canary_rank) as serialized raw records; it
+must answer each, and the pusher then requires the classes the evaluator predicted for the same records.
+Latency per request is recorded (p50, p99). It needs nothing of the evaluator, so it runs beside it
+(background), as TFX's InfraValidator and Evaluator do.
 """
 import dataclasses
 
@@ -13,7 +14,7 @@ SPEC = ComponentSpec(
     name="infra_validator",
     inputs=("model", "examples"),
     outputs=("infra_blessing",),
-    params=lambda cfg: dataclasses.asdict(cfg.infra_validator),
+    params=lambda cfg: {"split": cfg.evaluator.split, **dataclasses.asdict(cfg.infra_validator)},  # the evaluated split
     executor="components.infra_validator.executor:run",
     background=True,
 )

@@ -49,20 +49,40 @@ def push(model_dir: str, root: str, before_rename=lambda: None) -> tuple[int, st
     return version, final
 
 
+def served_as_evaluated(canaries: list[dict], served: list[dict]) -> list[str]:
+    """Reasons to refuse: canaries the serving check did not serve, or served another class than the
+    evaluator predicted (the two ran side by side on the same records; see contract.records.canary_rank)."""
+    answers = {s["image_id"]: s["class"] for s in served}
+    if not canaries:
+        return ["the evaluator recorded no canary predictions"]
+    missing = [c["image_id"] for c in canaries if c["image_id"] not in answers]
+    if missing:
+        return [f"the serving check served none of {len(missing)} evaluated canaries, e.g. {missing[0]}"]
+    wrong = [f"{c['image_id']}: served class {answers[c['image_id']]}, the evaluator predicted {c['predicted']}"
+             for c in canaries if answers[c["image_id"]] != c["predicted"]]
+    return ([f"{len(wrong)} of {len(canaries)} canaries served a different class than evaluated, e.g. "
+             + "; ".join(wrong[:3])] if wrong else [])
+
+
 def run(ctx, inputs, outputs) -> dict:
     verdict = read_json(fs.join(inputs["blessing"], "blessing.json"))
     serving = read_json(fs.join(inputs["infra_blessing"], "infra_blessing.json"))
+    if serving["blessed"]:   # it served every canary; are they the evaluated classes?
+        reasons = served_as_evaluated(read_json(fs.join(inputs["evaluation"], "canaries.json"))["canaries"],
+                                      serving["served"])
+        serving = {**serving, "blessed": not reasons, "reasons": reasons}
+    check = {"blessed": serving["blessed"], "reasons": serving["reasons"]}   # the serving check's last word
     fs.makedirs(outputs["pushed"])
     if not verdict["blessed"] or not serving["blessed"]:
         why = ("the model is not blessed: " + "; ".join(verdict["reasons"]) if not verdict["blessed"] else
                "the model failed the serving check: " + "; ".join(serving["reasons"]))
-        record = {"pushed": False, "reason": why}
+        record = {"pushed": False, "reason": why, "serving_check": check}
         reasons = verdict["reasons"] if not verdict["blessed"] else serving["reasons"]
         log.warning("not pushed: %s%s", why.split(": ", 1)[0] + ": " + "; ".join(reasons[:2]),
                     f" (and {len(reasons) - 2} more: push.json, the report)" if len(reasons) > 2 else "")
     else:
         version, path = push(inputs["model"], serving_dir(ctx), before_rename=lambda: ctx.fault_point("mid"))
-        record = {"pushed": True, "version": version, "path": path}
+        record = {"pushed": True, "version": version, "path": path, "serving_check": check}
         log.info("pushed the model as version %s: %s", version, path)
     write_json(fs.join(outputs["pushed"], "push.json"), record)
     if record["pushed"]:

@@ -34,6 +34,7 @@ def run(ctx, inputs, outputs) -> dict:
     source = ctx.source.describe() | {"class_names": ctx.params.dataset["class_names"],
                                                "custom": ctx.params.dataset["custom"]}
     components = ctx.run_record
+    pushed = _read(inputs["pushed"], "push.json")
     metrics = {
         "run_id": ctx.run_id,
         "source": source,
@@ -41,8 +42,9 @@ def run(ctx, inputs, outputs) -> dict:
         "training": {"history": _read(inputs["model_run"], "history.json")},
         "records": _read(inputs["examples"], "counts.json"),
         "bucket_edges": _read(inputs["examples"], "bucket_edges.json"),
-        "pushed": _read(inputs["pushed"], "push.json"),
-        "serving_check": _read(inputs["infra_blessing"], "infra_blessing.json"),
+        "pushed": pushed,
+        # the pusher has the last word: it compares what was served with what was evaluated
+        "serving_check": _read(inputs["infra_blessing"], "infra_blessing.json") | pushed.get("serving_check", {}),
         "versions": library_versions(),
         "timings_s": _timings(components),
         "cached": {n: c.get("cached_from_run") for n, c in components.items() if c.get("status") == "cached"},

@@ -114,7 +114,7 @@ def _verdict(m) -> str:
                   if lat else "")
         serving = ("<p>Serving check: " + ('<span class="ok">PASSED</span>' if check["blessed"] else
                    '<span class="bad">FAILED</span>') + f": {check['canaries']} canaries from the {_e(check['split'])}"
-                   f" split served by the SavedModel alone in a clean process, with the classes the pipeline's process gives{timing}.</p>"
+                   f" split served by the SavedModel alone in a clean process{timing}.</p>"
                    + "".join(f"<p class=warn>{_e(r)}</p>" for r in check.get("reasons", [])))
     data = m.get("data", {}).get("validation", {})
     override = ('<p class="warn">Trained on data with anomalies (validation.allow_anomalies is true): '
