@@ -204,3 +204,19 @@ def test_mirror_average_serves_the_same_answer_for_an_image_and_its_mirror():
     import pytest
     with pytest.raises(ValueError, match="trainer.tta: 'mirror' needs .* mnist is not declared mirror_invariant"):
         test_time("mirror", False, "mnist")
+
+
+def test_smoothed_loss_is_cross_entropy_against_smoothed_targets():
+    import tensorflow as tf
+
+    from components.trainer.model import smoothed_loss
+    logits = tf.constant([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+    labels = tf.constant([0, 2], tf.int64)
+    targets = 0.9 * tf.one_hot(labels, 3) + 0.1 / 3
+    expected = tf.keras.losses.categorical_crossentropy(targets, logits, from_logits=True).numpy()
+    np.testing.assert_allclose(smoothed_loss(0.1)(labels, logits).numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(smoothed_loss(0.1)(tf.reshape(labels, [-1, 1]), logits).numpy(), expected, rtol=1e-5)
+    model = build_model(8, 1e-3, NUM_CLASSES, label_smoothing=0.1, weight_decay=0.01)
+    assert type(model.optimizer).__name__ == "AdamW" and model.loss.__name__ == "smoothed_cross_entropy"
+    x, y = np.random.default_rng(1).random((8, 784)).astype(np.float32), np.arange(8) % NUM_CLASSES
+    assert np.isfinite(model.train_on_batch(x, y)[0])

@@ -167,7 +167,8 @@ def run(ctx, inputs, outputs) -> dict:
         model = build_model(cfg.cell_size, cfg.learning_rate, len(cfg.class_names),
                             cfg.bidirectional, cfg.dropout,
                             decay_steps=epochs * steps if cfg.lr_schedule == "cosine" else None,
-                            columns=cfg.columns, pool=cfg.pool)
+                            columns=cfg.columns, pool=cfg.pool, label_smoothing=cfg.label_smoothing,
+                            weight_decay=cfg.weight_decay)
     finally:
         keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it as found
     counter = _StepCounter(ctx, steps)

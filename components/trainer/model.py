@@ -13,7 +13,7 @@ from contract.records import PIXELS_XF, STEPS, WIDTH
 
 def build_model(cell_size: int, learning_rate: float, num_classes: int, bidirectional: bool = False,
                 dropout: float = 0.0, decay_steps: int | None = None, columns: bool = False,
-                pool: str = "last") -> keras.Model:
+                pool: str = "last", label_smoothing: float = 0.0, weight_decay: float = 0.0) -> keras.Model:
     """Dense(28->cell) on every step, LSTM(cell), Dense(num_classes) on the last state; Adam.
 
     The defaults are the tutorial's model. Options (trainer section of pipeline.yaml; the `full`
@@ -23,7 +23,8 @@ def build_model(cell_size: int, learning_rate: float, num_classes: int, bidirect
     joins each reader's last state with the maximum of its outputs over all steps (a feature seen in
     any row counts, not only what the last state remembers); `dropout` drops the joined state while
     training; `decay_steps` anneals the learning rate to zero along a cosine over that many steps
-    instead of keeping it constant.
+    instead of keeping it constant; `label_smoothing` trains towards (1 - e) on the label and e spread
+    over all classes; `weight_decay` makes the optimizer AdamW (decay decoupled from the gradient).
 
     Differences from the TF1 tutorial, on purpose:
     - Weights use Glorot-uniform init. The tutorial drew them from N(0, 1): with 28 (or `cell`) inputs
@@ -48,10 +49,26 @@ def build_model(cell_size: int, learning_rate: float, num_classes: int, bidirect
     logits = keras.layers.Dense(num_classes, name="out_hidden", dtype="float32")(state)
     model = keras.Model(pixels, logits, name="mnist_lstm")
     rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
-    model.compile(optimizer=keras.optimizers.Adam(rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=weight_decay) if weight_decay else keras.optimizers.Adam(rate)
+    loss = smoothed_loss(label_smoothing) if label_smoothing else \
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=optimizer, loss=loss,
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     return model
+
+
+def smoothed_loss(smoothing: float):
+    """Cross-entropy on integer labels against smoothed targets: (1 - smoothing) on the label, smoothing
+    spread evenly over every class (Keras' smoothing needs one-hot labels; ours stay integers)."""
+    import tensorflow as tf
+
+    def loss(labels, logits):
+        log_p = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+        picked = tf.gather(log_p, tf.reshape(tf.cast(labels, tf.int32), [-1]), batch_dims=1)
+        return -(1 - smoothing) * picked - smoothing * tf.reduce_mean(log_p, axis=-1)
+
+    loss.__name__ = "smoothed_cross_entropy"
+    return loss
 
 
 def _reader(steps, prefix: str, cell_size: int, bidirectional: bool, pool: str) -> list:
