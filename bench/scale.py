@@ -83,15 +83,18 @@ def make_datasets(sizes) -> dict:
 
 
 def _rss_kb(pid: int) -> int:
-    """RSS of a process and all its descendants (the infra validator's probe is a child)."""
+    """RSS of a process and all its descendants (the serving check's probe is a child). A child belongs
+    to the thread that started it (/proc/P/task/T/children): the probe's is the background step's thread,
+    so every thread's children are counted, not only the main thread's."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
             with open(f"/proc/{p}/status") as f:
                 total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
         except (OSError, StopIteration):
             continue
     return total

@@ -135,3 +135,12 @@ def test_the_probe_runs_without_this_repository_importable(tmp_path):
                           text=True, cwd=str(tmp_path))
     assert done.returncode != 0 and "not a clean process" in done.stderr
     assert not (tmp_path / "out.json").exists()
+
+
+def test_the_pusher_names_canaries_the_serving_check_did_not_serve():
+    canaries = [{"image_id": "t/test/00001", "predicted": 3}, {"image_id": "t/test/00002", "predicted": 4}]
+    assert pusher.served_as_evaluated(canaries, [{"image_id": "t/test/00001", "class": 3},
+                                                 {"image_id": "t/test/00002", "class": 4}]) == []
+    assert pusher.served_as_evaluated(canaries, [{"image_id": "t/test/00001", "class": 3}]) == [
+        "the serving check did not serve 1 of the 2 evaluated canaries, e.g. t/test/00002"]
+    assert pusher.served_as_evaluated([], []) == ["the evaluator recorded no canary predictions"]

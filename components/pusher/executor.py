@@ -57,7 +57,8 @@ def served_as_evaluated(canaries: list[dict], served: list[dict]) -> list[str]:
         return ["the evaluator recorded no canary predictions"]
     missing = [c["image_id"] for c in canaries if c["image_id"] not in answers]
     if missing:
-        return [f"the serving check served none of {len(missing)} evaluated canaries, e.g. {missing[0]}"]
+        return [f"the serving check did not serve {len(missing)} of the {len(canaries)} evaluated canaries, "
+                f"e.g. {missing[0]}"]
     wrong = [f"{c['image_id']}: served class {answers[c['image_id']]}, the evaluator predicted {c['predicted']}"
              for c in canaries if answers[c["image_id"]] != c["predicted"]]
     return ([f"{len(wrong)} of {len(canaries)} canaries served a different class than evaluated, e.g. "
