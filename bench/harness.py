@@ -12,7 +12,6 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = ("ingest", "statistics", "validator", "transform", "trainer", "evaluator", "infra_validator",
          "pusher", "report")   # the pipeline's order, for printing
-BACKGROUND = ("infra_validator",)   # runs beside the evaluator (pipeline/schedule.py): not on the wall's path
 
 
 def cpu_flags() -> str:
