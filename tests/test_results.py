@@ -1,4 +1,4 @@
-"""Numbers the report derives from TFMA's output: Wilson intervals and per-class precision/recall."""
+"""Numbers the report derives from TFMA's output: Wilson intervals, per-class precision/recall, our metrics."""
 import numpy as np
 import pytest
 
@@ -19,47 +19,6 @@ def test_precision_recall_from_confusion():
     assert got[0] == {"precision": 3 / 4, "recall": 3 / 4}
     assert got[1] == {"precision": 4 / 5, "recall": 1.0}
     assert got[2] == {"precision": None, "recall": 0.0}                    # never predicted
-
-
-def _inputs(image_id, label, probs):
-    from tensorflow_model_analysis.metrics import metric_types
-    return metric_types.StandardMetricInputs(
-        labels=np.array([label]), predictions=np.array(probs, dtype=np.float32),
-        example_weights=np.array([1.0]), features={"image_id": np.array([image_id.encode()])})
-
-
-def test_confident_errors_keeps_the_most_confident_mistakes_across_merges():
-    from components.evaluator.metrics import _errors
-    (computation,) = _errors(size=2, feature="image_id")
-    fn = computation.combiner
-    a, b = fn.create_accumulator(), fn.create_accumulator()
-    a = fn.add_input(a, _inputs("x/1", 0, [0.2, 0.8, 0.0]))     # wrong, 0.8
-    a = fn.add_input(a, _inputs("x/2", 1, [0.1, 0.9, 0.0]))     # right: never listed
-    b = fn.add_input(b, _inputs("x/3", 2, [0.95, 0.05, 0.0]))   # wrong, 0.95
-    b = fn.add_input(b, _inputs("x/4", 2, [0.6, 0.0, 0.4]))     # wrong, 0.6: fourth place, dropped
-    (rows,) = fn.extract_output(fn.merge_accumulators([a, b])).values()
-    assert list(rows) == ["x/3|2|0|0.950000", "x/1|0|1|0.800000"]
-
-
-def test_errors_parse_back(tmp_path):
-    from components.evaluator.results import _error
-    assert _error(b"fashion/test/7|2|0|0.950000") == {"image_id": "fashion/test/7", "label": 2, "predicted": 0,
-                                                       "confidence": 0.95}
-
-
-def test_confident_errors_reads_labels_and_predictions_keyed_by_model_and_output():
-    from components.evaluator.metrics import _errors
-    (computation,) = _errors(size=5, feature="image_id", model_name="candidate")
-    fn = computation.combiner
-    from tensorflow_model_analysis.metrics import metric_types
-    element = metric_types.StandardMetricInputs(
-        labels={"candidate": np.array([1]), "baseline": np.array([1])},
-        predictions={"candidate": {"probabilities": np.array([0.7, 0.3]), "classes": np.array([0])},
-                     "baseline": {"probabilities": np.array([0.1, 0.9]), "classes": np.array([1])}},
-        example_weights={"candidate": np.array([1.0]), "baseline": np.array([1.0])},
-        features={"image_id": np.array([b"x/9"])})
-    (rows,) = fn.extract_output(fn.add_input(fn.create_accumulator(), element)).values()
-    assert list(rows) == ["x/9|1|0|0.700000"]                  # the candidate's mistake, not the baseline's
 
 
 def _layouts():
@@ -101,3 +60,16 @@ def test_confusion_matrix_plot_counts_argmax_classes_per_model():
         probs = element.predictions[model]["probabilities"] if model else element.predictions["probabilities"]
         assert (cell.actual_class_id, cell.predicted_class_id, cell.num_weighted_examples) == (
             label, int(np.argmax(probs)), 1.0)
+
+
+def test_example_count_and_accuracy_come_from_one_confusion_matrix():
+    from components.evaluator.metrics import ArgmaxAccuracy, ArgmaxExampleCount
+    element, model = _layouts()[0]                                   # label 2, argmax 2
+    count, accuracy = (m.computations(model_names=[model], output_names=[""]) for m in
+                       (ArgmaxExampleCount(), ArgmaxAccuracy()))
+    assert count[0].keys == accuracy[0].keys                          # TFMA runs the shared matrix once
+    fn = count[0].combiner
+    acc = fn.merge_accumulators([fn.add_input(fn.create_accumulator(), element) for _ in range(3)])
+    matrices = {count[0].keys[0]: fn.extract_output(acc)[count[0].keys[0]]}
+    assert list(count[-1].result(matrices).values()) == [3.0]
+    assert list(accuracy[-1].result(matrices).values()) == [1.0]

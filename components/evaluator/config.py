@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from tensorflow_model_analysis.proto import config_pb2 as tfma_config
 
-from contract.records import BUCKETS, IMAGE_ID, LABEL
+from contract.records import BUCKETS, LABEL
 
 CANDIDATE, BASELINE = "candidate", "baseline"
-ACCURACY, ERRORS, CANARIES = "accuracy", "confident_errors", "canary_predictions"  # metric names (components/evaluator/metrics.py)
+ACCURACY, COUNT = "accuracy", "example_count"  # metric names (components/evaluator/metrics.py)
 METRICS_MODULE = "components.evaluator.metrics"
 CROSS = (LABEL, "thickness_bucket")
 
@@ -39,7 +39,8 @@ def eval_config(cfg, has_baseline: bool) -> tfma_config.EvalConfig:
         slicing_specs=slicing_specs(),
         metrics_specs=[
             tfma_config.MetricsSpec(
-                metrics=[tfma_config.MetricConfig(class_name="ExampleCount"),
+                # Count, accuracy and plot are one confusion-matrix computation per slice (metrics.py).
+                metrics=[tfma_config.MetricConfig(class_name="ArgmaxExampleCount", module=METRICS_MODULE),
                          # The gate sits on the MetricConfig: TFMA 0.52 keys MetricsSpec.per_slice_thresholds
                          # without example_weighted, so they match no metric and every slice fails.
                          tfma_config.MetricConfig(class_name="ArgmaxAccuracy", module=METRICS_MODULE,
@@ -47,14 +48,7 @@ def eval_config(cfg, has_baseline: bool) -> tfma_config.EvalConfig:
                                                       slicing_specs=[overall], threshold=threshold)]),
                          tfma_config.MetricConfig(class_name="ArgmaxConfusionMatrixPlot", module=METRICS_MODULE)],
                 example_weights=tfma_config.ExampleWeightOptions(unweighted=True)),
-            # The gallery's candidates, for the candidate model only.
-            tfma_config.MetricsSpec(
-                metrics=[tfma_config.MetricConfig(class_name="ConfidentErrors", module=METRICS_MODULE,
-                                                  config=f'"size": {cfg.gallery_size}, "feature": "{IMAGE_ID}"'),
-                         tfma_config.MetricConfig(class_name="CanaryPredictions", module=METRICS_MODULE,
-                                                  config=f'"size": {cfg.canaries}, "feature": "{IMAGE_ID}"')],
-                model_names=[CANDIDATE],
-                example_weights=tfma_config.ExampleWeightOptions(unweighted=True)),
+        # The gallery's errors and the canaries are picked once per batch, not per slice (picks.py).
         ])
     # Per-class precision/recall come from the confusion matrix and intervals from the Wilson formula
     # (results.py): exact, and 2.5x cheaper than TFMA's binarized metrics plus its jackknife intervals

@@ -12,7 +12,7 @@ import apache_beam as beam
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from components.evaluator import serving
+from components.evaluator import picks, serving
 from components.evaluator.config import BASELINE, CANDIDATE, eval_config
 from components.evaluator.gallery import misclassified
 from components.evaluator.results import read_results
@@ -70,11 +70,16 @@ def _evaluate(ctx, inputs, out, split, config, baseline):
     p = ctx.beam_pipeline("evaluator")
     total = read_json(join(inputs["examples"], "counts.json")).get(split, 0)
     console.expect("evaluator", total, "examples")
+    shared = models if baseline else models[0]
+    extractors = picks.with_picks(
+        tfma.default_extractors(eval_config=config, eval_shared_model=shared,
+                                tensor_adapter_config=source.TensorAdapterConfig()),
+        out, ctx.params.canaries, ctx.params.gallery_size, CANDIDATE if baseline else "")
     _ = (p
          | "ReadRawExamples" >> source.BeamSource()
          | "Progress" >> beam.Map(_progress)
          | "ExtractEvaluateAndWriteResults" >> tfma.ExtractEvaluateAndWriteResults(
-             eval_shared_model=models if baseline else models[0], eval_config=config, output_path=out,
+             eval_shared_model=shared, eval_config=config, output_path=out, extractors=extractors,
              tensor_adapter_config=source.TensorAdapterConfig()))
     return ctx.run_beam(p)
 
@@ -102,11 +107,9 @@ def run(ctx, inputs, outputs) -> dict:
     if not baseline and cfg.require_baseline:
         reasons.append("no blessed baseline model exists yet and evaluator.require_baseline is true")
     blessed = not reasons
-    gallery = misclassified(inputs["examples"], split, results["slices"], cfg.gallery_size)
-    for row in results["slices"]:
-        row.pop("errors")  # the gallery has what the report needs
-    canaries = [{"image_id": c["image_id"], "predicted": int(c["predicted"])}
-                for c in results["overall"].pop("canaries", [])]
+    picked = picks.read_picks(out)
+    gallery = misclassified(inputs["examples"], split, results["slices"], picked["errors"], cfg.gallery_size)
+    canaries = picked["canaries"]
     write_json(join(out, "misclassified.json"), gallery)
     # what the serving check replays: these examples of `split`, and the class this evaluation predicted
     write_json(join(out, "canaries.json"), {"split": split, "canaries": canaries})

@@ -42,15 +42,15 @@ def pixels_of(examples_dir: str, split: str, image_ids: set[str]) -> dict[str, n
     return found
 
 
-def misclassified(examples_dir: str, split: str, slices: list[dict], size: int) -> list[dict]:
+def misclassified(examples_dir: str, split: str, slices: list[dict], errors: dict, size: int) -> list[dict]:
     """Up to `size` wrong predictions, worst label slices first, most confident first within a label.
 
-    slices: read_results' rows, whose `errors` hold each slice's most confident wrong predictions
-    (TFMA computed them with the metrics; see metrics.ConfidentErrors).
+    slices: read_results' rows (their accuracy orders the labels); errors: {label: that label's most
+    confident wrong predictions}, picked in TFMA's pass (picks.py).
     """
     by_label = [s for s in slices if list(s["features"]) == [LABEL]]
     by_label.sort(key=lambda s: (s["accuracy"] if s["accuracy"] is not None else 1.0, s["features"][LABEL]))
-    chosen = [dict(e) for s in by_label for e in s["errors"]][:size]
+    chosen = [dict(e) for s in by_label for e in errors.get(str(s["features"][LABEL]), [])][:size]
     pixels = pixels_of(examples_dir, split, {e["image_id"] for e in chosen})
     for e in chosen:
         e["pixels"] = base64.b64encode(pixels[e["image_id"]].tobytes()).decode()

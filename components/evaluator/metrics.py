@@ -6,18 +6,14 @@
 - `ArgmaxAccuracy`: accuracy (argmax prediction == label) derived from that confusion matrix. Keras'
   SparseCategoricalAccuracy, wrapped by TFMA, ran TensorFlow ops per example and per slice: the
   largest share of the evaluator's Beam time in an earlier profile (README "Profiles").
-- `ConfidentErrors`: per slice, the `size` most confident wrong predictions as 'image_id|label|
-  predicted|confidence' strings. The report's gallery used to run the model a second time over the
-  split to find them.
+- `ArgmaxExampleCount`: the slice's example count, from the same confusion matrix.
 
-Both are named in the EvalConfig with `module: components.evaluator.metrics`, so Beam workers import
+The gallery's errors and the serving check's canaries are picked per batch instead (picks.py).
+All are named in the EvalConfig with `module: components.evaluator.metrics`, so Beam workers import
 them from our wheel.
 """
 from __future__ import annotations
 
-import heapq
-
-import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.metrics import multi_class_confusion_matrix_metrics as mcm
@@ -25,11 +21,9 @@ from tensorflow_model_analysis.metrics.multi_class_confusion_matrix_plot import 
     MULTI_CLASS_CONFUSION_MATRIX_PLOT_NAME as PLOT_NAME,
 )
 
-from contract.records import canary_rank
-
 PREDICTION_KEY = "probabilities"  # the serving signature's output the ModelSpec names
 ACCURACY_NAME = "accuracy"
-ERRORS_NAME = "confident_errors"
+COUNT_NAME = "example_count"
 _ONE = np.array(1.0)
 
 
@@ -113,107 +107,19 @@ class ArgmaxAccuracy(metric_types.Metric):
         super().__init__(metric_util.merge_per_key_computations(_accuracy), name=name)
 
 
-def _per_example(combiner_class, key_name: str, size, feature, eval_config, model_name, output_name,
-                 example_weighted):
-    """One computation over each example's id feature, label and prediction, combined by combiner_class."""
-    key = metric_types.MetricKey(name=key_name, model_name=model_name, output_name=output_name,
+def _argmax_count(matrices) -> float:
+    return float(sum(matrices[0.0].values()))  # at threshold 0 each example sits in exactly one cell
+
+
+def _count(name=COUNT_NAME, eval_config=None, model_name="", output_name="", example_weighted=False):
+    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
                                  example_weighted=example_weighted)
-    preprocessor = metric_types.StandardMetricInputsPreprocessor(
-        include_filter={"features": {feature: {}}}, include_default_inputs=True)
-    combiner = combiner_class(key, size, feature, eval_config, model_name, output_name)
-    return [metric_types.MetricComputation(keys=[key], preprocessors=[preprocessor], combiner=combiner)]
+    return _from_matrices(key, _argmax_count, eval_config, model_name, output_name, example_weighted)
 
 
-def _errors(size, feature, name=ERRORS_NAME, eval_config=None, model_name="", output_name="",
-            example_weighted=False):
-    return _per_example(_ConfidentErrorsCombineFn, name, size, feature, eval_config, model_name, output_name,
-                        example_weighted)
+class ArgmaxExampleCount(metric_types.Metric):
+    """Examples in the slice, read off the confusion matrix (TFMA's ExampleCount is a second per-example,
+    per-slice pass that cost about 3% of the evaluator's samples)."""
 
-
-class ConfidentErrors(metric_types.Metric):
-    """The `size` wrong predictions with the highest predicted probability, per slice."""
-
-    def __init__(self, size: int = 40, feature: str = "image_id", name: str = ERRORS_NAME):
-        super().__init__(metric_util.merge_per_key_computations(_errors), size=size, feature=feature,
-                         name=name)
-
-
-class _ConfidentErrorsCombineFn(beam.CombineFn):
-    """A bounded min-heap of (confidence, image_id, label, predicted): deterministic ties by id."""
-
-    def __init__(self, key, size, feature, eval_config, model_name, output_name):
-        self._key, self._size, self._feature = key, size, feature
-        self._eval_config, self._model_name, self._output_name = eval_config, model_name, output_name
-
-    def create_accumulator(self):
-        return []
-
-    def add_input(self, heap, element):
-        image_id = element.features[self._feature]
-        image_id = np.asarray(image_id).reshape(-1)[0]
-        image_id = image_id.decode() if isinstance(image_id, bytes) else str(image_id)
-        for label, prediction in self._pairs(element):
-            label, predicted = int(np.asarray(label).reshape(-1)[0]), int(np.argmax(prediction))
-            if predicted != label:
-                self._push(heap, (float(np.max(prediction)), image_id, label, predicted))
-        return heap
-
-    def _pairs(self, element):
-        """(label, probabilities) pairs of one example."""
-        return [(lab, pred) for lab, pred, _ in label_prediction_weight(
-            element, eval_config=self._eval_config, model_name=self._model_name, output_name=self._output_name,
-            flatten=False)]
-
-    def _push(self, heap, item):
-        if self._size <= 0:
-            return
-        if len(heap) < self._size:
-            heapq.heappush(heap, item)
-        elif item > heap[0]:
-            heapq.heapreplace(heap, item)
-
-    def merge_accumulators(self, heaps):
-        merged = []
-        for heap in heaps:
-            for item in heap:
-                self._push(merged, item)
-        return merged
-
-    def extract_output(self, heap):
-        rows = [f"{image_id}|{label}|{predicted}|{confidence:.6f}"
-                for confidence, image_id, label, predicted in sorted(heap, reverse=True)]
-        return {self._key: np.array(rows, dtype=object)}
-
-
-CANARIES_NAME = "canary_predictions"
-
-
-def _canaries(size, feature, name=CANARIES_NAME, eval_config=None, model_name="", output_name="",
-              example_weighted=False):
-    return _per_example(_CanaryCombineFn, name, size, feature, eval_config, model_name, output_name,
-                        example_weighted)
-
-
-class CanaryPredictions(metric_types.Metric):
-    """The predicted class of the `size` examples of lowest contract.records.canary_rank (the same ones on
-    every runner): the serving check serves the same records, and the pusher compares the two."""
-
-    def __init__(self, size: int = 32, feature: str = "image_id", name: str = CANARIES_NAME):
-        super().__init__(metric_util.merge_per_key_computations(_canaries), size=size, feature=feature,
-                         name=name)
-
-
-class _CanaryCombineFn(_ConfidentErrorsCombineFn):
-    """A bounded heap of (-hash, image_id, predicted): keeps the `size` smallest hashes."""
-
-    def add_input(self, heap, element):
-        image_id = np.asarray(element.features[self._feature]).reshape(-1)[0]
-        image_id = image_id.decode() if isinstance(image_id, bytes) else str(image_id)
-        rank = -canary_rank(image_id)
-        for _, prediction in self._pairs(element):
-            self._push(heap, (rank, image_id, int(np.argmax(prediction))))
-        return heap
-
-    def extract_output(self, heap):
-        rows = [f"{image_id}|{predicted}" for _, image_id, predicted in sorted(heap, key=lambda t: t[1])]
-        return {self._key: np.array(rows, dtype=object)}
+    def __init__(self, name: str = COUNT_NAME):
+        super().__init__(metric_util.merge_per_key_computations(_count), name=name)

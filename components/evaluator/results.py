@@ -5,7 +5,7 @@ import math
 
 import tensorflow_model_analysis as tfma
 
-from components.evaluator.config import ACCURACY, BASELINE, CANARIES, CANDIDATE, ERRORS
+from components.evaluator.config import ACCURACY, BASELINE, CANDIDATE, COUNT
 
 
 def _slice(slice_key) -> tuple[str, dict]:
@@ -31,12 +31,6 @@ def wilson(accuracy: float | None, n: int, z: float = 1.96) -> list[float] | Non
     return [round(max(0.0, centre - half), 6), round(min(1.0, centre + half), 6)]
 
 
-def _error(encoded: bytes) -> dict:
-    image_id, label, predicted, confidence = encoded.decode().split("|")
-    return {"image_id": image_id, "label": int(label), "predicted": int(predicted),
-            "confidence": round(float(confidence), 4)}
-
-
 def per_class(matrix: list[list[int]]) -> dict:
     """Precision and recall of each class from the confusion matrix [true][predicted]."""
     out = {}
@@ -51,18 +45,17 @@ def per_class(matrix: list[list[int]]) -> dict:
 def read_results(output_path: str, num_classes: int) -> dict:
     """{'overall': row, 'slices': [row...], 'per_class': {class: {precision, recall}}, 'confusion': [[n]]}
 
-    A row: slice, features, count, accuracy, ci [lower, upper] (Wilson, 95%), baseline_accuracy, diff,
-    and errors: the slice's most confident wrong predictions [{image_id, label, predicted, confidence}].
+    A row: slice, features, count, accuracy, ci [lower, upper] (Wilson, 95%), baseline_accuracy, diff.
     """
     rows = []
     for m in tfma.load_metrics(output_path):
         name, parts = _slice(m.slice_key)
         row = {"slice": name, "features": parts, "count": 0, "accuracy": None, "ci": None,
-               "baseline_accuracy": None, "diff": None, "errors": []}
+               "baseline_accuracy": None, "diff": None}
         for kv in m.metric_keys_and_values:
             key, value = kv.key, kv.value.double_value.value
             cand = key.model_name in ("", CANDIDATE)
-            if key.name == "example_count" and cand and not key.is_diff:
+            if key.name == COUNT and cand and not key.is_diff:
                 row["count"] = int(value)
             elif key.name == ACCURACY and cand and not key.is_diff:
                 row["accuracy"] = value
@@ -70,11 +63,6 @@ def read_results(output_path: str, num_classes: int) -> dict:
                 row["diff"] = value
             elif key.name == ACCURACY and key.model_name == BASELINE:
                 row["baseline_accuracy"] = value
-            elif key.name == ERRORS and cand:
-                row["errors"] = [_error(v) for v in kv.value.array_value.bytes_values]
-            elif key.name == CANARIES and cand and not parts:   # the overall slice's are the canaries
-                row["canaries"] = [dict(zip(("image_id", "predicted"), v.decode().rsplit("|", 1)))
-                                   for v in kv.value.array_value.bytes_values]
         row["ci"] = wilson(row["accuracy"], row["count"])
         rows.append(row)
     rows.sort(key=_sort_key)
