@@ -8,7 +8,7 @@ them), picks on whole batches, and writes one JSON file beside TFMA's output:
 - `errors`: per true label, the `errors` wrong predictions of highest confidence (ties by image id);
 - `canaries`: the `canaries` examples of lowest contract.records.canary_rank, with their predicted class.
 
-    python -c "from components.evaluator.picks import PICKS_FILE; print(PICKS_FILE)"
+    python -c "import json; print(json.load(open('pipeline_root/runs/RUN/evaluator/evaluation/picks.json'))['canaries'])"
 """
 from __future__ import annotations
 
