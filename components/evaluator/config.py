@@ -8,6 +8,7 @@ from contract.records import BUCKETS, LABEL
 CANDIDATE, BASELINE = "candidate", "baseline"
 ACCURACY, COUNT = "accuracy", "example_count"  # metric names (components/evaluator/metrics.py)
 METRICS_MODULE = "components.evaluator.metrics"
+PREDICTION_KEY = "probabilities"  # the serving signature's output that TFMA reads
 CROSS = (LABEL, "thickness_bucket")
 
 
@@ -29,7 +30,7 @@ def eval_config(cfg, has_baseline: bool) -> tfma_config.EvalConfig:
         threshold.change_threshold.CopyFrom(tfma_config.GenericChangeThreshold(
             direction=tfma_config.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -cfg.max_drop}))
     # tf_generic: one plain SavedModel load per model (see serving.py for what TFMA's guess costs).
-    spec = dict(signature_name="serving_default", label_key=LABEL, prediction_key="probabilities",
+    spec = dict(signature_name="serving_default", label_key=LABEL, prediction_key=PREDICTION_KEY,
                 inference_batch_size=cfg.batch_size, model_type="tf_generic")
     models = [tfma_config.ModelSpec(name=CANDIDATE, **spec)]
     if has_baseline:

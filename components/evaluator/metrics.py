@@ -21,9 +21,10 @@ from tensorflow_model_analysis.metrics.multi_class_confusion_matrix_plot import 
     MULTI_CLASS_CONFUSION_MATRIX_PLOT_NAME as PLOT_NAME,
 )
 
-PREDICTION_KEY = "probabilities"  # the serving signature's output the ModelSpec names
-ACCURACY_NAME = "accuracy"
-COUNT_NAME = "example_count"
+from components.evaluator.config import ACCURACY as ACCURACY_NAME
+from components.evaluator.config import COUNT as COUNT_NAME
+from components.evaluator.config import PREDICTION_KEY
+
 _ONE = np.array(1.0)
 
 

@@ -18,10 +18,11 @@ import json
 import apache_beam as beam
 import numpy as np
 
+from components.evaluator.config import PREDICTION_KEY
 from contract.records import IMAGE_ID, canary_rank
+from pipeline.artifacts import join, read_json
 
 PICKS_FILE = "picks.json"
-PREDICTION_KEY = "probabilities"  # the serving signature's output the ModelSpec names
 
 
 def _of_model(value, model_name: str):
@@ -118,7 +119,5 @@ def with_picks(extractors: list, output_dir: str, canaries: int, errors: int, mo
 
 
 def read_picks(output_dir: str) -> dict:
-    from pipeline.artifacts import join
-    from pipeline.fs import open_file
-    with open_file(join(output_dir, PICKS_FILE)) as f:
-        return json.loads(f.read())
+    """What the tap wrote: {"errors": {label: [...]}, "canaries": [...]}."""
+    return read_json(join(output_dir, PICKS_FILE))
