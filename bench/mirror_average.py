@@ -18,11 +18,10 @@ sys.path.insert(0, REPO)
 def main(run_dir: str) -> None:
     import numpy as np
     import tensorflow as tf
-    import tf_keras as keras
 
     from contract.records import LABEL, PIXELS
 
-    model = keras.models.load_model(os.path.join(run_dir, "trainer", "model"), compile=False)
+    logits = tf.saved_model.load(os.path.join(run_dir, "trainer", "model")).logits   # see trainer/export.py
     files = sorted(glob.glob(os.path.join(run_dir, "ingest", "examples", "Split-test", "*")))
     images, labels = [], []
     for batch in tf.data.TFRecordDataset(files).batch(1000):
@@ -32,8 +31,9 @@ def main(run_dir: str) -> None:
         images.append(seq[PIXELS].numpy())
         labels.append(ctx[LABEL].numpy())
     x, y = np.concatenate(images) / 255.0, np.concatenate(labels)
-    plain = model.predict(x.reshape(-1, 784), batch_size=1000, verbose=0)
-    mirror = model.predict(x[:, :, ::-1].reshape(-1, 784), batch_size=1000, verbose=0)
+    predict = lambda images: np.concatenate([logits(tf.constant(images[i:i + 1000].reshape(-1, 784), tf.float32))
+                                             for i in range(0, len(images), 1000)])
+    plain, mirror = predict(x), predict(x[:, :, ::-1])
     share = lambda logits: float((logits.argmax(axis=1) == y).mean())
     print(f"{run_dir}: {len(y)} test images; plain {share(plain):.4f}, mirrored {share(mirror):.4f}, "
           f"mirror-averaged {share(plain + mirror):.4f}")
