@@ -14,7 +14,7 @@ import time
 import uuid
 
 from pipeline import artifacts as af
-from pipeline import console, fs, podman_service
+from pipeline import console, fs, memory, podman_service
 from pipeline.dag import components
 from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
@@ -168,6 +168,7 @@ class _Run:
                                    "digest": digest}
         finally:
             af.discard(staging)  # failed or finished, nothing half-written stays behind
+            memory.release()     # what this step freed is not the next step's floor (pipeline/memory.py)
         fault_point(spec.name, "after_publish")
         self.store.finish_execution(exe, "complete", facts=facts, outputs={n: a["id"] for n, a in published.items()})
         self.produced.update(published)

@@ -76,7 +76,7 @@ def _evaluate(ctx, inputs, out, split, config, baseline):
                                 tensor_adapter_config=source.TensorAdapterConfig()),
         out, ctx.params.canaries, ctx.params.gallery_size, CANDIDATE if baseline else "")
     _ = (p
-         | "ReadRawExamples" >> source.BeamSource()
+         | "ReadRawExamples" >> source.BeamSource(batch_size=ctx.params.batch_size)   # one shape: see pipeline.yaml
          | "Progress" >> beam.Map(_progress)
          | "ExtractEvaluateAndWriteResults" >> tfma.ExtractEvaluateAndWriteResults(
              eval_shared_model=shared, eval_config=config, output_path=out, extractors=extractors,

@@ -28,7 +28,7 @@ def canary_records(examples_dir: str, split: str, size: int) -> tuple[list[str],
     the evaluator records its predictions for), in id order."""
     chosen = []   # a bounded heap of (-rank, image_id, record)
     files = sorted(tf.io.gfile.glob(join(examples_dir, f"Split-{split}", "*")))
-    for batch in tf.data.TFRecordDataset(files).batch(4096):
+    for batch in tf.data.TFRecordDataset(files).batch(256):   # small: this runs beside the evaluator
         got = tf.io.parse_sequence_example(batch, context_features={IMAGE_ID: tf.io.FixedLenFeature([], tf.string)})
         for record, image_id in zip(batch.numpy(), got[0][IMAGE_ID].numpy()):
             item = (-canary_rank(image_id.decode()), image_id.decode(), record)
