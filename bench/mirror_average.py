@@ -1,7 +1,8 @@
 """Test-split accuracy of a run's model served plain, on mirrored images, and mirror-averaged (trainer.tta).
 
-Loads the run's Keras model (without its serving wrapper) and the raw test records, scales pixels to 0..1
-as the transform does for 0..255 images, and compares argmax(logits) with the labels.
+Loads the run's SavedModel function `logits` (the model without its serving wrapper) and the raw test
+records, scales pixels to 0..1 as the transform does for 0..255 images, and compares argmax(logits) with
+the labels.
 
     python bench/mirror_average.py build/bench_accuracy/full/runs/<run id>
 """
@@ -21,7 +22,8 @@ def main(run_dir: str) -> None:
 
     from contract.records import LABEL, PIXELS
 
-    logits = tf.saved_model.load(os.path.join(run_dir, "trainer", "model")).logits   # see trainer/export.py
+    loaded = tf.saved_model.load(os.path.join(run_dir, "trainer", "model"))   # kept: it owns the weights
+    logits = loaded.logits   # transformed pixels -> logits (components/trainer/export.py)
     files = sorted(glob.glob(os.path.join(run_dir, "ingest", "examples", "Split-test", "*")))
     images, labels = [], []
     for batch in tf.data.TFRecordDataset(files).batch(1000):

@@ -90,6 +90,7 @@ class TrainerSection:
     tta: str = "none"                   # none | mirror | auto: serve the mean of the logits of image and mirror
     label_smoothing: float = 0.0        # train towards (1 - e) on the label, e spread over the classes
     weight_decay: float = 0.0           # > 0: AdamW with this decoupled weight decay
+    ema: float = 0.0                    # > 0: the model is the moving average of its weights (this momentum)
     precision: str = "auto"             # auto | float32 | mixed_bfloat16 (auto: bf16 only with native support)
 
 
@@ -223,6 +224,7 @@ CHECKS = {
     "trainer.tta": (lambda v: v in ("none", "mirror", "auto"), "'none', 'mirror' or 'auto'"),
     "trainer.label_smoothing": (lambda v: 0 <= v < 1, "0 <= label_smoothing < 1"),
     "trainer.weight_decay": (lambda v: 0 <= v < 1, "0 <= weight_decay < 1"),
+    "trainer.ema": (lambda v: 0 <= v < 1, "0 <= ema < 1"),
     "trainer.precision": (lambda v: v in ("auto", "float32", "mixed_bfloat16"), "'auto', 'float32' or 'mixed_bfloat16'"),
     "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
     "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),

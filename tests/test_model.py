@@ -220,3 +220,15 @@ def test_smoothed_loss_is_cross_entropy_against_smoothed_targets():
     assert type(model.optimizer).__name__ == "AdamW" and model.loss.__name__ == "smoothed_cross_entropy"
     x, y = np.random.default_rng(1).random((8, 784)).astype(np.float32), np.arange(8) % NUM_CLASSES
     assert np.isfinite(model.train_on_batch(x, y)[0])
+
+
+def test_ema_model_ends_as_the_moving_average_of_its_weights():
+    """trainer.ema: fit ends with the averaged weights in the model, not the last step's."""
+    x, y = np.random.default_rng(2).random((64, 784)).astype(np.float32), np.arange(64) % NUM_CLASSES
+    plain = build_model(8, 1e-2, NUM_CLASSES)
+    assert not plain.optimizer.use_ema
+    model = build_model(8, 1e-2, NUM_CLASSES, ema=0.5)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    averaged = model.optimizer._model_variables_moving_average   # tf_keras keeps the average here
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.5
+    assert all(np.array_equal(a.numpy(), v.numpy()) for a, v in zip(averaged, model.trainable_variables))

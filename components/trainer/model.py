@@ -13,7 +13,8 @@ from contract.records import PIXELS_XF, STEPS, WIDTH
 
 def build_model(cell_size: int, learning_rate: float, num_classes: int, bidirectional: bool = False,
                 dropout: float = 0.0, decay_steps: int | None = None, columns: bool = False,
-                pool: str = "last", label_smoothing: float = 0.0, weight_decay: float = 0.0) -> keras.Model:
+                pool: str = "last", label_smoothing: float = 0.0, weight_decay: float = 0.0,
+                ema: float = 0.0) -> keras.Model:
     """Dense(28->cell) on every step, LSTM(cell), Dense(num_classes) on the last state; Adam.
 
     The defaults are the tutorial's model. Options (trainer section of pipeline.yaml; the `full`
@@ -24,7 +25,9 @@ def build_model(cell_size: int, learning_rate: float, num_classes: int, bidirect
     any row counts, not only what the last state remembers); `dropout` drops the joined state while
     training; `decay_steps` anneals the learning rate to zero along a cosine over that many steps
     instead of keeping it constant; `label_smoothing` trains towards (1 - e) on the label and e spread
-    over all classes; `weight_decay` makes the optimizer AdamW (decay decoupled from the gradient).
+    over all classes; `weight_decay` makes the optimizer AdamW (decay decoupled from the gradient);
+    `ema` > 0 keeps an exponential moving average of the weights with that momentum, and `fit` ends by
+    writing the average into the model (what is evaluated and exported).
 
     Differences from the TF1 tutorial, on purpose:
     - Weights use Glorot-uniform init. The tutorial drew them from N(0, 1): with 28 (or `cell`) inputs
@@ -49,7 +52,9 @@ def build_model(cell_size: int, learning_rate: float, num_classes: int, bidirect
     logits = keras.layers.Dense(num_classes, name="out_hidden", dtype="float32")(state)
     model = keras.Model(pixels, logits, name="mnist_lstm")
     rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
-    optimizer = keras.optimizers.AdamW(rate, weight_decay=weight_decay) if weight_decay else keras.optimizers.Adam(rate)
+    averaged = {"use_ema": True, "ema_momentum": ema} if ema else {}
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=weight_decay, **averaged) if weight_decay else \
+        keras.optimizers.Adam(rate, **averaged)
     loss = smoothed_loss(label_smoothing) if label_smoothing else \
         keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer=optimizer, loss=loss,
