@@ -42,7 +42,10 @@ def _memory(pid: int) -> tuple[int, int] | None:
 
 def main(cmd: list[str]) -> None:
     start = time.time()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    except OSError as e:
+        sys.exit(f"rss_timeline: cannot start {cmd[0]!r}: {e.strerror}")
     last = [""]
     peaks: dict[int, tuple] = {}      # pid -> (rss, anon, seconds, console line)
     timeline: list[tuple] = []        # (seconds, rss, anon, console line) of the command's own process
@@ -79,4 +82,6 @@ def main(cmd: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: python bench/rss_timeline.py COMMAND [ARGS...]  (the command to run and sample)")
     main(sys.argv[1:])
