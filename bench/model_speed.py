@@ -1,6 +1,6 @@
 """Seconds per training step of trainer models, on random data, each in this one process (no pipeline).
 
-Each spec is cell,bidirectional,columns,pool,batch (e.g. 128,1,1,last+max,512); prints ms per step and
+Each spec is cell,bidirectional,columns,pool,batch[,step_filters] (e.g. 128,1,1,last+max,512,16); prints ms per step and
 the seconds one epoch of Fashion-MNIST's 53,939 train images would take. Used to choose the `full` profile.
 
     python bench/model_speed.py 256,1,0,last,256 128,1,1,last+max,512 [--precision float32]
@@ -30,8 +30,9 @@ def main():
     print(f"training steps on random data, {args.precision}, on {cpu_flags()}")
     keras.mixed_precision.set_global_policy(args.precision)
     for spec in args.specs:
-        cell, bi, cols, pool, batch = spec.split(",")
-        model = build_model(int(cell), 2e-3, 10, bi == "1", 0.3, 1000, columns=cols == "1", pool=pool)
+        cell, bi, cols, pool, batch, *filters = spec.split(",")
+        model = build_model(int(cell), 2e-3, 10, bi == "1", 0.3, 1000, columns=cols == "1", pool=pool,
+                            step_filters=int(filters[0]) if filters else 0)
         x = np.random.default_rng(0).random((int(batch) * 8, 784), np.float32)
         y = np.random.default_rng(1).integers(0, 10, len(x))
         model.fit(x, y, batch_size=int(batch), epochs=1, verbose=0)   # warm-up: tracing

@@ -91,6 +91,7 @@ class TrainerSection:
     label_smoothing: float = 0.0        # train towards (1 - e) on the label, e spread over the classes
     weight_decay: float = 0.0           # > 0: AdamW with this decoupled weight decay
     ema: float = 0.0                    # > 0: the model is the moving average of its weights (this momentum)
+    step_filters: int = 0               # > 0: each step (row) encoded by a 1x5 convolution with this many filters
     precision: str = "auto"             # auto | float32 | mixed_bfloat16 (auto: bf16 only with native support)
 
 
@@ -225,6 +226,7 @@ CHECKS = {
     "trainer.label_smoothing": (lambda v: 0 <= v < 1, "0 <= label_smoothing < 1"),
     "trainer.weight_decay": (lambda v: 0 <= v < 1, "0 <= weight_decay < 1"),
     "trainer.ema": (lambda v: 0 <= v < 1, "0 <= ema < 1"),
+    "trainer.step_filters": (lambda v: 0 <= v <= 256, "0..256 (0: the tutorial's Dense per step alone)"),
     "trainer.precision": (lambda v: v in ("auto", "float32", "mixed_bfloat16"), "'auto', 'float32' or 'mixed_bfloat16'"),
     "evaluator.split": (lambda v: v in ("test", "eval"), "'test' or 'eval'"),
     "evaluator.min_accuracy": (lambda v: 0 <= v <= 1, "0..1"),

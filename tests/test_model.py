@@ -59,6 +59,25 @@ def test_the_column_reader_sees_the_transposed_image():
     np.testing.assert_array_equal(steps(image.reshape(1, 784))[0], image.T)   # step j = column j
 
 
+def test_step_filters_encode_each_step_from_its_own_pixels_alone():
+    """trainer.step_filters: a convolution along each row (each column for the column reader); a row's
+    features change only when that row does, so each step is still one row of the image."""
+    import tf_keras as keras
+    keras.utils.set_random_seed(0)
+    model = build_model(cell_size=8, learning_rate=1e-3, num_classes=NUM_CLASSES, columns=True, step_filters=4)
+    assert model(np.zeros((2, 784), np.float32)).shape == (2, NUM_CLASSES)
+    assert model.get_layer("in_hidden").kernel.shape == (28 * 4, 8)       # 28 values, 4 filters each
+    assert model.get_layer("col_in_hidden").kernel.shape == (28 * 4, 8)
+    rows = keras.Model(model.input, [model.get_layer("step_features").output,
+                                     model.get_layer("col_step_features").output])
+    image = np.random.default_rng(0).random((1, 784), np.float32)
+    changed = image.copy().reshape(28, 28)
+    changed[5, 10] += 1.0                                                  # one pixel: row 5, column 10
+    (row_a, col_a), (row_b, col_b) = [[t.numpy() for t in rows(x)] for x in (image, changed.reshape(1, 784))]
+    assert np.flatnonzero(np.abs(row_a[0] - row_b[0]).max(axis=1) > 0).tolist() == [5]
+    assert np.flatnonzero(np.abs(col_a[0] - col_b[0]).max(axis=1) > 0).tolist() == [10]
+
+
 def test_the_backward_last_state_has_read_every_row():
     import tf_keras as keras
     model = build_model(cell_size=4, learning_rate=1e-3, num_classes=NUM_CLASSES, bidirectional=True, pool="last+max")

@@ -168,7 +168,8 @@ def run(ctx, inputs, outputs) -> dict:
                             cfg.bidirectional, cfg.dropout,
                             decay_steps=epochs * steps if cfg.lr_schedule == "cosine" else None,
                             columns=cfg.columns, pool=cfg.pool, label_smoothing=cfg.label_smoothing,
-                            weight_decay=cfg.weight_decay, ema=cfg.ema)
+                            weight_decay=cfg.weight_decay, ema=cfg.ema,
+                            step_filters=cfg.step_filters)
     finally:
         keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it as found
     counter = _StepCounter(ctx, steps)
