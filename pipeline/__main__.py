@@ -1,7 +1,6 @@
 """`python -m pipeline ...`: see pipeline/cli.py."""
-import sys
-
 from pipeline.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.shutdown import end_process
+    end_process(main())   # sys.exit without the ~3 s teardown of TensorFlow, Beam and TFMA (pipeline/shutdown.py)
