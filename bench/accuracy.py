@@ -18,7 +18,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench.harness import cpu_flags, latest_summary  # noqa: E402
+from bench.harness import cpu_flags, cpu_ticks, latest_summary, stolen  # noqa: E402
 
 ROOT = os.path.join(REPO, "build", "bench_accuracy")
 RUNS = {
@@ -33,9 +33,9 @@ def run(name: str) -> None:
     root = os.path.join(ROOT, name)
     shutil.rmtree(root, ignore_errors=True)  # cold: no cache and no blessed baseline
     cmd = [sys.executable, "-m", "pipeline", "run", *extra, "--set", f"pipeline.root={root}"]
-    start = time.perf_counter()
+    start, ticks = time.perf_counter(), cpu_ticks()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    wall, load = time.perf_counter() - start, stolen(ticks)
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
     summary = latest_summary(root)
@@ -48,7 +48,7 @@ def run(name: str) -> None:
           f"precision {facts['precision']}, summary {os.path.relpath(summary_path(root, summary), REPO)}")
     print(_line(f"{metrics['split']} accuracy", metrics["accuracy"], accuracy_goal, at_least=True))
     print(_line(f"{timed} seconds", seconds, seconds_goal, at_least=False)
-          + f" (run wall {wall:.0f} s, trainer {trainer['seconds']:.0f} s)")
+          + f" (run wall {wall:.0f} s, trainer {trainer['seconds']:.0f} s; {load})")
 
 
 def summary_path(root: str, summary: dict) -> str:

@@ -21,7 +21,7 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench.harness import STEPS, cpu_flags, latest_summary  # noqa: E402
+from bench.harness import STEPS, cpu_flags, cpu_ticks, latest_summary, stolen  # noqa: E402
 from pipeline.dag import components  # noqa: E402
 
 GOALS = {"wall": 60.0, "peak": 1.0, "overhead": 30.0, "evaluator": 9.0}
@@ -49,7 +49,9 @@ def _run(args):
            "--set", f"data.dataset={args.dataset}", "--set", "trainer.epochs=1", "--set", f"pipeline.root={args.root}",
            # the TFX peer's work: one epoch of LSTM(128), batch 256, no augmentation, float32
            "--set", "trainer.batch_size=256", "--set", "trainer.augment=none", "--set", "trainer.precision=float32"]
+    ticks = cpu_ticks()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    load = stolen(ticks)
     out = proc.stdout + proc.stderr
     if proc.returncode:
         raise SystemExit(out[-3000:])
@@ -59,7 +61,7 @@ def _run(args):
     summary = latest_summary(args.root)
     steps = {name: summary["components"][name].get("seconds", 0.0) for name in STEPS}
     fit = summary["components"]["trainer"]["facts"]["train_seconds"]
-    print(f"\nend to end ({args.dataset}, 1 epoch, cold) on {cpu_flags()}")
+    print(f"\nend to end ({args.dataset}, 1 epoch, cold) on {cpu_flags()}; {load}")
     background = {spec.name for spec in components() if spec.background}   # not on the wall's path
     print("  steps: " + ", ".join(f"{n} {s:.1f}" + (" (beside the evaluator)" if n in background else "")
                                   for n, s in steps.items()) + " s")

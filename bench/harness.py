@@ -23,9 +23,28 @@ def cpu_flags() -> str:
     return f"{model}; {os.cpu_count()} cores; flags: {' '.join(keep) or 'none of avx2/avx512/amx'}"
 
 
+def cpu_ticks() -> list[int]:
+    """The whole machine's CPU time so far (/proc/stat): user nice system idle iowait irq softirq steal."""
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:9]]
+
+
+def stolen_share(before: list[int]) -> float:
+    """The share of CPU time the host took from this VM since `before` (on these shared machines it has
+    been 0 to 45%, and every time moves with it)."""
+    spent = [a - b for a, b in zip(cpu_ticks(), before)]
+    return spent[7] / max(1, sum(spent))
+
+
+def stolen(before: list[int]) -> str:
+    """stolen_share as printed beside timed figures."""
+    return f"{100 * stolen_share(before):.0f}% of the CPU time stolen by the host meanwhile"
+
+
 def measure(script: str, variant: str, *args: str) -> dict:
     cmd = ["/usr/bin/time", "-v", sys.executable, script, "--variant", variant, *args]
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+    ticks = cpu_ticks()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(f"{variant} failed:\n{proc.stderr[-3000:]}")
@@ -36,6 +55,7 @@ def measure(script: str, variant: str, *args: str) -> dict:
     parts = [float(p) for p in wall.group(1).split(":")]
     found["wall"] = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
     found["peak_gb"] = int(rss.group(1)) / 1024 / 1024
+    found["stolen"] = stolen_share(ticks)
     return found
 
 
@@ -45,7 +65,8 @@ def report(title: str, ours: dict, base: dict, goal: str, higher_is_better: bool
     print(f"\n{title}")
     for name, r in (("ours", ours), ("baseline", base)):
         extra = f", {r['rate']:.0f} items/s" if "rate" in r else ""
-        print(f"  {name:<9} work {r['SECONDS']:7.2f} s{extra}, process wall {r['wall']:6.1f} s, peak {r['peak_gb']:.2f} GB")
+        print(f"  {name:<9} work {r['SECONDS']:7.2f} s{extra}, process wall {r['wall']:6.1f} s, peak {r['peak_gb']:.2f} GB, "
+              f"{100 * r.get('stolen', 0):.0f}% of the CPU stolen")
     print(f"  ratio ours/baseline: {ratio:.2f}x ({'throughput' if higher_is_better else 'time'}; goal {goal})")
 
 
