@@ -6,7 +6,8 @@ tensorflow, apache_beam, tensorflow_model_analysis, tensorflow_transform"` takes
 last line). Nothing in that teardown is ours to keep: what has to happen at exit still does, in the order
 Python would do it (other non-daemon threads are waited for, atexit handlers run, which includes logging's
 shutdown and every weakref.finalize such as temporary folders, then the standard streams are flushed), and
-the process then ends with the same exit status.
+the process then ends with the same exit status. What it does not do is flush a file object left open
+(the teardown would, as it collects it): every writer here closes in a `with` before the run returns.
 
     python -m pipeline run    # pipeline/__main__.py calls end_process(main())
 """

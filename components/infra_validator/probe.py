@@ -52,7 +52,7 @@ def main(request_path):
 if __name__ == "__main__":
     main(sys.argv[1])
     # The result is written and closed: end without TensorFlow's teardown, about 3 s of the second core
-    # while the evaluator runs beside this probe (pipeline/shutdown.py measures it for the pipeline's process).
+    # while the evaluator runs beside this probe (pipeline/shutdown.py does the same for the pipeline).
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
