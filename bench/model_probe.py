@@ -16,7 +16,6 @@ pipeline holds 6,000 of them out as its eval split), the test images the 10,000 
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import sys
 import time
@@ -24,12 +23,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 FASHION = "/usr/share/datasets/fashion-mnist"
-
-
-def _idx(name: str, offset: int):
-    import numpy as np
-    with gzip.open(os.path.join(FASHION, name)) as f:
-        return np.frombuffer(f.read(), np.uint8, offset=offset)
 
 
 def build(arch: str, epochs_steps: int):
@@ -75,10 +68,13 @@ def main():
     import tf_keras as keras
 
     from bench.harness import cpu_flags
-    train_x = (_idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 784) / 255.0).astype(np.float32)
-    train_y = _idx("train-labels-idx1-ubyte.gz", 8).astype(np.int64)
-    test_x = (_idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784) / 255.0).astype(np.float32)
-    test_y = _idx("t10k-labels-idx1-ubyte.gz", 8)
+    from data.idx import read_idx_pair  # the pipeline's reader: checked headers, errors name the file
+    train, test = (read_idx_pair(*(os.path.join(FASHION, f"{p}-{k}-idx{n}-ubyte.gz") for k, n in (("images", 3), ("labels", 1))))
+                   for p in ("train", "t10k"))
+    train_x = (train[0].reshape(-1, 784) / 255.0).astype(np.float32)
+    train_y = train[1].astype(np.int64)
+    test_x = (test[0].reshape(-1, 784) / 255.0).astype(np.float32)
+    test_y = test[1]
     mirrored = test_x.reshape(-1, 28, 28)[:, :, ::-1].reshape(-1, 784)
     print(f"Fashion-MNIST, {args.epochs} epochs each, bfloat16, on {cpu_flags()}", flush=True)
 
