@@ -37,6 +37,8 @@ def split(unknown: list[str], ours: list[str]) -> list[str]:
     if "--" in unknown:
         cut = unknown.index("--")
         return split(unknown[:cut], ours) + unknown[cut + 1:]
+    if not any(token.startswith("--") for token in unknown):
+        return unknown   # nothing to check: importing Beam to list its flags costs 2-3 s of a cached run
     known = beam_option_names()
     for token in unknown:
         if not token.startswith("--"):

@@ -33,3 +33,14 @@ def test_a_relative_root_is_made_absolute_for_workers_of_a_remote_runner():
     assert _root_for_workers(cfg, ["--runner=FlinkRunner"]).pipeline.root == os.path.abspath("rel/root")
     remote = load_config(None, ["pipeline.root=gs://bucket/root", "pipeline.metadata=m.sqlite"])
     assert _root_for_workers(remote, ["--runner=FlinkRunner"]).pipeline.root == "gs://bucket/root"
+
+
+def test_no_extra_flags_means_beam_is_not_imported_to_check_them():
+    # A cached run never needs Beam; listing its flags imported it (2-3 s of a 4 s run).
+    import subprocess
+    import sys
+    code = ("import sys; from pipeline.beamflags import split; "
+            "assert split([], []) == [] and split(['--', '--x=1'], []) == ['--x=1']; "
+            "print('apache_beam' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
