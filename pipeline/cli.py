@@ -113,6 +113,21 @@ def _cmd_run(args, beam_flags: list[str]) -> int:
 LOG: dict = {}   # the running command's log file, named with any error
 
 
+def keep_trace(path: str) -> bool:
+    """Append the exception being handled to the log at `path`; False if it cannot be written.
+
+    The failure may be the full disk itself: then the close's flush raises too, and that second OSError must
+    not replace the one-line error with a traceback (CI's disk-full test once saw exactly that).
+    """
+    import traceback
+    try:
+        with open(path, "a") as f:
+            traceback.print_exc(file=f)
+        return True
+    except OSError:
+        return False
+
+
 def _name_log() -> None:
     if LOG.get("path") and os.path.exists(LOG["path"]):
         print(f"log: {LOG['path']}", file=sys.stderr)
@@ -171,11 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         _name_log()
         return 2
     except Exception as e:  # a step failed (Beam wraps worker errors): keep the trace, end on one clear line
-        if LOG.get("path") and os.path.exists(LOG["path"]):   # the trace goes where the details are
-            import traceback
-            with open(LOG["path"], "a") as f:
-                traceback.print_exc(file=f)
-        else:
+        if not (LOG.get("path") and os.path.exists(LOG["path"]) and keep_trace(LOG["path"])):
             logging.getLogger("pipeline").exception("the run failed")
         cause = str(e).strip().splitlines()
         # Beam's DOCKER environment reports a container that would not start as a failed `docker` command

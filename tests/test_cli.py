@@ -1,4 +1,6 @@
 """The run command's flags: a mistyped pipeline flag is an error with a suggestion, never handed to Beam."""
+import os
+
 import pytest
 
 from pipeline.beamflags import split
@@ -44,3 +46,13 @@ def test_no_extra_flags_means_beam_is_not_imported_to_check_them():
             "print('apache_beam' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_trace_that_cannot_be_written_is_not_a_second_error():
+    """/dev/full refuses every write with ENOSPC, as a full disk does: the trace is dropped, nothing raised."""
+    from pipeline.cli import keep_trace
+    try:
+        raise RuntimeError("a step failed")
+    except RuntimeError:
+        assert keep_trace("/dev/full") is False
+        assert keep_trace(os.devnull) is True
