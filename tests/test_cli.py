@@ -1,4 +1,5 @@
-"""The run command's flags: a mistyped pipeline flag is an error with a suggestion, never handed to Beam."""
+"""The run command: a mistyped pipeline flag is an error with a suggestion, never handed to Beam; a failed run
+ends on its one-line error even when its log cannot be written."""
 import os
 
 import pytest
