@@ -62,8 +62,8 @@ def _run(args):
     steps = {name: summary["components"][name].get("seconds", 0.0) for name in STEPS}
     fit = summary["components"]["trainer"]["facts"]["train_seconds"]
     print(f"\nend to end ({args.dataset}, 1 epoch, cold) on {cpu_flags()}; {load}")
-    background = {spec.name for spec in components() if spec.background}   # not on the wall's path
-    print("  steps: " + ", ".join(f"{n} {s:.1f}" + (" (beside the evaluator)" if n in background else "")
+    background = _beside(components())   # not on the wall's path
+    print("  steps: " + ", ".join(f"{n} {s:.1f}" + (f" (beside the {background[n]})" if n in background else "")
                                   for n, s in steps.items()) + " s")
     in_line = sum(s for n, s in steps.items() if n not in background)
     print(f"  outside the steps (start-up imports, data checks, run records): {seconds - in_line:.1f} s")
@@ -72,6 +72,12 @@ def _run(args):
     print(_line("peak RSS", peak, GOALS["peak"], "GB", "TFX: 2.4 GB"))
     print(_line("overhead (wall - model.fit)", seconds - fit, GOALS["overhead"], "s", f"model.fit took {fit:.1f} s"))
     print(_line("evaluator", steps["evaluator"], GOALS["evaluator"], "s", "TFX's Evaluator: 18 s"))
+
+
+def _beside(dag) -> dict:
+    """background step -> the next step in line, which runs beside it."""
+    return {spec.name: next(later.name for later in dag[i + 1:] if not later.background)
+            for i, spec in enumerate(dag) if spec.background}
 
 
 def _line(what: str, value: float, goal: float, unit: str, context: str) -> str:

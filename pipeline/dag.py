@@ -15,9 +15,9 @@ EXTERNAL = ("raw_data",)
 
 
 def components():
-    """Ingest -> Statistics -> Validator (the gate) -> Transform -> Trainer -> InfraValidator (in the
-    background) and Evaluator -> Pusher -> Report."""
-    return check([INGEST, STATISTICS, VALIDATOR, TRANSFORM, TRAINER, INFRA_VALIDATOR, EVALUATOR, PUSHER, REPORT])
+    """Ingest -> Statistics (in the background, its own process) and Transform -> Validator (the gate)
+    -> Trainer -> InfraValidator (in the background) and Evaluator -> Pusher -> Report."""
+    return check([INGEST, STATISTICS, TRANSFORM, VALIDATOR, TRAINER, INFRA_VALIDATOR, EVALUATOR, PUSHER, REPORT])
 
 
 def check(dag):

@@ -28,6 +28,11 @@ def runner_of(beam_args: list[str]) -> str:
     return "DirectRunner"
 
 
+def workers_are_local(beam_args) -> bool:
+    """Beam's workers run in this process or its children, so they see the driver's files."""
+    return runner_of(list(beam_args)).rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS
+
+
 def sources_digest() -> str:
     """sha256 over every file the wheel is built from (the whole package, not one component's closure)."""
     h = hashlib.sha256()

@@ -18,6 +18,7 @@ from pipeline import console, fs, memory, podman_service
 from pipeline.dag import components
 from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
+from pipeline.isolated import call_executor, placed
 from pipeline.metadata import MetadataStore
 from pipeline.resolvers import RESOLVERS
 from pipeline.schedule import run_in_order
@@ -147,7 +148,7 @@ class _Run:
         try:
             fault_point(spec.name, "start")
             with self._unlocked():
-                facts = spec.load_executor()(ctx, {n: a["uri"] for n, a in inputs.items()}, outputs) or {}
+                facts = call_executor(spec, ctx, {n: a["uri"] for n, a in inputs.items()}, outputs)
             external = ctx.external_outputs  # outputs written outside the run (e.g. a pushed model)
             missing = [n for n, p in outputs.items() if not fs.exists(p)]
             if missing:
@@ -199,7 +200,7 @@ def _run_steps(cfg, store, run) -> dict:
         run.source = acquire(cfg.data)
         run.summary["source"] = run.source.describe()
         run.produced["raw_data"] = _raw_data_artifact(store, run.source)
-        run_in_order(components(), run.step)
+        run_in_order(placed(components(), run.beam_args), run.step)
         _finish(run.summary, run.produced, run.facts)
         af.discard(fs.join(run.run_dir, ".staging"))
         run.save()

@@ -23,6 +23,7 @@ class ComponentSpec:
     cacheable: bool = True             # False: runs every time (e.g. a report about this very run)
     optional_inputs: tuple[str, ...] = ()  # found in the run history by pipeline/resolvers.py; may be absent
     background: bool = False           # runs in a thread beside the steps after it, until one needs its outputs
+    process: bool = False              # its executor runs in a child process (pipeline/isolated.py): its own core
 
     def code_modules(self) -> tuple[str, ...]:
         """The modules whose import closure is the component's code version (pipeline/fingerprint.py):
@@ -93,8 +94,8 @@ class ExecContext:
     @property
     def workers_are_local(self) -> bool:
         """Beam's workers run in this process or its children, so they see the driver's files."""
-        from pipeline.packaging import LOCAL_RUNNERS, runner_of
-        return runner_of(list(self.beam_args)).rsplit(".", 1)[-1].lower() in LOCAL_RUNNERS
+        from pipeline.packaging import workers_are_local
+        return workers_are_local(self.beam_args)
 
     @property
     def dry_run(self) -> bool:

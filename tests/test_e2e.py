@@ -57,7 +57,7 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     blessing = os.path.join(first["artifacts"]["blessing"], "BLESSED")
     assert os.path.exists(blessing)
     assert {c["status"] for c in first["components"].values()} == {"succeeded"}
-    assert list(first["components"]) == ["ingest", "statistics", "validator", "transform", "trainer",
+    assert list(first["components"]) == ["ingest", "statistics", "transform", "validator", "trainer",
                                          "infra_validator", "evaluator", "pusher", "report"]
     rec = first["records"]
     assert rec["train"] + rec["eval"] == 240 and rec["test"] == 80 and rec["eval"] > 0

@@ -18,7 +18,7 @@ from tests.test_runner import _cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 DET = ["--set", "trainer.deterministic=true", "--set", "trainer.epochs=2", "--set", "trainer.checkpoint_steps=2"]
-ORDER = ["ingest", "statistics", "validator", "transform", "trainer", "infra_validator", "evaluator", "pusher",
+ORDER = ["ingest", "statistics", "transform", "validator", "trainer", "infra_validator", "evaluator", "pusher",
          "report"]
 CASES = [("ingest", "start"), ("ingest", "mid"), ("statistics", "mid"), ("validator", "before_publish"),
          ("transform", "before_publish"), ("trainer", "mid"),

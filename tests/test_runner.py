@@ -97,13 +97,18 @@ def test_kill_during_transform_then_resume(tiny_dataset, tmp_path):
     assert not os.path.exists(os.path.join(run_dir, "transform"))                  # nothing of it published
     store = MetadataStore(os.path.join(root, "metadata.sqlite"))
     assert store.run(run_id)["status"] == "killed"
-    assert [e["status"] for e in store.executions(run_id)] == ["complete", "complete", "complete", "running"]
+    status = {e["component"]: e["status"] for e in store.executions(run_id)}
+    # statistics runs beside transform, in its own process: the kill may come before or after it ends
+    assert status["statistics"] in ("complete", "running")
+    stats_done = status.pop("statistics") == "complete"
+    assert status == {"ingest": "complete", "transform": "running"}, status     # the validator waits for both
 
     resumed = _cli(folder, root)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     latest = open(os.path.join(root, "runs", "latest")).read()
     summary = json.load(open(os.path.join(root, "runs", latest, "summary.json")))
-    assert _status(summary) == {"ingest": "cached", "statistics": "cached", "validator": "succeeded",
+    assert _status(summary) == {"ingest": "cached", "statistics": "cached" if stats_done else "succeeded",
+                                "validator": "succeeded",
                                 "transform": "succeeded", "trainer": "succeeded", "evaluator": "succeeded",
                                 "infra_validator": "succeeded", "pusher": "succeeded", "report": "succeeded"}
     assert summary["components"]["ingest"]["cached_from_run"] == run_id

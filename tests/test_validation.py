@@ -105,7 +105,7 @@ def test_bad_data_stops_before_training(clean, make_bad, split, message):
     assert run_id == clean["summary"]["run_id"]
     runs = sorted(os.listdir(os.path.join(clean["root"], "runs")))
     stopped = json.load(open(os.path.join(clean["root"], "runs", runs[-2], "summary.json")))
-    assert stopped["status"] == "stopped" and "transform" not in stopped["components"]
+    assert stopped["status"] == "stopped" and "trainer" not in stopped["components"]
     verdict = json.load(open(os.path.join(stopped["artifacts"]["anomalies"], "anomalies.json")))
     assert verdict["passed"] is False and any(a["split"] == split and message in a["message"] for a in verdict["anomalies"])
 

@@ -1,4 +1,8 @@
-"""Statistics: raw `examples` -> `statistics` (statistics.json; format in README "Data statistics")."""
+"""Statistics: raw `examples` -> `statistics` (statistics.json; format in README "Data statistics").
+
+It needs nothing of transform, nor transform of it, so it runs beside transform (background), in a
+process of its own so that each has a core (pipeline/isolated.py); the validator then waits for it.
+"""
 from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
 
@@ -8,4 +12,6 @@ SPEC = ComponentSpec(
     outputs=("statistics",),
     params=lambda cfg: {"dataset": cfg.data.dataset, "class_names": dataset_info(cfg.data).class_names},
     executor="components.statistics.executor:run",
+    background=True,
+    process=True,
 )

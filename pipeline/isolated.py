@@ -1,0 +1,123 @@
+"""A step's executor in a child Python process of its own (ComponentSpec.process).
+
+A background step in a thread shares the pipeline process's GIL with the step beside it: both are mostly
+Python, so on two cores they take turns instead of running at once (docs/performance.md, "statistics
+beside transform"). In a child process the background step gets the other core. The child receives the
+step's ExecContext, inputs and outputs, runs the executor and sends back its facts, or its exception. What
+it writes goes to the staging folders the runner gave it, so publishing, caching and records stay the
+runner's, as for any step. Only for runners whose workers are local (the in-process runner): on a cluster
+the driver does little, and the runner's watch of remote workers lives in the pipeline process.
+
+The child dies with the pipeline process (PR_SET_PDEATHSIG), and a fault point reached in the child kills
+the pipeline process too (pipeline/faults.py), so a kill behaves as it does for a step in the process.
+
+    python -m pipeline.isolated REQUEST.pickle    # started by the runner, not by hand
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+
+from pipeline.faults import PARENT
+
+log = logging.getLogger(__name__)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PR_SET_PDEATHSIG = 1
+
+
+def placed(specs, beam_args) -> list:
+    """The DAG as it runs with these Beam args: where the workers are not local, a step meant for its own
+    process runs in line instead, so that two Beam jobs never compete for a cluster's task slots."""
+    from pipeline.packaging import workers_are_local
+    if workers_are_local(beam_args):
+        return list(specs)
+    return [dataclasses.replace(s, background=False) if s.process else s for s in specs]
+
+
+def call_executor(spec, ctx, inputs: dict, outputs: dict) -> dict:
+    """The executor's facts, from a child process when spec.process allows it here, else in this one."""
+    if not (spec.process and ctx.workers_are_local and not ctx.dry_run):
+        return spec.load_executor()(ctx, inputs, outputs) or {}
+    with tempfile.TemporaryDirectory(prefix=f"step-{spec.name}-") as tmp:
+        request, result = os.path.join(tmp, "request.pickle"), os.path.join(tmp, "result.pickle")
+        with open(request, "wb") as f:
+            pickle.dump({"executor": spec.executor, "ctx": dataclasses.replace(ctx, watch=None),
+                         "inputs": inputs, "outputs": outputs, "result": result}, f)
+        env = dict(os.environ, **{PARENT: str(os.getpid())},
+                   PYTHONPATH=os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p))
+        child = subprocess.Popen([sys.executable, "-m", "pipeline.isolated", request], env=env)
+        try:
+            code = child.wait()
+        except BaseException:     # Ctrl-C or a failure of the step beside: the child's work is not wanted
+            child.kill()
+            child.wait()
+            raise
+        return _answer(spec.name, ctx, code, result)
+
+
+def _answer(name: str, ctx, code: int, result: str) -> dict:
+    if not os.path.exists(result):
+        raise RuntimeError(f"step {name}: its process ended with exit status {code} and no result")
+    with open(result, "rb") as f:
+        got = pickle.load(f)
+    if "error" in got:
+        log.error("step %s failed in its own process:\n%s", name, got["trace"])
+        raise _rebuild(*got["error"])
+    ctx.external_outputs.update(got["external_outputs"])
+    ctx.jobs.update(got["jobs"])
+    return got["facts"]
+
+
+def _die_with_parent(parent: int) -> None:
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:    # the parent died before the line above: nobody waits for this work
+        os._exit(1)
+
+
+def _error(e: BaseException) -> tuple:
+    """What rebuilds e in the pipeline process, with its type (the CLI names errors by type): its class,
+    args and attributes, without calling its __init__ (whose parameters need not be its args)."""
+    try:
+        got = (type(e), e.args, dict(vars(e)))
+        pickle.loads(pickle.dumps(got))
+        return got
+    except Exception:   # a class or an attribute that cannot travel: its text still does
+        return RuntimeError, (f"{type(e).__name__}: {e}",), {}
+
+
+def _rebuild(cls, args, state) -> BaseException:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    vars(error).update(state)
+    return error
+
+
+def main(request_path: str) -> int:
+    _die_with_parent(int(os.environ[PARENT]))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with open(request_path, "rb") as f:
+        req = pickle.load(f)
+    ctx = req["ctx"]
+    module, _, fn = req["executor"].partition(":")
+    try:
+        import importlib
+        facts = getattr(importlib.import_module(module), fn)(ctx, req["inputs"], req["outputs"]) or {}
+        got = {"facts": facts, "external_outputs": ctx.external_outputs, "jobs": ctx.jobs}
+    except BaseException as e:
+        import traceback
+        got = {"error": _error(e), "trace": traceback.format_exc()}
+    with open(req["result"], "wb") as f:
+        pickle.dump(got, f)
+    return 0
+
+
+if __name__ == "__main__":
+    from pipeline.shutdown import end_process
+    end_process(main(sys.argv[1]))   # without the interpreter's teardown of TensorFlow and Beam (seconds)

@@ -1,0 +1,114 @@
+"""A step in its own process (pipeline/isolated.py): it runs elsewhere, its facts and errors come back as
+they would in process, it dies with the pipeline process, and on a cluster it runs in line.
+
+    python -m pytest tests/test_isolated.py
+"""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from data.idx import IdxError
+from pipeline.dag import components
+from pipeline.isolated import REPO, call_executor, placed
+from pipeline.spec import ComponentSpec, ExecContext, Params
+
+LOCAL = ("--runner=FnApiRunner",)
+
+
+def writes_and_reports(ctx, inputs, outputs):
+    with open(os.path.join(outputs["out"], "part.txt"), "w") as f:
+        f.write(open(inputs["examples"]).read().upper())
+    ctx.external_outputs["elsewhere"] = outputs["out"]
+    return {"pid": os.getpid(), "rows": ctx.params.rows}
+
+
+def fails(ctx, inputs, outputs):
+    raise IdxError(inputs["examples"], 16, "expected 784 pixels, found 12")   # its __init__ is not (message,)
+
+
+def sleeps(ctx, inputs, outputs):
+    with open(os.path.join(outputs["out"], "pid"), "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(120)
+
+
+def _spec(executor, process=True):
+    return ComponentSpec(name="step", inputs=("examples",), outputs=("out",), params=lambda cfg: {},
+                         executor=f"tests.test_isolated:{executor}", background=process, process=process)
+
+
+def _ctx(tmp_path, beam_args=LOCAL):
+    return ExecContext(run_id="r", run_dir=str(tmp_path), params=Params({"rows": 3}), beam_args=beam_args,
+                       source=None, temp_dir=str(tmp_path / "tmp"), component="step")
+
+
+@pytest.fixture
+def io(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "in.txt").write_text("abc")
+    return {"examples": str(tmp_path / "in.txt")}, {"out": str(tmp_path / "out")}
+
+
+def test_the_executor_runs_in_another_process_and_its_facts_come_back(tmp_path, io):
+    ctx = _ctx(tmp_path)
+    facts = call_executor(_spec("writes_and_reports"), ctx, *io)
+    assert facts["rows"] == 3 and facts["pid"] != os.getpid()
+    assert (tmp_path / "out" / "part.txt").read_text() == "ABC"           # it wrote where the runner said
+    assert ctx.external_outputs == {"elsewhere": io[1]["out"]}
+
+
+def test_in_process_where_the_spec_does_not_ask_for_its_own(tmp_path, io):
+    assert call_executor(_spec("writes_and_reports", process=False), _ctx(tmp_path), *io)["pid"] == os.getpid()
+    remote = _ctx(tmp_path, ("--runner=FlinkRunner",))                    # a cluster's workers: in line
+    assert call_executor(_spec("writes_and_reports"), remote, *io)["pid"] == os.getpid()
+
+
+def test_an_error_comes_back_with_its_type_and_message(tmp_path, io):
+    with pytest.raises(IdxError, match=r"in\.txt: at byte 16: expected 784 pixels, found 12") as raised:
+        call_executor(_spec("fails"), _ctx(tmp_path), *io)
+    assert raised.value.offset == 16 and raised.value.path == io[0]["examples"]
+
+
+def test_on_a_cluster_steps_of_their_own_process_run_in_line():
+    dag = components()
+    assert [s.name for s in dag if s.process] == ["statistics"]
+    local, flink = placed(dag, list(LOCAL)), placed(dag, ["--runner=FlinkRunner"])
+    assert [s.background for s in local] == [s.background for s in dag]
+    assert {s.name for s in flink if s.background} == {s.name for s in dag if s.background and not s.process}
+
+
+def test_the_child_dies_with_the_pipeline_process(tmp_path, io):
+    script = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {REPO!r})
+        from pathlib import Path
+        from tests.test_isolated import _ctx, _spec
+        from pipeline.isolated import call_executor
+        call_executor(_spec("sleeps"), _ctx(Path({str(tmp_path)!r})), *{io!r})
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    pid_file = tmp_path / "out" / "pid"
+    for _ in range(300):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        if not _alive(child):
+            break
+        time.sleep(0.05)
+    assert not _alive(child), "the step's process outlived the pipeline process"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
