@@ -1,6 +1,7 @@
 """Validator: `statistics` (+ the last accepted run's) vs the expectations file -> `anomalies`.
 
-Anomalies stop the run before Transform and Trainer unless `validation.allow_anomalies` is true.
+Anomalies stop the run before the Trainer unless `validation.allow_anomalies` is true (Transform runs
+beside Statistics, before this step: see docs/architecture.md).
 """
 from pipeline.spec import ComponentSpec
 
