@@ -16,6 +16,7 @@ import struct
 import uuid
 
 import apache_beam as beam
+import google_crc32c
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
@@ -24,6 +25,20 @@ from contract.records import stable_fraction
 
 RUN_BYTES = 32 << 20
 _HEADER = struct.Struct("<HI")  # key length, record length
+_LENGTH, _CRC = struct.Struct("<Q"), struct.Struct("<I")
+
+
+def tfrecord(blob: bytes) -> bytes:
+    """One record in TFRecord framing: its length, the length's masked CRC-32C, the bytes, their masked
+    CRC-32C. Written here rather than by tf.io.TFRecordWriter so that ingest never imports TensorFlow
+    (about 5 s; the pipeline process imports it meanwhile: pipeline/isolated.py)."""
+    length = _LENGTH.pack(len(blob))
+    return length + _CRC.pack(_masked_crc(length)) + blob + _CRC.pack(_masked_crc(blob))
+
+
+def _masked_crc(data: bytes) -> int:
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def shard_of(image_id: str, num_shards: int) -> int:
@@ -75,16 +90,13 @@ def _read_run(path: str):
 
 def _merge_shard(keyed, prefix: str, num_shards: int):
     """Merge one shard's runs into `<prefix>-SSSSS-of-NNNNN.tfrecord`; delete the runs; yield (path, count)."""
-    import tensorflow as tf
-
     shard, runs = keyed
     runs = sorted(runs)
     path = f"{prefix}-{shard:05d}-of-{num_shards:05d}.tfrecord"
-    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
     count = 0
-    with tf.io.TFRecordWriter(path) as w:
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:   # makes the folder
         for _, blob in heapq.merge(*(_read_run(r) for r in runs)):
-            w.write(blob)
+            f.write(tfrecord(blob))
             count += 1
     FileSystems.delete(runs)
     yield path, count

@@ -83,6 +83,39 @@ def tick(step: str, n: int = 1, detail: str = "") -> None:
         _current.tick(step, n, detail)
 
 
+class Relay:
+    """The console of a step's child process (pipeline/isolated.py): expect and tick go down a pipe, one
+    line each, and the pipeline process's console shows them (replay)."""
+
+    def __init__(self, fd: int):
+        self._out = os.fdopen(fd, "w", buffering=1)
+
+    def expect(self, step: str, total: int, unit: str) -> None:
+        self._send("expect", step, total, unit)
+
+    def tick(self, step: str, n: int = 1, detail: str = "") -> None:
+        self._send("tick", step, n, detail)
+
+    def _send(self, *fields) -> None:
+        with _lock:
+            self._out.write("\t".join(str(f).replace("\t", " ").replace("\n", " ") for f in fields) + "\n")
+
+
+def relay_to(fd: int) -> None:
+    """In a step's child process: progress goes to the pipeline process through fd."""
+    global _current
+    _current = Relay(fd)
+
+
+def replay(line: str) -> None:
+    """In the pipeline process: show one line a Relay sent."""
+    kind, step, number, text = (line.rstrip("\n").split("\t") + ["", "", "", ""])[:4]
+    if kind == "expect":
+        expect(step, int(number), text)
+    elif kind == "tick":
+        tick(step, int(number), text)
+
+
 class _ConsoleFilter(logging.Filter):
     """Our own warnings and errors, and any library's errors."""
 

@@ -8,6 +8,11 @@ it writes goes to the staging folders the runner gave it, so publishing, caching
 runner's, as for any step. Only for runners whose workers are local (the in-process runner): on a cluster
 the driver does little, and the runner's watch of remote workers lives in the pipeline process.
 
+Its progress (console.expect and tick) comes back down a pipe to the pipeline process's console. While
+a step that is not in the background runs in its child, the pipeline process's main thread has nothing
+to do: `meanwhile` (the runner's import of the later steps' executors: TensorFlow, TFT, TFMA) runs then,
+on the core the child leaves idle.
+
 The child dies with the pipeline process (PR_SET_PDEATHSIG), and a fault point reached in the child kills
 the pipeline process too (pipeline/faults.py), so a kill behaves as it does for a step in the process.
 
@@ -23,12 +28,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 
+from pipeline import console
 from pipeline.faults import PARENT
 
 log = logging.getLogger(__name__)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PR_SET_PDEATHSIG = 1
+PROGRESS_FD = "PIPELINE_PROGRESS_FD"
 
 
 def placed(specs, beam_args) -> list:
@@ -40,8 +48,9 @@ def placed(specs, beam_args) -> list:
     return [dataclasses.replace(s, background=False) if s.process else s for s in specs]
 
 
-def call_executor(spec, ctx, inputs: dict, outputs: dict) -> dict:
-    """The executor's facts, from a child process when spec.process allows it here, else in this one."""
+def call_executor(spec, ctx, inputs: dict, outputs: dict, meanwhile=None) -> dict:
+    """The executor's facts, from a child process when spec.process allows it here, else in this one.
+    meanwhile: called in a thread of this process while the child runs (its errors are only logged)."""
     if not (spec.process and ctx.workers_are_local and not ctx.dry_run):
         return spec.load_executor()(ctx, inputs, outputs) or {}
     with tempfile.TemporaryDirectory(prefix=f"step-{spec.name}-") as tmp:
@@ -49,16 +58,44 @@ def call_executor(spec, ctx, inputs: dict, outputs: dict) -> dict:
         with open(request, "wb") as f:
             pickle.dump({"executor": spec.executor, "ctx": dataclasses.replace(ctx, watch=None),
                          "inputs": inputs, "outputs": outputs, "result": result}, f)
-        env = dict(os.environ, **{PARENT: str(os.getpid())},
+        progress, sender = os.pipe()
+        env = dict(os.environ, **{PARENT: str(os.getpid()), PROGRESS_FD: str(sender)},
                    PYTHONPATH=os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p))
-        child = subprocess.Popen([sys.executable, "-m", "pipeline.isolated", request], env=env)
+        try:
+            child = subprocess.Popen([sys.executable, "-m", "pipeline.isolated", request], env=env,
+                                     pass_fds=(sender,))
+        finally:
+            os.close(sender)      # the child holds the only writer: the reader sees the end when it ends
+        shown = threading.Thread(target=_show_progress, args=(progress,), name=f"progress-{spec.name}", daemon=True)
+        shown.start()
+        if meanwhile is not None:
+            threading.Thread(target=_quietly, args=(meanwhile, spec.name), name=f"meanwhile-{spec.name}",
+                             daemon=True).start()
         try:
             code = child.wait()
         except BaseException:     # Ctrl-C or a failure of the step beside: the child's work is not wanted
             child.kill()
             child.wait()
             raise
+        finally:
+            shown.join(timeout=5)
         return _answer(spec.name, ctx, code, result)
+
+
+def _show_progress(fd: int) -> None:
+    with os.fdopen(fd) as lines:
+        for line in lines:
+            try:
+                console.replay(line)
+            except ValueError:    # a torn line: progress is for people, never a reason to fail
+                log.debug("progress line not understood: %r", line)
+
+
+def _quietly(work, name: str) -> None:
+    try:
+        work()
+    except Exception as e:        # what it prepares is done again, with the real error, where it is needed
+        log.warning("while %s ran in its own process, preparing the next steps failed: %s", name, e)
 
 
 def _answer(name: str, ctx, code: int, result: str) -> dict:
@@ -101,6 +138,8 @@ def _rebuild(cls, args, state) -> BaseException:
 
 def main(request_path: str) -> int:
     _die_with_parent(int(os.environ[PARENT]))
+    if os.environ.get(PROGRESS_FD):
+        console.relay_to(int(os.environ[PROGRESS_FD]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with open(request_path, "rb") as f:
         req = pickle.load(f)

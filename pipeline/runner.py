@@ -64,6 +64,7 @@ class _Run:
         self.facts: dict = {}             # each step's small facts (counts, headline metrics), for the summary
         self.source = None
         self.watch = None                  # set while a worker pool serves the run (pipeline/workers.py)
+        self.specs: list = []              # the steps as placed for this run's runner
         # A background step runs beside the main thread's: the bookkeeping (summary, store, produced) is
         # done under this lock; executors run outside it.
         self.lock = threading.RLock()
@@ -148,7 +149,8 @@ class _Run:
         try:
             fault_point(spec.name, "start")
             with self._unlocked():
-                facts = call_executor(spec, ctx, {n: a["uri"] for n, a in inputs.items()}, outputs)
+                facts = call_executor(spec, ctx, {n: a["uri"] for n, a in inputs.items()}, outputs,
+                                      meanwhile=None if spec.background else self._prepare_after(spec))
             external = ctx.external_outputs  # outputs written outside the run (e.g. a pushed model)
             missing = [n for n, p in outputs.items() if not fs.exists(p)]
             if missing:
@@ -177,6 +179,15 @@ class _Run:
         entry.update(status="succeeded", facts=facts)
 
 
+    def _prepare_after(self, spec):
+        """What the main thread does while `spec` runs in a child process: import the executor of the next
+        step that runs in this process (after ingest, transform's: TensorFlow, Beam and TFT, about 6 s),
+        on the idle core. Only the next one: TFMA imported before training would stay in memory through
+        it and raise the process's peak (docs/performance.md)."""
+        later = [s for s in self.specs[self.specs.index(spec) + 1:] if not s.process] if spec in self.specs else []
+        return later[0].load_executor if later else None
+
+
 def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache: bool = False,
                  invalidate: tuple = ()) -> dict:
     """Run every component in order; return the summary that is also written to summary.json."""
@@ -200,7 +211,8 @@ def _run_steps(cfg, store, run) -> dict:
         run.source = acquire(cfg.data)
         run.summary["source"] = run.source.describe()
         run.produced["raw_data"] = _raw_data_artifact(store, run.source)
-        run_in_order(placed(components(), run.beam_args), run.step)
+        run.specs = placed(components(), run.beam_args)
+        run_in_order(run.specs, run.step)
         _finish(run.summary, run.produced, run.facts)
         af.discard(fs.join(run.run_dir, ".staging"))
         run.save()

@@ -4,6 +4,7 @@ import hashlib
 
 import apache_beam as beam
 import numpy as np
+import pytest
 import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -11,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from components.ingest.transforms import ChunksToRecords, ImagesToRecords, split_of
 from contract.records import IMAGE_ID, INK, LABEL, PIXELS, stable_fraction, to_sequence_example
-from contract.shards import WriteShards
+from contract.shards import WriteShards, tfrecord
 from tests.conftest import RUNNER
 
 
@@ -132,6 +133,19 @@ def test_shards_hold_every_record_once_sorted_by_image_id(tmp_path):
         assert blobs == sorted(blobs, key=lambda b: int(b.split()[1]))
         seen += blobs
     assert sorted(seen) == sorted(blob for _, blob in records)
+
+
+def test_tfrecord_framing_is_tensorflows_to_the_byte(tmp_path):
+    blobs = [b"", b"x", bytes(range(256)) * 40, to_sequence_example(np.eye(28, dtype=np.uint8), 7, "m/t/1")]
+    with tf.io.TFRecordWriter(str(tmp_path / "tf.tfrecord")) as w:
+        for blob in blobs:
+            w.write(blob)
+    assert b"".join(tfrecord(b) for b in blobs) == (tmp_path / "tf.tfrecord").read_bytes()
+    tampered = bytearray(tfrecord(b"abc"))
+    tampered[-1] ^= 1    # the data's CRC is checked by TensorFlow's reader: a wrong one must not pass
+    (tmp_path / "bad.tfrecord").write_bytes(bytes(tampered))
+    with pytest.raises(tf.errors.DataLossError):
+        list(tf.data.TFRecordDataset(str(tmp_path / "bad.tfrecord")))
 
 
 def test_sequence_example_contract():

@@ -3,6 +3,7 @@ they would in process, it dies with the pipeline process, and on a cluster it ru
 
     python -m pytest tests/test_isolated.py
 """
+import dataclasses
 import os
 import signal
 import subprocess
@@ -37,6 +38,29 @@ def sleeps(ctx, inputs, outputs):
     time.sleep(120)
 
 
+def ticks(ctx, inputs, outputs):
+    from pipeline import console
+    console.expect("step", 3, "chunks")
+    for i in range(3):
+        console.tick("step", 1, f"chunk\t{i}")     # a tab in the text must not tear the line
+    return {}
+
+
+def waits_for_meanwhile(ctx, inputs, outputs):
+    ready = os.path.join(outputs["out"], "ready")
+    deadline = time.time() + 60
+    while not os.path.exists(ready):
+        if time.time() > deadline:
+            raise RuntimeError("meanwhile never ran while this step ran")
+        time.sleep(0.05)
+    return {"saw": open(ready).read()}
+
+
+def ingests(ctx, inputs, outputs):
+    from components.ingest.executor import run
+    return run(ctx, inputs, outputs) | {"tensorflow": "tensorflow" in sys.modules}
+
+
 def _spec(executor, process=True):
     return ComponentSpec(name="step", inputs=("examples",), outputs=("out",), params=lambda cfg: {},
                          executor=f"tests.test_isolated:{executor}", background=process, process=process)
@@ -68,6 +92,54 @@ def test_in_process_where_the_spec_does_not_ask_for_its_own(tmp_path, io):
     assert call_executor(_spec("writes_and_reports"), remote, *io)["pid"] == os.getpid()
 
 
+class _Recorder:
+    def __init__(self):
+        self.seen = []
+
+    def expect(self, step, total, unit):
+        self.seen.append(("expect", step, total, unit))
+
+    def tick(self, step, n=1, detail=""):
+        self.seen.append(("tick", step, n, detail))
+
+
+def test_progress_from_the_child_reaches_the_pipeline_process_console(tmp_path, io, monkeypatch):
+    from pipeline import console
+    shown = _Recorder()
+    monkeypatch.setattr(console, "_current", shown)
+    call_executor(_spec("ticks"), _ctx(tmp_path), *io)
+    assert shown.seen == [("expect", "step", 3, "chunks")] + [("tick", "step", 1, f"chunk {i}") for i in range(3)]
+
+
+def test_meanwhile_runs_in_this_process_while_the_child_works(tmp_path, io):
+    ready = os.path.join(io[1]["out"], "ready")
+    facts = call_executor(_spec("waits_for_meanwhile"), _ctx(tmp_path), *io,
+                          meanwhile=lambda: open(ready, "w").write(str(os.getpid())))
+    assert facts["saw"] == str(os.getpid())      # the child waited for work done by the pipeline process
+
+
+def test_a_failure_meanwhile_does_not_fail_the_step(tmp_path, io, caplog):
+    def broken():
+        raise ImportError("no module named nowhere")
+    facts = call_executor(_spec("writes_and_reports"), _ctx(tmp_path), *io, meanwhile=broken)
+    assert facts["rows"] == 3
+    time.sleep(0.2)
+    assert "no module named nowhere" in caplog.text
+
+
+def test_ingest_in_its_own_process_never_imports_tensorflow(tiny_dataset, tmp_path):
+    from components.ingest.component import SPEC
+    from data.acquire import acquire
+    from pipeline.config import load_config
+    from tests.test_e2e import tiny_overrides
+    cfg = load_config(os.path.join(REPO, "pipeline.yaml"), tiny_overrides(str(tmp_path / "root"), tiny_dataset[1]))
+    ctx = ExecContext(run_id="r", run_dir=str(tmp_path), params=Params(SPEC.declared_params(cfg)), beam_args=LOCAL,
+                      source=acquire(cfg.data), temp_dir=str(tmp_path / "tmp"), component="ingest")
+    spec = dataclasses.replace(SPEC, executor="tests.test_isolated:ingests")
+    facts = call_executor(spec, ctx, {}, {"examples": str(tmp_path / "examples")})
+    assert sum(facts["records"].values()) == 320 and facts["tensorflow"] is False
+
+
 def test_an_error_comes_back_with_its_type_and_message(tmp_path, io):
     with pytest.raises(IdxError, match=r"in\.txt: at byte 16: expected 784 pixels, found 12") as raised:
         call_executor(_spec("fails"), _ctx(tmp_path), *io)
@@ -76,7 +148,7 @@ def test_an_error_comes_back_with_its_type_and_message(tmp_path, io):
 
 def test_on_a_cluster_steps_of_their_own_process_run_in_line():
     dag = components()
-    assert [s.name for s in dag if s.process] == ["statistics"]
+    assert [s.name for s in dag if s.process] == ["ingest", "statistics"]
     local, flink = placed(dag, list(LOCAL)), placed(dag, ["--runner=FlinkRunner"])
     assert [s.background for s in local] == [s.background for s in dag]
     assert {s.name for s in flink if s.background} == {s.name for s in dag if s.background and not s.process}

@@ -1,4 +1,8 @@
-"""Ingest: IDX files or an image folder -> `examples` (raw SequenceExample TFRecords, Split-train/eval/test)."""
+"""Ingest: IDX files or an image folder -> `examples` (raw SequenceExample TFRecords, Split-train/eval/test).
+
+It runs in a process of its own (pipeline/isolated.py) that never imports TensorFlow; meanwhile the
+pipeline process imports TensorFlow, TFT and TFMA for the steps after it, on the other core.
+"""
 import dataclasses
 
 from data.registry import dataset_info
@@ -17,4 +21,5 @@ SPEC = ComponentSpec(
     outputs=("examples",),
     params=_params,
     executor="components.ingest.executor:run",
+    process=True,
 )
