@@ -10,8 +10,8 @@ the driver does little, and the runner's watch of remote workers lives in the pi
 
 Its progress (console.expect and tick) comes back down a pipe to the pipeline process's console. While
 a step that is not in the background runs in its child, the pipeline process's main thread has nothing
-to do: `meanwhile` (the runner's import of the later steps' executors: TensorFlow, TFT, TFMA) runs then,
-on the core the child leaves idle.
+to do: `meanwhile` (the runner's import of the next in-process step's executor: after ingest, transform's
+TensorFlow, Beam and TFT) runs then, on the core the child leaves idle.
 
 The child dies with the pipeline process (PR_SET_PDEATHSIG), and a fault point reached in the child kills
 the pipeline process too (pipeline/faults.py), so a kill behaves as it does for a step in the process.

@@ -178,7 +178,6 @@ class _Run:
         self.facts[spec.name] = facts
         entry.update(status="succeeded", facts=facts)
 
-
     def _prepare_after(self, spec):
         """What the main thread does while `spec` runs in a child process: import the executor of the next
         step that runs in this process (after ingest, transform's: TensorFlow, Beam and TFT, about 6 s),
