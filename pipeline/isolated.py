@@ -64,6 +64,9 @@ def call_executor(spec, ctx, inputs: dict, outputs: dict, meanwhile=None) -> dic
         try:
             child = subprocess.Popen([sys.executable, "-m", "pipeline.isolated", request], env=env,
                                      pass_fds=(sender,))
+        except BaseException:
+            os.close(progress)
+            raise
         finally:
             os.close(sender)      # the child holds the only writer: the reader sees the end when it ends
         shown = threading.Thread(target=_show_progress, args=(progress,), name=f"progress-{spec.name}", daemon=True)
