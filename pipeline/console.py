@@ -18,7 +18,7 @@ import time
 
 OURS = ("pipeline", "components", "data", "contract")   # loggers whose warnings the console shows
 _lock = threading.Lock()
-_current: "Console | None" = None
+_current: "Console | Relay | None" = None   # a Relay in a step's child process
 
 
 class Console:
@@ -69,7 +69,7 @@ class Console:
             self.out.flush()
 
 
-def current() -> "Console | None":
+def current() -> "Console | Relay | None":
     return _current
 
 

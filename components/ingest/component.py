@@ -1,7 +1,7 @@
 """Ingest: IDX files or an image folder -> `examples` (raw SequenceExample TFRecords, Split-train/eval/test).
 
 It runs in a process of its own (pipeline/isolated.py) that never imports TensorFlow; meanwhile the
-pipeline process imports TensorFlow, TFT and TFMA for the steps after it, on the other core.
+pipeline process imports the next step's (transform's) TensorFlow, Beam and TFT, on the other core.
 """
 import dataclasses
 
