@@ -17,12 +17,16 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+from bench.e2e import run_command  # noqa: E402
+from bench.harness import cpu_ticks  # noqa: E402
+
 MARK = re.compile(r"(\S+ \S+),(\d+) INFO pipeline.runner: === (\S+)")
 
 
 def _ticks():
-    values = list(map(int, open("/proc/stat").readline().split()[1:]))
-    return sum(values), values[3] + values[4]
+    values = cpu_ticks()
+    return sum(values), values[3] + values[4]     # all, and idle + iowait
 
 
 def _sample(samples: list, stop: threading.Event, cores: int) -> None:
@@ -41,9 +45,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", required=True, help="an empty folder to use as the pipeline root")
     args = parser.parse_args()
-    cmd = [sys.executable, "-m", "pipeline", "run", "--no-cache", "--set", "data.dataset=fashion_mnist",
-           "--set", "trainer.epochs=1", "--set", f"pipeline.root={args.root}", "--set", "trainer.batch_size=256",
-           "--set", "trainer.augment=none", "--set", "trainer.precision=float32"]
+    cmd = run_command("fashion_mnist", args.root)
     samples, stop = [], threading.Event()
     sampler = threading.Thread(target=_sample, args=(samples, stop, os.cpu_count()), daemon=True)
     sampler.start()

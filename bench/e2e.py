@@ -27,6 +27,14 @@ from pipeline.dag import components  # noqa: E402
 GOALS = {"wall": 60.0, "peak": 1.0, "overhead": 30.0, "evaluator": 9.0}
 
 
+def run_command(dataset: str, root: str) -> list[str]:
+    """The cold run this bench times (also sampled by bench/busy_cores.py): the TFX peer's work, one epoch
+    of LSTM(128), batch 256, no augmentation, float32."""
+    return [sys.executable, "-m", "pipeline", "run", "--no-cache", "--set", f"data.dataset={dataset}",
+            "--set", "trainer.epochs=1", "--set", f"pipeline.root={root}", "--set", "trainer.batch_size=256",
+            "--set", "trainer.augment=none", "--set", "trainer.precision=float32"]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", default=None, help="an empty folder to use as the pipeline root")
@@ -45,10 +53,7 @@ def main():
 
 
 def _run(args):
-    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "pipeline", "run", "--no-cache",
-           "--set", f"data.dataset={args.dataset}", "--set", "trainer.epochs=1", "--set", f"pipeline.root={args.root}",
-           # the TFX peer's work: one epoch of LSTM(128), batch 256, no augmentation, float32
-           "--set", "trainer.batch_size=256", "--set", "trainer.augment=none", "--set", "trainer.precision=float32"]
+    cmd = ["/usr/bin/time", "-v", *run_command(args.dataset, args.root)]
     ticks = cpu_ticks()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     load = stolen(ticks)
