@@ -17,20 +17,20 @@ import threading
 import time
 
 
-def _tree(pid: int) -> list[int]:
+def tree(pid: int) -> list[int]:
     """pid and all its descendants."""
     out = [pid]
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{task}/children") as f:
                 for child in f.read().split():
-                    out += _tree(int(child))
+                    out += tree(int(child))
     except OSError:
         pass
     return out
 
 
-def _memory(pid: int) -> tuple[int, int] | None:
+def memory(pid: int) -> tuple[int, int] | None:
     """(RSS, anonymous RSS) in MB, or None once the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -38,6 +38,23 @@ def _memory(pid: int) -> tuple[int, int] | None:
         return int(fields["VmRSS"].split()[0]) // 1024, int(fields["RssAnon"].split()[0]) // 1024
     except (OSError, KeyError):
         return None
+
+
+def sample_peak(proc: subprocess.Popen, every: float = 0.02) -> dict:
+    """Samples proc's processes in a thread until it exits; the dict then holds the largest sample:
+    {"rss": MB, "anon": MB} (RSS less anonymous memory is file-backed pages, mostly of libraries)."""
+    peak = {"rss": 0, "anon": 0}
+
+    def sample():
+        while proc.poll() is None:
+            for pid in tree(proc.pid):
+                got = memory(pid)
+                if got is not None and got[0] > peak["rss"]:
+                    peak.update(rss=got[0], anon=got[1])
+            time.sleep(every)
+
+    threading.Thread(target=sample, daemon=True).start()
+    return peak
 
 
 def main(cmd: list[str]) -> None:
@@ -52,8 +69,8 @@ def main(cmd: list[str]) -> None:
 
     def sample():
         while proc.poll() is None:
-            for pid in _tree(proc.pid):
-                got = _memory(pid)
+            for pid in tree(proc.pid):
+                got = memory(pid)
                 if got is None:
                     continue
                 now = (got[0], got[1], time.time() - start, last[0])
