@@ -1,7 +1,8 @@
 """End to end: the full 70k Fashion-MNIST run, 1 epoch of LSTM(128), batch 256, nothing cached.
 
-Prints wall, peak memory, the overhead around training (wall minus the trainer's `model.fit`) and the
-evaluator's time against issue #15's goals (<= 60 s, <= 1.0 GB, <= 30 s, <= 9 s). TFX 1.21 cannot be installed on
+Prints wall, peak memory (and, sampled, how much of it was anonymous memory), the overhead around training
+(wall minus the trainer's `model.fit`) and the evaluator's time against issue #15's goals (<= 60 s,
+<= 1.0 GB, <= 30 s, <= 9 s). TFX 1.21 cannot be installed on
 this machine (see ../shared/STACK.md), so it cannot run beside ours; its figure for the same work on
 this kind of machine, 131 s and 2.4 GB, is quoted from STACK.md for context, not measured here.
 Each run starts from an empty pipeline root (a fresh temporary folder unless --root is given): with a
