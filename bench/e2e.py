@@ -79,7 +79,7 @@ def _run(args):
     print(_line("wall", seconds, GOALS["wall"], "s", "TFX 1.21 per STACK.md: 131 s"))
     print(_line("peak RSS", peak, GOALS["peak"], "GB", "TFX: 2.4 GB"))
     # The file-backed part is pages of TensorFlow's libraries; how many the kernel maps per page touched
-    # depends on its page cache (docs/performance.md "Peak memory and the page cache").
+    # depends on its page cache (docs/performance.md "2026-12-03 (evening): peak memory and the page cache").
     print(f"    of which anonymous {sampled['anon'] / 1024:.2f} GB, file-backed {(sampled['rss'] - sampled['anon']) / 1024:.2f}"
           f" GB (sampled every 20 ms: largest sample {sampled['rss'] / 1024:.2f} GB)")
     print(_line("overhead (wall - model.fit)", seconds - fit, GOALS["overhead"], "s", f"model.fit took {fit:.1f} s"))
