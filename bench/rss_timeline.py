@@ -40,20 +40,30 @@ def memory(pid: int) -> tuple[int, int] | None:
         return None
 
 
-def sample_peak(proc: subprocess.Popen, every: float = 0.02) -> dict:
-    """Samples proc's processes in a thread until it exits; the dict then holds the largest sample:
-    {"rss": MB, "anon": MB} (RSS less anonymous memory is file-backed pages, mostly of libraries)."""
-    peak = {"rss": 0, "anon": 0}
-
+def watch(proc: subprocess.Popen, each, every: float = 0.02) -> None:
+    """In a thread, until proc exits: each(pid, rss MB, anonymous MB) for every process of its tree,
+    every `every` seconds."""
     def sample():
         while proc.poll() is None:
             for pid in tree(proc.pid):
                 got = memory(pid)
-                if got is not None and got[0] > peak["rss"]:
-                    peak.update(rss=got[0], anon=got[1])
+                if got is not None:
+                    each(pid, *got)
             time.sleep(every)
 
     threading.Thread(target=sample, daemon=True).start()
+
+
+def sample_peak(proc: subprocess.Popen) -> dict:
+    """Watches proc's processes; the dict then holds the largest sample: {"rss": MB, "anon": MB}
+    (RSS less anonymous memory is file-backed pages, mostly of libraries)."""
+    peak = {"rss": 0, "anon": 0}
+
+    def keep(pid, rss, anon):
+        if rss > peak["rss"]:
+            peak.update(rss=rss, anon=anon)
+
+    watch(proc, keep)
     return peak
 
 
@@ -67,20 +77,14 @@ def main(cmd: list[str]) -> None:
     peaks: dict[int, tuple] = {}      # pid -> (rss, anon, seconds, console line)
     timeline: list[tuple] = []        # (seconds, rss, anon, console line) of the command's own process
 
-    def sample():
-        while proc.poll() is None:
-            for pid in tree(proc.pid):
-                got = memory(pid)
-                if got is None:
-                    continue
-                now = (got[0], got[1], time.time() - start, last[0])
-                if pid == proc.pid:
-                    timeline.append((now[2], *got, last[0]))
-                if got[0] > peaks.get(pid, (0,))[0]:
-                    peaks[pid] = now
-            time.sleep(0.02)
+    def keep(pid, rss, anon):
+        now = (rss, anon, time.time() - start, last[0])
+        if pid == proc.pid:
+            timeline.append((now[2], rss, anon, last[0]))
+        if rss > peaks.get(pid, (0,))[0]:
+            peaks[pid] = now
 
-    threading.Thread(target=sample, daemon=True).start()
+    watch(proc, keep)
     for line in proc.stdout:
         last[0] = line.strip()
         print(f"[{time.time() - start:6.1f}] {last[0]}")
