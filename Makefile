@@ -10,14 +10,15 @@ ARGS       ?=
 PROFILE    ?=
 
 .PHONY: pipeline test test-unit test-e2e test-faults test-flink bench bench-flink report venv lock clean fashion-data wheel worker-image \
-	flink-fetch flink-up flink-down flink-status flink-lock lint worker-up worker-down test-container bench-scale
+	flink-fetch flink-up flink-down flink-status flink-lock lint worker-up worker-down test-container bench-scale \
+	test-gcs gcs-fetch gcs-up gcs-down gcs-status bench-gcs
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
 
 # The Flink tests (make test-flink) run in .ci/run after these, on the cluster it starts.
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not flink and not container" $(ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not flink and not container and not gcs" $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -37,6 +38,24 @@ test-flink: $(STAMP) flink-fetch
 # The DOCKER environment on the local Flink cluster (docs/container.md): needs podman, runc, debootstrap, Go.
 test-container: $(STAMP) flink-fetch worker-image
 	$(PY) -m pytest -q -p no:cacheprovider -m container $(ARGS)
+
+# A gs:// root on a local GCS-compatible server and Dataflow's submission path (docs/storage.md): builds
+# fake-gcs-server once into build/gcs/bin (Go), starts and stops it per test session.
+test-gcs: $(STAMP) gcs-fetch
+	$(PY) -m pytest -q -p no:cacheprovider -m gcs $(ARGS)
+
+gcs-fetch: $(STAMP)
+	@$(PY) -m pipeline gcs fetch
+
+# The same object store for trying a gs:// root by hand: make gcs-up; eval "$$(.venv/bin/python -m pipeline gcs env)"
+gcs-up: gcs-fetch
+	@$(PY) -m pipeline gcs up
+
+gcs-down: $(STAMP)
+	@$(PY) -m pipeline gcs down
+
+gcs-status: $(STAMP)
+	@$(PY) -m pipeline gcs status
 
 # A local Flink 1.19.3 session cluster and Beam's Flink job server (docs/flink.md): fetched once into
 # build/flink/ (pinned by sha256), started and stopped by PID. `make pipeline RUNNER=flink` runs on it.

@@ -7,6 +7,7 @@
     python -m pipeline graph --runner dataflow [--from RUN_ID]     # offline --dry_run of each Beam step
     python -m pipeline flink up | down | status | fetch             # the local Flink cluster (docs/flink.md)
     python -m pipeline worker build | inputs | up | down | status   # the worker image, podman (docs/container.md)
+    python -m pipeline gcs up | down | status | env | fetch        # a local gs:// object store (docs/storage.md)
     python -m pipeline compare RUN_A RUN_B [--output page.html]   # one HTML page; <root>/index.html lists runs
     python -m pipeline predict --model latest --input DIR_OR_FILE --output DIR [--runner flink]
 """
@@ -62,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     flink.add_argument("action", choices=("up", "down", "status", "fetch"))
     worker = sub.add_parser("worker", help="the Beam worker image (podman) and the podman socket Flink uses")
     worker.add_argument("action", choices=("build", "inputs", "up", "down", "status"))
+    gcs = sub.add_parser("gcs", help="a local GCS-compatible object store on loopback (tests, trying gs:// roots)")
+    gcs.add_argument("action", choices=("up", "down", "status", "env", "fetch"))
+    gcs.add_argument("--home", default="build/gcs", help="its binary, credentials, logs and state")
+    gcs.add_argument("--bucket", action="append", default=["pipeline"], help="buckets to create at `up`")
     predict = sub.add_parser("predict", help="predictions for many images on a Beam runner (RunInference)")
     predict.add_argument("--model", required=True, help="a pushed version, 'latest', a run id, or a SavedModel folder")
     predict.add_argument("--input", required=True, help="an IDX images file, an image folder, or raw TFRecords")
@@ -139,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     from components.validator.expectations import ExpectationsError
     from data.acquire import DataError
     from data.idx import IdxError
+    from ops.gcs import StoreError
     from pipeline.flink import ClusterError
     from pipeline.flink_dist import FetchError
     from pipeline.metadata import StoreVersionError
@@ -164,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands.cmd_flink(args)
         if args.command == "worker":
             return commands.cmd_worker(args)
+        if args.command == "gcs":
+            return commands.cmd_gcs(args)
         if args.command in ("predict", "compare"):   # TensorFlow's own messages go to a log file here too
             from pipeline import console
             LOG["path"] = os.path.join("build", "logs", f"{args.command}-{time.strftime('%Y%m%d-%H%M%S')}.log")
@@ -173,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         return commands.cmd_store(args)
     except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError, StoreVersionError,
-            PredictError) as e:
+            PredictError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
         _name_log()
         return 2

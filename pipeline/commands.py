@@ -122,6 +122,29 @@ def cmd_flink(args) -> int:
     return 0
 
 
+def cmd_gcs(args) -> int:
+    """The local object store (ops/gcs.py): fake-gcs-server behind its loopback front."""
+    from ops import gcs
+    if args.action == "fetch":
+        print(gcs.fetch(args.home))
+    elif args.action == "up":
+        store = gcs.up(args.home, buckets=tuple(args.bucket))
+        print(f"object store is up: {store.endpoint} (pids {store.server_pid}, {store.front_pid}); buckets "
+              f"{args.bucket}; use it from this shell with: eval \"$(python -m pipeline gcs env)\"; stop it with "
+              "`make gcs-down`")
+    elif args.action == "down":
+        stopped = gcs.down(args.home)
+        print(f"stopped pids {stopped}" if stopped else "nothing recorded was running")
+    else:
+        store = gcs.status(args.home)
+        if args.action == "env" and store:
+            print(gcs.shell_env(store))
+        elif args.action == "status":
+            print(f"up: {store.endpoint} (pids {store.server_pid}, {store.front_pid})" if store else "not running")
+        return 0 if store else 1
+    return 0
+
+
 def cmd_worker(args) -> int:
     from pipeline import podman_service, worker_image
     section = load(args).worker

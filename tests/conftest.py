@@ -100,3 +100,15 @@ def processes_running(*markers: str) -> list[str]:
         if any(m in text for m in markers):
             found.append(text)
     return found
+
+
+@pytest.fixture(scope="session")
+def gcs_store(tmp_path_factory):
+    """The local object store (ops/gcs.py) for this session, with a bucket 'bkt'; stopped after, and
+    checked gone (pytest -m gcs; the first use builds fake-gcs-server into build/gcs/bin)."""
+    from ops import gcs
+    store = gcs.up(str(tmp_path_factory.mktemp("gcs")), buckets=("bkt",))
+    yield store
+    gcs.down(store.home)
+    assert not [p for p in (store.server_pid, store.front_pid) if os.path.exists(f"/proc/{p}/cmdline")
+                and open(f"/proc/{p}/cmdline", "rb").read()], "the object store outlived its test session"
