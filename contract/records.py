@@ -98,8 +98,10 @@ def evaluated_split(examples_dir: str, wanted: str) -> str:
 
 
 def split_pattern(examples_dir: str, split: str) -> str:
-    """The files of one split of an examples artifact (raw or transformed)."""
-    return f"{examples_dir.rstrip('/')}/Split-{split}/*"
+    """The shard files of one split of an examples artifact (raw or transformed; contract/shards.py names
+    them). Not `Split-x/*`: on an object store that also matches the folder's own zero-byte `Split-x/` marker,
+    which Beam then reads as the pattern of the whole folder, counting every record twice."""
+    return f"{examples_dir.rstrip('/')}/Split-{split}/*.tfrecord"
 
 
 def raw_tfxio(examples_dir: str, split: str, **kwargs):

@@ -1,5 +1,11 @@
-"""Publishing artifacts: write under a staging folder, then rename into place, so a reader never
-sees a half-written artifact. Paths may be local or remote (see pipeline/fs.py).
+"""Publishing artifacts: write under a staging folder, then move into place. Paths may be local or gs://
+(see pipeline/fs.py).
+
+What marks an artifact complete: the metadata store, which records it only once every file is in place
+(TFX's MLMD does the same). Locally the move is one rename, so a folder at an artifact's final path is
+always whole. An object store has no folder rename: files are moved one by one, and a process killed
+midway leaves part of a folder that no record names; nothing reads it (the cache, lineage, verify and the
+resolvers all go through the store), and the next run on that root removes it (runner.sweep_killed).
 """
 from __future__ import annotations
 
@@ -17,12 +23,12 @@ def staging_dir(run_dir: str, component: str) -> str:
     return path
 
 
-def publish(staged: str, final: str) -> None:
+def publish(staged: str, final: str, midway=None) -> None:
     """Move a finished output into its final place; refuse to replace an existing artifact."""
     if fs.exists(final):
         raise FileExistsError(f"{final}: artifact already published; refusing to overwrite it")
     fs.makedirs(os.path.dirname(final))
-    fs.rename(staged, final)
+    fs.rename(staged, final, midway=midway)
 
 
 def discard(path: str) -> None:

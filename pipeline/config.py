@@ -168,5 +168,8 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise ConfigError(f"data.dataset: unknown dataset {cfg.data.dataset!r}; expected one of {known} "
                           f"(declare your own under data.datasets){hint}")
+    if "://" in cfg.pipeline.root and not cfg.pipeline.metadata:
+        raise ConfigError(f"pipeline.metadata: pipeline.root is {cfg.pipeline.root}, an object store; name a local "
+                          "file for the metadata store (SQLite), e.g. --set pipeline.metadata=build/metadata.sqlite")
     cfg.beam_args()  # refuse dangerous flags at load time, not mid-run
     return cfg

@@ -1,7 +1,8 @@
 """Fault injection for tests: PIPELINE_FAULT=<component>:<point> makes the pipeline process SIGKILL itself
 at that point, a real kill at a reproducible place. Points: start (staging made, executor not yet
 called), mid (inside the executor, where it calls ctx.fault_point('mid')), before_publish (outputs
-complete in staging), after_publish (outputs in place, execution not yet recorded as complete).
+complete in staging), mid_publish (an object store only: half of an output's files moved into place),
+after_publish (outputs in place, execution not yet recorded as complete).
 A step run in its own process (pipeline/isolated.py) kills the pipeline process first, then itself."""
 from __future__ import annotations
 

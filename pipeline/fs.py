@@ -1,4 +1,5 @@
-"""File operations on pipeline paths: plain os for local paths, tf.io.gfile for gs://, s3://, hdfs://.
+"""File operations on pipeline paths: plain os for local paths, tf.io.gfile for gs:// (the one object store
+TensorFlow 2.21 implements; pipeline/sections.py refuses other schemes).
 
 Local runs never import TensorFlow here, which keeps a fully cached run fast.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 
 
 def is_remote(path: str) -> bool:
@@ -14,8 +16,24 @@ def is_remote(path: str) -> bool:
 
 
 def _g():
+    if "tensorflow" not in sys.modules:
+        _import_tensorflow_quietly()
     import tensorflow as tf
     return tf.io.gfile
+
+
+def _import_tensorflow_quietly() -> None:
+    """TensorFlow's C++ side prints its CUDA probes to fd 2 while it is imported, before any log level
+    applies: a command that only reads a gs:// file (`runs`, `show`) should not print them."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def join(*parts: str) -> str:
@@ -24,6 +42,13 @@ def join(*parts: str) -> str:
 
 def exists(path: str) -> bool:
     return _g().exists(path) if is_remote(path) else os.path.exists(path)
+
+
+def listdir(path: str) -> list[str]:
+    """Names in a folder, sorted ([] if it does not exist); an object store's "sub/" prefixes as "sub"."""
+    if not exists(path):
+        return []
+    return sorted(n.rstrip("/") for n in (_g().listdir(path) if is_remote(path) else os.listdir(path)))
 
 
 def makedirs(path: str) -> None:
@@ -40,9 +65,10 @@ def open_file(path: str, mode: str = "r"):
     return _g().GFile(path, mode) if is_remote(path) else open(path, mode)
 
 
-def rename(src: str, dst: str, overwrite: bool = False) -> None:
-    """Rename a file or folder. Object stores have no folder rename: files are moved one by one
-    (the metadata store, not the folder, says when an artifact is complete)."""
+def rename(src: str, dst: str, overwrite: bool = False, last: tuple[str, ...] = (), midway=None) -> None:
+    """Rename a file or folder. Object stores have no folder rename: files are moved one by one, those
+    named in `last` (relative paths) at the end, so their presence can mark the folder complete; midway()
+    is called when half of them have moved (a fault point for tests)."""
     if not is_remote(src):
         if overwrite:
             os.replace(src, dst)
@@ -53,7 +79,10 @@ def rename(src: str, dst: str, overwrite: bool = False) -> None:
     if not g.isdir(src):
         g.rename(src, dst, overwrite=overwrite)
         return
-    for rel, _ in walk_files(src):
+    files = sorted(walk_files(src), key=lambda item: item[0] in last)
+    for n, (rel, _) in enumerate(files):
+        if midway and n == len(files) // 2:
+            midway()
         g.makedirs(os.path.dirname(join(dst, rel)))
         g.rename(join(src, rel), join(dst, rel), overwrite=overwrite)
     g.rmtree(src)

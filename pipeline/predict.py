@@ -27,33 +27,42 @@ class PredictError(ValueError):
     """A model or an input that cannot be used; the message names it and says what was expected."""
 
 
+def _local_or_uri(path: str) -> str:
+    return path if fs.is_remote(path) else os.path.abspath(path)
+
+
+def _is_model(path: str) -> bool:
+    return fs.exists(fs.join(path, "saved_model.pb"))
+
+
 def resolve_model(spec: str, cfg) -> str:
+    """--model as a SavedModel folder (a local path or a gs:// URI)."""
     serving = cfg.pusher.serving_dir or fs.join(cfg.pipeline.root, "serving", cfg.data.dataset)
-    if os.path.isfile(os.path.join(spec, "saved_model.pb")):
-        return os.path.abspath(spec)
+    if (fs.is_remote(spec) or os.path.isdir(spec)) and _is_model(spec):
+        return _local_or_uri(spec)
     if spec == "latest" or spec.isdigit():
-        versions = sorted(int(d) for d in (os.listdir(serving) if os.path.isdir(serving) else []) if d.isdigit())
+        versions = sorted(int(d) for d in fs.listdir(serving) if d.isdigit())
         if not versions:
             raise PredictError(f"--model {spec}: no pushed version under {serving}")
         version = versions[-1] if spec == "latest" else int(spec)
         if version not in versions:
             raise PredictError(f"--model {spec}: not a pushed version under {serving}; expected one of {versions}")
-        return os.path.abspath(os.path.join(serving, str(version)))
-    summary = os.path.join(cfg.pipeline.root, "runs", spec, "summary.json")
-    if os.path.isfile(summary):
-        with open(summary) as f:
+        return _local_or_uri(fs.join(serving, str(version)))
+    summary = fs.join(cfg.pipeline.root, "runs", spec, "summary.json")
+    if "/" not in spec and fs.exists(summary):
+        with fs.open_file(summary) as f:
             model = json.load(f).get("artifacts", {}).get("model")
-        if model and os.path.isfile(os.path.join(model, "saved_model.pb")):
-            return os.path.abspath(model)
+        if model and _is_model(model):
+            return _local_or_uri(model)
         raise PredictError(f"--model {spec}: run {spec} has no trained model")
     raise PredictError(f"--model {spec}: not a SavedModel folder, a pushed version of {serving}, 'latest', "
                        f"nor a run id under {cfg.pipeline.root}/runs")
 
 
 def class_names(model_dir: str, classes: int | None = None) -> tuple[str, ...]:
-    path = os.path.join(model_dir, CLASS_NAMES)
-    if os.path.exists(path):
-        with open(path) as f:
+    path = fs.join(model_dir, CLASS_NAMES)
+    if fs.exists(path):
+        with fs.open_file(path) as f:
             return tuple(json.load(f))
     return tuple(str(k) for k in range(classes or 10))
 
@@ -146,32 +155,34 @@ def run_predict(cfg, beam_args: list[str], model: str, source: str, output: str,
     """Predict every input; write DIR/predictions-*.csv and *.tfrecord, malformed-*.txt, summary.json."""
     from pipeline.workers import preflight, watchdog, worker_pool
 
-    if os.path.exists(output):
+    if fs.exists(output):
         raise PredictError(f"--output {output}: already exists; predictions never overwrite a folder")
     model_dir = resolve_model(model, cfg)
     names = class_names(model_dir)
     kind, items = plan_input(source)
     preflight(beam_args)
-    staging = f"{output.rstrip('/')}.partial-{uuid.uuid4().hex[:6]}"
+    staging = _local_or_uri(f"{output.rstrip('/')}.partial-{uuid.uuid4().hex[:6]}")
     start = time.perf_counter()
     try:
         fs.makedirs(staging)
         with worker_pool(cfg, beam_args) as pool:
-            p = _build(beam_args, os.path.abspath(os.path.join(staging, ".tmp")), kind, items, model_dir, names,
-                       os.path.abspath(staging), dark_on_light, batch_size)
+            p = _build(beam_args, fs.join(staging, ".tmp"), kind, items, model_dir, names, staging, dark_on_light,
+                       batch_size)
             from pipeline.spec import _wait_watched
             result = p.run()
             watch = watchdog(beam_args, pool)
             result.wait_until_finish() if watch is None else _wait_watched(result, watch)
         counts = _counters(result)
-        fs.rmtree(os.path.join(staging, ".tmp"))
+        fs.rmtree(fs.join(staging, ".tmp"))
         summary = {"model": model_dir, "input": os.path.abspath(source), "input_kind": kind,
                    "runner": next((a.split("=", 1)[1] for a in beam_args if a.startswith("--runner=")), "direct"),
                    "predictions": counts.get("predictions", 0), "malformed": counts.get("inputs_malformed", 0),
                    "class_names": list(names), "seconds": round(time.perf_counter() - start, 2)}
-        with open(os.path.join(staging, "summary.json"), "w") as f:
+        with fs.open_file(fs.join(staging, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)
-        os.rename(staging, output)   # the folder appears whole, or not at all
+        # Locally the folder appears whole, or not at all; an object store moves file by file, summary.json
+        # last: a folder without it is incomplete.
+        fs.rename(staging, output, last=("summary.json",))
     finally:
         fs.rmtree(staging)
     return summary

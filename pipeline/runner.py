@@ -35,8 +35,6 @@ def new_run_id() -> str:
 def metadata_path(cfg) -> str:
     if cfg.pipeline.metadata:
         return cfg.pipeline.metadata
-    if fs.is_remote(cfg.pipeline.root):
-        raise ValueError("pipeline.metadata: set a local path for the metadata store when pipeline.root is remote")
     return fs.join(cfg.pipeline.root, "metadata.sqlite")
 
 
@@ -159,7 +157,7 @@ class _Run:
             published = {}
             for name, path in outputs.items():
                 final = fs.join(self.run_dir, spec.name, name)
-                af.publish(path, final)
+                af.publish(path, final, midway=lambda: fault_point(spec.name, "mid_publish"))
                 files = fs.manifest(final)
                 digest = fs.manifest_digest(files)
                 published[name] = {"id": self.store.put_artifact(final, name, digest, exe, files),
@@ -203,6 +201,7 @@ def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache:
 def _run_steps(cfg, store, run) -> dict:
     from data.acquire import acquire
 
+    sweep_killed(store, cfg.pipeline.root)
     fs.makedirs(run.run_dir)
     store.start_run(run.run_id, cfg.data.dataset, run.summary_path)
     run.save()
@@ -228,6 +227,27 @@ def _run_steps(cfg, store, run) -> dict:
     finally:
         _index(store, cfg.pipeline.root)
         store.close()
+
+
+def sweep_killed(store, root: str) -> None:
+    """Remove what killed runs of this root left: their staging folders, and any folder at an output path
+    that the store does not record (a publish to an object store cut midway). The run is then recorded as
+    killed, so it is swept once."""
+    for r in store.runs():
+        run_dir = fs.join(root, "runs", r["run_id"])
+        if r["status"] != "killed" or r["finished"] or r["summary_path"] != fs.join(run_dir, "summary.json"):
+            continue
+        af.discard(fs.join(run_dir, ".staging"))
+        for step in {e["component"] for e in store.executions(r["run_id"])}:
+            for name in fs.listdir(fs.join(run_dir, step)):
+                if store.artifact(fs.join(run_dir, step, name)) is None:
+                    log.warning("removing %s: left unfinished by killed run %s", fs.join(run_dir, step, name),
+                                r["run_id"])
+                    af.discard(fs.join(run_dir, step, name))
+        why = "the process ended before the run finished"
+        if fs.exists(r["summary_path"]):
+            af.write_json(r["summary_path"], {**af.read_json(r["summary_path"]), "status": "killed", "error": why})
+        store.finish_run(r["run_id"], "killed", why)
 
 
 def _index(store, root: str) -> None:

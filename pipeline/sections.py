@@ -22,9 +22,9 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class PipelineSection:
-    root: str = "pipeline_root"
+    root: str = "pipeline_root"         # a local folder or gs://BUCKET/PATH (the only object store TF 2.21 reads)
     seed: int = 42
-    metadata: Optional[str] = None      # SQLite store; default <root>/metadata.sqlite
+    metadata: Optional[str] = None      # the SQLite store, always a local file; default <root>/metadata.sqlite
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,13 +194,22 @@ def _contained(v) -> bool:
     return v is None or "://" in v or v.startswith("/") or ".." not in v.replace("\\", "/").split("/")
 
 
+def _storage(v) -> bool:
+    """A local path, or gs://BUCKET/...: TensorFlow 2.21 implements no other remote filesystem (s3://, hdfs://
+    and az:// raise UnimplementedError; tensorflow-io does not load with it), and every step reads the root."""
+    return v is None or "://" not in v or bool(re.fullmatch(r"gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?", v))
+
+
+STORAGE = "a local path or gs://BUCKET/PATH (TensorFlow 2.21 opens no s3://, hdfs:// or az:// path)"
 # Ranges: key path -> (predicate, what is expected)
 CHECKS = {
-    "pipeline.metadata": (_contained, "a path without '..' (or an absolute path)"),
+    "pipeline.root": (lambda v: bool(v) and _storage(v) and _contained(v), STORAGE + ", without '..'"),
+    "pipeline.metadata": (lambda v: _contained(v) and (v is None or "://" not in v),
+                          "a local file path without '..' (the SQLite store cannot live on an object store)"),
     "data.cache_dir": (_contained, "a path without '..' (or an absolute path)"),
     "validation.expectations": (lambda v: _contained(v) and (v.count("{") == v.count("}") <= 1)
                                 and "{" not in v.replace("{dataset}", ""), "a path without '..'; '{dataset}' may appear"),
-    "pusher.serving_dir": (_contained, "a path without '..' (or an absolute path)"),
+    "pusher.serving_dir": (lambda v: _storage(v) and _contained(v), STORAGE + ", without '..'"),
     "pipeline.seed": (lambda v: v >= 0, "a non-negative integer"),
     "ingest.eval_fraction": (lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"),
     "ingest.num_shards": (lambda v: 1 <= v <= 1024, "1..1024"),

@@ -6,14 +6,13 @@ import base64
 import numpy as np
 import tensorflow as tf
 
-from contract.records import IMAGE_ID, LABEL, PIXELS
-from pipeline.artifacts import join
+from contract.records import IMAGE_ID, LABEL, PIXELS, split_pattern
 
 
 def predictions(model_dir: str, examples_dir: str, split: str, batch: int = 1024):
     """Yield (image_id, label, pixels uint8[28, 28], probabilities[classes]) for every record of the split."""
     serve = tf.saved_model.load(model_dir).signatures["serving_default"]
-    files = sorted(tf.io.gfile.glob(join(examples_dir, f"Split-{split}", "*")))
+    files = sorted(tf.io.gfile.glob(split_pattern(examples_dir, split)))
     context = {LABEL: tf.io.FixedLenFeature([], tf.int64), IMAGE_ID: tf.io.FixedLenFeature([], tf.string)}
     for serialized in tf.data.TFRecordDataset(files).batch(batch):
         ctx, seq, _ = tf.io.parse_sequence_example(
@@ -27,7 +26,7 @@ def predictions(model_dir: str, examples_dir: str, split: str, batch: int = 1024
 
 def pixels_of(examples_dir: str, split: str, image_ids: set[str]) -> dict[str, np.ndarray]:
     """uint8[28, 28] pixels of the records with these ids: only ids are parsed for the others."""
-    files = sorted(tf.io.gfile.glob(join(examples_dir, f"Split-{split}", "*")))
+    files = sorted(tf.io.gfile.glob(split_pattern(examples_dir, split)))
     found = {}
     for serialized in tf.data.TFRecordDataset(files).batch(512):   # small: the end of the evaluator is its peak
         ids = tf.io.parse_sequence_example(

@@ -16,18 +16,24 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from contract.records import IMAGE_ID, canary_rank, evaluated_split
+from contract.records import IMAGE_ID, canary_rank, evaluated_split, split_pattern
 from pipeline.artifacts import join, write_json
 
 log = logging.getLogger(__name__)
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe.py")
+# What the clean process keeps of this one's environment: the basics, and what a storage client needs to
+# read a model from gs:// (credentials, project, metadata server, proxy and CA; TensorFlow's GCS_* tuning;
+# an emulator's address in tests). Nothing that would let it import the pipeline's code.
+KEEP_ENV = ("PATH", "HOME", "LANG", "TMPDIR", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT",
+            "CLOUDSDK_CONFIG", "NO_GCE_CHECK", "GCE_METADATA_HOST", "GCE_METADATA_IP", "GOOGLE_AUTH_TOKEN_FOR_TESTING",
+            "CURL_CA_BUNDLE", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "STORAGE_EMULATOR_HOST")
 
 
 def canary_records(examples_dir: str, split: str, size: int) -> tuple[list[str], list[bytes]]:
     """(ids, serialized raw records) of the `size` records of the split with the lowest canary_rank (those
     the evaluator records its predictions for), in id order."""
     chosen = []   # a bounded heap of (-rank, image_id, record)
-    files = sorted(tf.io.gfile.glob(join(examples_dir, f"Split-{split}", "*")))
+    files = sorted(tf.io.gfile.glob(split_pattern(examples_dir, split)))
     for batch in tf.data.TFRecordDataset(files).batch(256):   # small: this runs beside the evaluator
         got = tf.io.parse_sequence_example(batch, context_features={IMAGE_ID: tf.io.FixedLenFeature([], tf.string)})
         for record, image_id in zip(batch.numpy(), got[0][IMAGE_ID].numpy()):
@@ -49,9 +55,10 @@ def probe(model_dir: str, records: list[bytes], batch_size: int, repeats: int, t
                 w.write(r)
         request = os.path.join(tmp, "request.json")
         with open(request, "w") as f:
-            json.dump({"model": os.path.abspath(model_dir), "records": data, "batch_size": batch_size,
+            model = model_dir if "://" in model_dir else os.path.abspath(model_dir)
+            json.dump({"model": model, "records": data, "batch_size": batch_size,
                        "repeats": repeats, "out": out}, f)
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+        env = {k: v for k, v in os.environ.items() if k in KEEP_ENV or k.startswith("GCS_")}
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"
         try:
             done = subprocess.run([sys.executable, "-I", script, request], cwd=tmp, env=env, capture_output=True,

@@ -1,7 +1,5 @@
-"""Pusher executor: copy a blessed model to <serving_dir>/<version>/, atomically, never overwriting.
-
-The copy is assembled in a hidden sibling folder (model servers such as TF Serving only load numeric
-version folders), with saved_model.pb written last, then renamed to its version number in one step.
+"""Pusher executor: copy a blessed model to <serving_dir>/<version>/ (a TF Serving model base path), never
+overwriting, with no half-copied version a model server could load (see push()).
 """
 from __future__ import annotations
 
@@ -21,31 +19,51 @@ def serving_dir(ctx) -> str:
     return ctx.params.serving_dir or fs.join(ctx.params.root, "serving", ctx.params.dataset)
 
 
+def _versions(root: str) -> list[str]:
+    return [d for d in fs.listdir(root) if d.isdigit()] if fs.exists(root) else []
+
+
 def next_version(root: str) -> int:
-    existing = [int(d) for d in (os.listdir(root) if fs.exists(root) and not fs.is_remote(root) else []) if d.isdigit()]
-    return max([int(time.time())] + [v + 1 for v in existing])
+    return max([int(time.time())] + [int(v) + 1 for v in _versions(root)])
 
 
-def push(model_dir: str, root: str, before_rename=lambda: None) -> tuple[int, str]:
-    """Copy model_dir to root/<version>; return (version, path)."""
+def _sweep(root: str) -> None:
+    """Remove what a killed push left: a local .tmp- folder, or on an object store a version folder without
+    saved_model.pb (copied last, so its absence means the copy never finished)."""
+    for name in fs.listdir(root):
+        if name.startswith(".tmp-") or (fs.is_remote(root) and name.isdigit()
+                                         and not fs.exists(fs.join(root, name, LAST))):
+            log.warning("removing %s, left by a push that did not finish", fs.join(root, name))
+            fs.rmtree(fs.join(root, name))
+
+
+def push(model_dir: str, root: str, midway=lambda: None) -> tuple[int, str]:
+    """Copy model_dir to root/<version>; return (version, path).
+
+    Locally the copy is assembled in a hidden folder and renamed into place in one step. An object store has
+    no folder rename: the objects are copied into the version folder directly, saved_model.pb last, so a model
+    server finds a loadable version only once every file is in place (and a killed push is removed by the
+    next one). midway() is called halfway (a fault point for tests)."""
     fs.makedirs(root)
-    if not fs.is_remote(root):  # leftovers of a push that was killed: never visible to a server, remove
-        for stale in (d for d in os.listdir(root) if d.startswith(".tmp-")):
-            fs.rmtree(fs.join(root, stale))
+    _sweep(root)
     version = next_version(root)
     final = fs.join(root, str(version))
     if fs.exists(final):
         raise FileExistsError(f"{final}: version already exists; the pusher never overwrites a pushed model")
-    tmp = fs.join(root, f".tmp-{version}-{uuid.uuid4().hex[:6]}")
-    files = [rel for rel, _ in fs.walk_files(model_dir)]
+    remote = fs.is_remote(root)
+    target = final if remote else fs.join(root, f".tmp-{version}-{uuid.uuid4().hex[:6]}")
+    files = sorted((rel for rel, _ in fs.walk_files(model_dir)), key=lambda r: r == LAST)  # saved_model.pb last
     try:
-        for rel in sorted(files, key=lambda r: r == LAST):  # saved_model.pb lands last
-            fs.makedirs(os.path.dirname(fs.join(tmp, rel)))
-            fs.copy(fs.join(model_dir, rel), fs.join(tmp, rel))
-        before_rename()
-        fs.rename(tmp, final)
+        for n, rel in enumerate(files):
+            if n == len(files) // 2:
+                midway()
+            fs.makedirs(os.path.dirname(fs.join(target, rel)))
+            fs.copy(fs.join(model_dir, rel), fs.join(target, rel))
+        if not remote:
+            fs.rename(target, final)
     finally:
-        fs.rmtree(tmp)
+        if not remote:
+            fs.rmtree(target)
     return version, final
 
 
@@ -82,7 +100,7 @@ def run(ctx, inputs, outputs) -> dict:
         log.warning("not pushed: %s%s", why.split(": ", 1)[0] + ": " + "; ".join(reasons[:2]),
                     f" (and {len(reasons) - 2} more: push.json, the report)" if len(reasons) > 2 else "")
     else:
-        version, path = push(inputs["model"], serving_dir(ctx), before_rename=lambda: ctx.fault_point("mid"))
+        version, path = push(inputs["model"], serving_dir(ctx), midway=lambda: ctx.fault_point("mid"))
         record = {"pushed": True, "version": version, "path": path, "serving_check": check}
         log.info("pushed the model as version %s: %s", version, path)
     write_json(fs.join(outputs["pushed"], "push.json"), record)

@@ -11,14 +11,14 @@ import tensorflow as tf
 
 from components.statistics.stats import finish
 from components.statistics.transforms import MALFORMED, ComputeStatistics
-from contract.records import SPLITS
+from contract.records import SPLITS, split_pattern
 from pipeline.artifacts import join, read_json, write_json
 
 FORMAT_VERSION = 1
 
 
 def _splits(examples_dir: str) -> list[str]:
-    found = [d.rstrip("/").split("Split-")[-1] for d in tf.io.gfile.glob(join(examples_dir, "Split-*"))]
+    found = {d.rstrip("/").split("Split-")[-1] for d in tf.io.gfile.glob(join(examples_dir, "Split-*"))}
     return sorted(found, key=lambda s: (SPLITS.index(s) if s in SPLITS else 9, s))
 
 
@@ -41,7 +41,7 @@ def _build(ctx, examples_dir, splits, parts):
     # One read over every split's files: a Flatten of one read per split made the in-process runner
     # buffer all records at once (2.0 GB peak against 0.75 GB for one read).
     out = (p
-           | "SplitFiles" >> beam.Create([join(examples_dir, f"Split-{s}", "*") for s in splits])
+           | "SplitFiles" >> beam.Create([split_pattern(examples_dir, s) for s in splits])
            | "ReadSplits" >> beam.io.ReadAllFromTFRecord(with_filename=True)
            | "TagSplit" >> beam.Map(split_of_file)
            | "ComputeStatistics" >> ComputeStatistics(len(ctx.params.class_names)))
