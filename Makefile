@@ -96,7 +96,7 @@ fashion-data:
 # Benchmarks: each prints its ratio against a plain baseline measured in the same run (see bench/), or its
 # figure against issue #15's goal; the last two are the scaling curve and the accuracy runs (about 35 min in all).
 BENCH_ROOT ?= build/bench_root
-bench: $(STAMP) fashion-data
+bench: $(STAMP) fashion-data gcs-fetch
 	rm -rf $(BENCH_ROOT)
 	$(PY) bench/e2e.py --root $(BENCH_ROOT)
 	$(PY) bench/ingest.py --dataset fashion_mnist
@@ -105,6 +105,11 @@ bench: $(STAMP) fashion-data
 	$(PY) bench/predict.py --root $(BENCH_ROOT)
 	$(PY) bench/scale.py
 	$(PY) bench/accuracy.py
+	$(PY) bench/gcs.py
+
+# A gs:// root against a local one, same run (docs/storage.md): builds fake-gcs-server once (Go).
+bench-gcs: $(STAMP) fashion-data gcs-fetch
+	$(PY) bench/gcs.py
 
 # Only the scaling curve (7k, 70k, 700k images; about 15 minutes): bench/scale.py.
 bench-scale: $(STAMP) fashion-data

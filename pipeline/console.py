@@ -117,9 +117,12 @@ def replay(line: str) -> None:
 
 
 class _ConsoleFilter(logging.Filter):
-    """Our own warnings and errors, and any library's errors."""
+    """Our own warnings and errors, and any library's errors, except the Dataflow runner's: a failed job's
+    message and console URL, which the run's one error line repeats (the log keeps them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("apache_beam.runners.dataflow"):
+            return False
         ours = record.name.split(".")[0] in OURS
         return record.levelno >= (logging.WARNING if ours else logging.ERROR)
 

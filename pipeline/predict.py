@@ -119,14 +119,15 @@ def _records(p, kind: str, items: list, dark_on_light: bool):
             | "KeyById" >> beam.Map(record_id)), None
 
 
-def _build(beam_args: list[str], temp: str, kind, items, model_dir, names, out, dark_on_light, batch_size):
+def _build(beam_args: list[str], temp: str, kind, items, model_dir, names, out, dark_on_light, batch_size,
+           job: str = "predict"):
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from components.bulk_inferrer.transforms import Predict, to_csv, to_example
 
     extra = {} if any(a.startswith("--temp_location") for a in beam_args) else {"temp_location": temp}
-    p = beam.Pipeline(options=PipelineOptions(beam_args, job_name=f"mnist-predict-{uuid.uuid4().hex[:8]}",
+    p = beam.Pipeline(options=PipelineOptions(beam_args, job_name=f"{job}-{uuid.uuid4().hex[:8]}",
                                               save_main_session=False, **extra))
     records, malformed = _records(p, kind, items, dark_on_light)
     rows = records | "Predict" >> Predict(model_dir, names, batch_size)
@@ -167,7 +168,7 @@ def run_predict(cfg, beam_args: list[str], model: str, source: str, output: str,
         fs.makedirs(staging)
         with worker_pool(cfg, beam_args) as pool:
             p = _build(beam_args, fs.join(staging, ".tmp"), kind, items, model_dir, names, staging, dark_on_light,
-                       batch_size)
+                       batch_size, job=f"{cfg.data.dataset}-predict".replace("_", "-"))
             from pipeline.spec import _wait_watched
             result = p.run()
             watch = watchdog(beam_args, pool)

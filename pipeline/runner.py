@@ -142,6 +142,7 @@ class _Run:
         outputs = {name: fs.join(staging, name) for name in spec.outputs}
         ctx = ExecContext(run_id=self.run_id, run_dir=self.run_dir, params=Params(params), beam_args=tuple(self.beam_args),
                           source=self.source, temp_dir=fs.join(staging, ".tmp"), component=spec.name,
+                          dataset=self.cfg.data.dataset,
                           run_record=copy.deepcopy(self.summary["components"]),
                           fingerprint=fp, watch=self.watch, pipeline_root=self.cfg.pipeline.root)
         try:

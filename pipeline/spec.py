@@ -83,6 +83,7 @@ class ExecContext:
     external_outputs: dict = dataclasses.field(default_factory=dict)  # name -> uri written outside the run
     jobs: dict = dataclasses.field(default_factory=dict)  # component -> the job a dry run built
     component: str = ""
+    dataset: str = ""                  # names the step's Beam job (<dataset>-<step>-<run>): what the user runs
     pipeline_root: str = ""            # where checkpoints may live across runs (not an input: never hashed)
     fingerprint: str = ""              # of this execution: a rerun of the same work has the same one
     watch: Optional[Callable[[], None]] = None  # raises if something a Beam job needs has died (pipeline/workers.py)
@@ -107,17 +108,23 @@ class ExecContext:
         from apache_beam.options.pipeline_options import PipelineOptions
 
         extra = {} if any(a.startswith("--temp_location") for a in self.beam_args) else {"temp_location": self.temp_dir}
-        opts = PipelineOptions(list(self.beam_args), job_name=f"mnist-{step}-{self.run_id}".lower().replace("_", "-"),
-                               save_main_session=False, **extra)
+        name = f"{self.dataset or 'pipeline'}-{step}-{self.run_id}".lower().replace("_", "-")
+        opts = PipelineOptions(list(self.beam_args), job_name=name, save_main_session=False, **extra)
         return beam.Pipeline(options=opts)
 
     def run_beam(self, pipeline):
         """Run and wait; on a dry run (e.g. Dataflow --dry_run) keep the job it built in ctx.jobs."""
         result = pipeline.run()
-        if self.watch is None:
-            result.wait_until_finish()
-        else:
-            _wait_watched(result, self.watch)
+        try:
+            if self.watch is None:
+                result.wait_until_finish()
+            else:
+                _wait_watched(result, self.watch)
+        except Exception as e:
+            if type(e).__name__ != "DataflowRuntimeException":
+                raise
+            why = (str(e).strip().splitlines() or ["no message"])[-1]
+            raise JobFailed(f"{self.component}: Dataflow job {result.job_id()} ended {result.state}: {why}") from e
         if self.dry_run:
             self.jobs[self.component] = getattr(result, "job", None)
         return result
@@ -150,6 +157,10 @@ def _wait_watched(result, watch: Callable[[], None], poll_s: float = 1.0) -> Non
     if errors:
         watch()   # a job that failed because its cluster or workers died: name that cause, not Flink's symptom
         raise errors[0]
+
+
+class JobFailed(RuntimeError):
+    """A step's Beam job ended in a failed state on its service; the message names the step, job and cause."""
 
 
 class StopPipeline(Exception):

@@ -85,7 +85,7 @@ def test_docker_environment_on_flink_matches_direct(service, shared_tmp):
     assert "--environment_type=DOCKER" in docker["beam_args"]
     assert f"--environment_config={CFG.worker.image}" in docker["beam_args"]
     jobs = {j["name"]: j["state"] for j in flink.rest(CFG.flink, "jobs/overview")["jobs"]}
-    assert {s: jobs.get(f"mnist-{s}-{docker['run_id']}") for s in STEPS} == {s: "FINISHED" for s in STEPS}
+    assert {s: jobs.get(f"tiny-{s}-{docker['run_id']}") for s in STEPS} == {s: "FINISHED" for s in STEPS}
     for name in ("examples", "transformed_examples"):
         a, b = _files(direct["artifacts"][name]), _files(docker["artifacts"][name])
         assert len(a) >= 4 and a == b, name

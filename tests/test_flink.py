@@ -87,7 +87,7 @@ def test_beam_steps_on_flink_match_direct(base, cluster):
     assert ported["artifacts"]["model"] == direct["artifacts"]["model"]
     assert "--runner=FlinkRunner" in ported["beam_args"]
     assert _slices(ported) == _slices(direct) and len(_slices(direct)) > 10
-    assert _jobs(cluster)[f"mnist-evaluator-{ported['run_id']}"] == "FINISHED"
+    assert _jobs(cluster)[f"tiny-evaluator-{ported['run_id']}"] == "FINISHED"
 
     # 2. Every Beam step again, as Flink jobs: byte-identical raw and transformed shards.
     rc, _, err = _run(folder, root, "--no-cache")
@@ -95,7 +95,7 @@ def test_beam_steps_on_flink_match_direct(base, cluster):
     full = _latest(root)
     assert {c["status"] for c in full["components"].values()} == {"succeeded"}
     jobs = _jobs(cluster)
-    assert {s: jobs.get(f"mnist-{s}-{full['run_id']}") for s in STEPS} == {s: "FINISHED" for s in STEPS}
+    assert {s: jobs.get(f"tiny-{s}-{full['run_id']}") for s in STEPS} == {s: "FINISHED" for s in STEPS}
     for name in ("examples", "transformed_examples"):
         a, b = _files(direct["artifacts"][name]), _files(full["artifacts"][name])
         assert len(a) >= 4 and a == b, name
@@ -126,7 +126,7 @@ def test_predict_on_flink_matches_direct(base, cluster, tmp_path):
             rows += [line.split(",")[:2] for line in open(path).read().splitlines()[1:]]
         return dict(rows)
     assert classes(tmp_path / "flink") == classes(tmp_path / "direct") and len(classes(tmp_path / "direct")) == 80
-    assert "FINISHED" in {state for name, state in _jobs(cluster).items() if name.startswith("mnist-predict-")}
+    assert "FINISHED" in {state for name, state in _jobs(cluster).items() if name.startswith("tiny-predict-")}
     assert processes_running("worker_pool_main", "sdk_worker_main") == []
 
 
@@ -155,13 +155,13 @@ def _wait_for_job(section, prefix: str, proc, timeout=300) -> str:
 def test_taskmanager_killed_mid_step_then_resume(base, cluster):
     folder, root, _ = base
     proc = _run(folder, root, "--invalidate", "transform", wait=False)
-    _wait_for_job(cluster, "mnist-transform-", proc)
+    _wait_for_job(cluster, "tiny-transform-", proc)
     victim = flink.running(cluster)["taskmanager"]
     os.kill(victim, signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err[-3000:]
     last = error_line(err)
-    assert last.startswith("error: the run failed") and "mnist-transform-" in last and "FAILED" in last, last
+    assert last.startswith("error: the run failed") and "tiny-transform-" in last and "FAILED" in last, last
     failed = _latest_attempt(root)
     assert failed["components"]["transform"]["status"] == "failed"
     run_dir = os.path.join(root, "runs", failed["run_id"])
@@ -186,7 +186,7 @@ def test_worker_pool_death_is_a_clear_error(base, cluster):
     folder, root, _ = base
     flink.up(cluster, podman_service.taskmanager_env(load_config(os.path.join(REPO, "pipeline.yaml")).worker))
     proc = _run(folder, root, "--invalidate", "evaluator", wait=False)
-    _wait_for_job(cluster, "mnist-evaluator-", proc)
+    _wait_for_job(cluster, "tiny-evaluator-", proc)
     (pool,) = [int(p.split("/")[2]) for p in glob.glob("/proc/[0-9]*/cmdline")
                if b"worker_pool_main" in _read(p)]
     os.kill(pool, signal.SIGKILL)

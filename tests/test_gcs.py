@@ -4,6 +4,7 @@ nothing half-published afterwards (pytest -m gcs; make test-gcs builds the serve
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -178,3 +179,46 @@ def test_killed_mid_push_never_leaves_a_loadable_half_model(runs):
     versions = {n.split("/")[3] for n in objects(store, serving)}
     assert half not in versions and len(versions) == len(before) + 1
     assert all(objects(store, f"{serving}{v}/saved_model.pb") for v in versions)
+
+
+# Dataflow's submission path up to the service boundary: a contract test, not Dataflow. The wheel and the
+# pipeline are staged to the local gs:// bucket by Beam's own DataflowRunner, the job request goes to
+# tests/dataflow_recorder.py, and the FAILED state it answers must reach the user as one line.
+BEAM_STEPS = {"ingest": "ReadIdx", "statistics": "ComputeStatistics", "transform": "AnalyzeDataset",
+              "evaluator": "ExtractEvaluateAndWriteResults"}
+
+
+def _staged_pipeline(store, job: dict):
+    """The portable pipeline proto that the job request names, read back from the bucket."""
+    from apache_beam.portability.api import beam_runner_api_pb2
+    staged = json.dumps(job)
+    (path,) = set(re.findall(r"gs://bkt/dataflow/staging/[^\"]+/pipeline\.pb", staged))
+    return beam_runner_api_pb2.Pipeline.FromString(read(store, path[len("gs://bkt/"):]))
+
+
+def test_dataflow_submission_of_each_beam_step_up_to_the_service(runs):
+    from pipeline.config import load_config
+    from tests.dataflow_recorder import Recorder
+
+    store, folder, tmp, first, _ = runs
+    profile = load_config(os.path.join(REPO, "pipeline.yaml")).beam.profiles["dataflow"]
+    image = next(a.split("=", 1)[1] for a in profile if a.startswith("--sdk_container_image="))
+    for step, transform in BEAM_STEPS.items():
+        with Recorder(message=f"Workflow failed. Causes: the recorder refuses {step}") as recorder:
+            done = cli(store, folder, tmp, "run", "--runner", "dataflow", "--invalidate", step,
+                       f"--dataflow_endpoint={recorder.endpoint}", "--project=local-project",
+                       "--temp_location=gs://bkt/dataflow/tmp", "--staging_location=gs://bkt/dataflow/staging")
+        assert done.returncode == 1, done.stderr[-3000:]
+        last = [ln for ln in done.stderr.strip().splitlines() if not ln.startswith("log: ")][-1]
+        assert last.startswith("error: ") and f"the recorder refuses {step}" in last and "FAILED" in last, last
+        run_id = latest_run(tmp)
+        summary = summary_of(store, run_id)
+        assert summary["status"] == "failed" and summary["components"][step]["status"] == "failed"
+        assert not objects(store, f"root/runs/{run_id}/{step}/")                   # nothing published
+        (job,) = recorder.jobs
+        assert job["name"] == f"tiny-{step}-{run_id}" and recorder.polls >= 1
+        assert image in json.dumps(job["environment"])                            # our worker image
+        staged = objects(store, "dataflow/staging/")
+        assert any(n.endswith(".whl") and "mnist_lstm_pipeline" in n for n in staged)   # our code, as a wheel
+        names = {t.unique_name for t in _staged_pipeline(store, job).components.transforms.values()}
+        assert any(transform in n for n in names), sorted(names)[:20]

@@ -23,7 +23,7 @@ def _examples(tmp_path, n=8):
     images, labels = make_images(n, 3)
     split = tmp_path / "examples" / "Split-test"
     split.mkdir(parents=True)
-    with tf.io.TFRecordWriter(str(split / "data-00000-of-00001")) as w:
+    with tf.io.TFRecordWriter(str(split / "data-00000-of-00001.tfrecord")) as w:
         for i, (img, k) in enumerate(zip(images, labels)):
             w.write(to_sequence_example(img, int(k), f"t/test/{i:05d}"))
     return str(tmp_path / "examples"), labels
