@@ -184,7 +184,7 @@ def test_killed_mid_push_never_leaves_a_loadable_half_model(runs):
 # Dataflow's submission path up to the service boundary: a contract test, not Dataflow. The wheel and the
 # pipeline are staged to the local gs:// bucket by Beam's own DataflowRunner, the job request goes to
 # tests/dataflow_recorder.py, and the FAILED state it answers must reach the user as one line.
-BEAM_STEPS = {"ingest": "ReadIdx", "statistics": "ComputeStatistics", "transform": "AnalyzeDataset",
+BEAM_STEPS = {"ingest": "ChunksToRecords", "statistics": "ComputeStatistics", "transform": "AnalyzeTrain",
               "evaluator": "ExtractEvaluateAndWriteResults"}
 
 
