@@ -9,6 +9,7 @@ import contextlib
 import copy
 import hashlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -26,6 +27,12 @@ from pipeline.spec import ExecContext, Params, StopPipeline
 from pipeline.workers import preflight, root_for_workers, watchdog, worker_pool
 
 log = logging.getLogger(__name__)
+
+
+def _under(uri: str, root: str) -> bool:
+    """uri lies below the pipeline root (local paths compared as absolute paths)."""
+    absolute = (lambda p: p if fs.is_remote(p) else os.path.abspath(p))
+    return absolute(uri).startswith(absolute(root).rstrip("/") + "/")
 
 
 def new_run_id() -> str:
@@ -126,6 +133,11 @@ class _Run:
         if not prev:
             return False
         outputs = self.store.events(prev["id"], "output")
+        if not all(_under(outputs[n]["uri"], self.cfg.pipeline.root) for n in spec.outputs if n in outputs):
+            # a store shared by two roots: the other root's files may not be where this run's workers read
+            log.info("%s: the cached execution %s wrote under another pipeline root; running it here", spec.name,
+                     prev["id"])
+            return False
         if not set(spec.outputs) <= set(outputs) or not all(fs.exists(a["uri"]) for a in outputs.values()):
             log.warning("%s: cached outputs of execution %s are gone; running it again", spec.name, prev["id"])
             return False

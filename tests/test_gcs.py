@@ -42,7 +42,7 @@ def cli(store, folder, tmp, command="run", *args, fault=None, root=ROOT):
     """The CLI in its own process with the store's environment, on the tiny dataset."""
     env = dict(os.environ, **store.env(), PIPELINE_FAULT=fault or "")
     name = "gs" if root.startswith("gs://") else "local"
-    sets = tiny_overrides(root, folder, ["trainer.epochs=1", f"pipeline.metadata={tmp}/{name}.sqlite",
+    sets = tiny_overrides(root, folder, ["trainer.epochs=1", f"pipeline.metadata={tmp}/gs.sqlite",   # one store
                                          f"validation.expectations={tmp}/expectations-{name}.yaml"])
     if command != "run":
         sets = [s for s in sets if s.split("=")[0] in ("pipeline.root", "pipeline.metadata", "data.dataset")]
@@ -64,7 +64,8 @@ def latest_run(tmp, name="gs") -> str:
 
 @pytest.fixture(scope="module")
 def runs(gcs_store, module_dataset):
-    """A local-root run, then a gs:// root's first run and its cached rerun."""
+    """A local-root run, then a gs:// root's first run and its cached rerun, all recorded in one metadata
+    store: the gs:// run reuses nothing of the local root's."""
     folder, tmp = module_dataset
     tmp = str(tmp)
     local = cli(gcs_store, folder, tmp, root=os.path.join(tmp, "localroot"))
