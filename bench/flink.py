@@ -1,6 +1,7 @@
 """The same cold run (Fashion-MNIST 70k, 1 epoch, nothing cached) with the Beam steps on the in-process
-runner and on the local Flink cluster: wall per Beam step, and the peak memory of the driver, the JobManager,
-the TaskManager, Beam's job server and the SDK workers (RSS sampled every 0.5 s from /proc).
+runner and on the local Flink cluster: wall per Beam step, the peak memory of the driver, the JobManager,
+the TaskManager, Beam's job server and the SDK workers (RSS sampled every 0.5 s from /proc), and how many SDK
+workers the run's worker pool started (its log: Beam's pool logs each fork, ours each hand-over).
 
     make flink-up && python bench/flink.py          # make bench-flink does both (and stops what it started)
 """
@@ -18,7 +19,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench.harness import cpu_flags  # noqa: E402
+from bench.harness import cpu_flags, cpu_ticks, stolen  # noqa: E402
 
 BEAM_STEPS = ("ingest", "statistics", "transform", "evaluator")
 
@@ -42,7 +43,7 @@ def _workers() -> list[int]:
             text = open(path, "rb").read()
         except OSError:
             continue
-        if b"worker_pool_main" in text or b"sdk_worker_main" in text:
+        if b"worker_pool_main" in text or b"sdk_worker_main" in text or b"pipeline.worker_pool" in text:
             pids.append(int(path.split("/")[2]))
     return pids
 
@@ -92,14 +93,21 @@ def main():
     started = len(flink.running(section)) < len(flink.PROCESSES)
     pids = flink.up(section)
     tmp = tempfile.mkdtemp(prefix="bench_flink_", dir=os.path.join(REPO, "build"))
+    pool_log = os.path.join(section.home, "log", "worker-pool-50000.log")
+    ticks = cpu_ticks()
     try:
         direct = run(os.path.join(tmp, "direct"), "direct", args.dataset, {})
+        seen = os.path.getsize(pool_log) if os.path.exists(pool_log) else 0
         on_flink = run(os.path.join(tmp, "flink"), "flink", args.dataset, pids)
+        with open(pool_log, errors="replace") as f:
+            f.seek(seen)
+            text = f.read()
+        starts = text.count("Starting worker with command") + text.count("-> warm process")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if started:
             flink.down(section)
-    print(f"\nBeam steps on Flink vs in-process ({args.dataset}, 1 epoch, cold) on {cpu_flags()}")
+    print(f"\nBeam steps on Flink vs in-process ({args.dataset}, 1 epoch, cold) on {cpu_flags()}; {stolen(ticks)}")
     print(f"  {'step':<11}{'direct s':>10}{'flink s':>10}{'ratio':>8}")
     order = ("ingest", "statistics", "validator", "transform", "trainer", "evaluator", "infra_validator", "pusher",
              "report")
@@ -109,6 +117,7 @@ def main():
         print(f"  {step:<11}{d:>10.1f}{f:>10.1f}{(f / d if d > 0.05 else float('nan')):>8.2f}{mark}")
     print(f"  {'whole run':<11}{direct['wall']:>10.1f}{on_flink['wall']:>10.1f}{on_flink['wall'] / direct['wall']:>8.2f}")
     print(f"  accuracy: direct {direct['accuracy']:.4f}, flink {on_flink['accuracy']:.4f} (flink run {on_flink['run_id']})")
+    print(f"  SDK workers started by the run's worker pool: {starts}")
     print("  peak RSS (GB): direct driver {:.2f}; flink: driver {:.2f}, JobManager {:.2f}, TaskManager {:.2f}, "
           "job server {:.2f}, SDK workers (sum) {:.2f}".format(
               direct["peak"]["driver"] / 1024, *(on_flink["peak"][r] / 1024 for r in

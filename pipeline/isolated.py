@@ -114,7 +114,7 @@ def _answer(name: str, ctx, code: int, result: str) -> dict:
     return got["facts"]
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     import ctypes
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:    # the parent died before the line above: nobody waits for this work
@@ -140,7 +140,7 @@ def _rebuild(cls, args, state) -> BaseException:
 
 
 def main(request_path: str) -> int:
-    _die_with_parent(int(os.environ[PARENT]))
+    die_with_parent(int(os.environ[PARENT]))
     if os.environ.get(PROGRESS_FD):
         console.relay_to(int(os.environ[PROGRESS_FD]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

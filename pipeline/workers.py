@@ -71,11 +71,13 @@ def pool_port(beam_args) -> int | None:
 
 
 class WorkerPool:
-    """Beam's worker pool on loopback; each SDK worker it forks imports our code from the wheel installed
-    into its own folder (as in the worker image), never from this checkout."""
+    """The warm worker pool of pipeline/worker_pool.py on loopback, run from the wheel installed into its own
+    folder (as in the worker image), never from this checkout: `processes` Pythons that imported TensorFlow
+    once, each SDK worker a thread of one of them."""
 
-    def __init__(self, port: int, wheel: str, home: str, start_timeout_s: float = 60.0):
+    def __init__(self, port: int, wheel: str, home: str, processes: int = 2, start_timeout_s: float = 60.0):
         self.port, self.wheel, self.home, self.timeout = port, wheel, os.path.abspath(home), start_timeout_s
+        self.processes = processes
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(self.home, "log", f"worker-pool-{port}.log")
 
@@ -99,8 +101,8 @@ class WorkerPool:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env.update(PATH=venv_bin + os.pathsep + env.get("PATH", ""), PYTHONPATH=site, TF_USE_LEGACY_KERAS="1",
                    TF_CPP_MIN_LOG_LEVEL="2")
-        self.proc = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
-                                      f"--service_port={self.port}"], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.worker_pool", f"--port={self.port}",
+                                      f"--processes={self.processes}"], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                      stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
                                      start_new_session=True)   # its own group: the workers it forks go with it
         deadline = time.monotonic() + self.timeout
@@ -157,7 +159,9 @@ def worker_pool(cfg, beam_args):
         return contextlib.nullcontext()
     from pipeline.packaging import build_wheel
     wheel = flag(beam_args, "extra_package") or build_wheel(os.path.join("build", "wheels"))
-    return WorkerPool(port, wheel, cfg.flink.home)
+    # one warm process per SDK worker a TaskManager asks for at once (--sdk_worker_parallelism), at most a core each
+    processes = min(os.cpu_count() or 1, max(1, int(flag(beam_args, "sdk_worker_parallelism", "1") or 1)))
+    return WorkerPool(port, wheel, cfg.flink.home, processes)
 
 
 def watchdog(beam_args, pool):

@@ -100,7 +100,7 @@ def test_beam_steps_on_flink_match_direct(base, cluster):
         a, b = _files(direct["artifacts"][name]), _files(full["artifacts"][name])
         assert len(a) >= 4 and a == b, name
     assert full["records"] == direct["records"] and full["split_digest"] == direct["split_digest"]
-    assert processes_running("worker_pool_main", "sdk_worker_main") == []    # the run's worker pool and its SDK workers are gone
+    assert processes_running("pipeline.worker_pool", "worker_pool_main", "sdk_worker_main") == []    # the run's worker pool and its SDK workers are gone
 
 
 def test_predict_on_flink_matches_direct(base, cluster, tmp_path):
@@ -127,7 +127,7 @@ def test_predict_on_flink_matches_direct(base, cluster, tmp_path):
         return dict(rows)
     assert classes(tmp_path / "flink") == classes(tmp_path / "direct") and len(classes(tmp_path / "direct")) == 80
     assert "FINISHED" in {state for name, state in _jobs(cluster).items() if name.startswith("tiny-predict-")}
-    assert processes_running("worker_pool_main", "sdk_worker_main") == []
+    assert processes_running("pipeline.worker_pool", "worker_pool_main", "sdk_worker_main") == []
 
 
 def test_cluster_down_fails_fast_with_one_line(base):
@@ -187,8 +187,8 @@ def test_worker_pool_death_is_a_clear_error(base, cluster):
     flink.up(cluster, podman_service.taskmanager_env(load_config(os.path.join(REPO, "pipeline.yaml")).worker))
     proc = _run(folder, root, "--invalidate", "evaluator", wait=False)
     _wait_for_job(cluster, "tiny-evaluator-", proc)
-    (pool,) = [int(p.split("/")[2]) for p in glob.glob("/proc/[0-9]*/cmdline")
-               if b"worker_pool_main" in _read(p)]
+    (pool,) = [int(p.split("/")[2]) for p in glob.glob("/proc/[0-9]*/cmdline")   # the pool, not its warm processes
+               if b"pipeline.worker_pool" in _read(p) and b"--warm" not in _read(p)]
     os.kill(pool, signal.SIGKILL)
     killed = time.monotonic()
     _, err = proc.communicate(timeout=120)
@@ -197,7 +197,7 @@ def test_worker_pool_death_is_a_clear_error(base, cluster):
     assert "worker pool" in last and f"pid {pool}" in last, last
     assert _latest_attempt(root)["components"]["evaluator"]["status"] == "failed"
     time.sleep(1)
-    assert processes_running("worker_pool_main", "sdk_worker_main") == []
+    assert processes_running("pipeline.worker_pool", "worker_pool_main", "sdk_worker_main") == []
 
 
 def _read(path) -> bytes:

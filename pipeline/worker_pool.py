@@ -1,0 +1,135 @@
+"""Beam's EXTERNAL worker pool, kept warm: the pool answers on loopback and hands each SDK worker that a
+Flink TaskManager asks for to one of N worker processes, each of which imported TensorFlow, TFT, TFMA and
+the steps' modules once when the pool started and runs its workers as threads (Beam's `use_process=False`).
+
+Why: Beam's `python -m apache_beam.runners.worker.worker_pool_main` forks a fresh Python for every worker
+(`use_process=True`), and Flink asks for one per stage: 17 fresh Pythons per run, each importing TensorFlow
+again (docs/flink.md "Warm workers"). Threads of one process share its GIL, hence N processes: a step with
+--sdk_worker_parallelism=2 gets two workers in two processes, each with a core. It also binds 127.0.0.1
+(Beam's pool binds [::], every interface).
+
+    python -m pipeline.worker_pool --port 50000 --processes 2     # pipeline/workers.py starts it per run
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from apache_beam.portability.api import beam_fn_api_pb2, beam_fn_api_pb2_grpc
+
+log = logging.getLogger("worker-pool")
+# What the steps' workers import (their closures pull in the rest): once per worker process, not per stage.
+PRELOAD = ("tensorflow", "apache_beam", "tensorflow_transform", "tensorflow_transform.beam",
+           "tensorflow_model_analysis", "components.ingest.transforms", "components.statistics.transforms",
+           "components.transform.preprocessing", "components.evaluator.metrics", "contract.records")
+
+
+def _server(port: int, servicer):
+    import grpc
+    from apache_beam.utils import thread_pool_executor
+    server = grpc.server(thread_pool_executor.shared_unbounded_instance(),
+                         options=[("grpc.http2.max_pings_without_data", 0), ("grpc.http2.max_ping_strikes", 0)])
+    beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(servicer, server)
+    bound = server.add_insecure_port(f"127.0.0.1:{port}")   # loopback only
+    server.start()
+    return server, bound
+
+
+def serve_warm(port: int) -> None:
+    """One warm worker process: import what the workers need, then run each as a thread of this process."""
+    from pipeline.isolated import die_with_parent
+    die_with_parent(os.getppid())   # a pool killed with SIGKILL takes its workers with it
+    for name in PRELOAD:
+        importlib.import_module(name)
+    from apache_beam.runners.worker.worker_pool_main import BeamFnExternalWorkerPoolServicer
+    servicer = BeamFnExternalWorkerPoolServicer(use_process=False, state_cache_size=0, data_buffer_time_limit_ms=-1)
+    server, bound = _server(port, servicer)
+    print(f"READY {bound}", flush=True)
+    os.dup2(2, 1)   # the pool reads one line from our stdout: what follows must not fill that pipe
+    server.wait_for_termination()
+
+
+class Dispatcher(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer):
+    """The pool's own service: each StartWorker goes to the warm process with the fewest workers alive. It
+    answers at once; a StartWorker that arrives while the processes still import waits for them, so their
+    imports overlap the driver's work up to its first Beam job."""
+
+    def __init__(self, children: list, timeout_s: float = 300.0):
+        self.children, self.timeout = children, timeout_s
+        self.ready, self.error = threading.Event(), None
+        self.stubs: list = []
+        self.load = [0] * len(children)
+        self.owner: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.started = 0
+        threading.Thread(target=self._connect, name="warm-processes", daemon=True).start()
+
+    def _connect(self) -> None:
+        import grpc
+        ports = []
+        for child in self.children:   # each prints READY <port> once its imports are done
+            line = child.stdout.readline()
+            if not line.startswith("READY "):
+                self.error = f"warm worker process {child.pid} exited before it was ready (code {child.wait()})"
+                break
+            ports.append(int(line.split()[1]))
+        self.stubs = [beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolStub(grpc.insecure_channel(f"127.0.0.1:{p}"))
+                      for p in ports]
+        log.info("warm worker processes ready: pids %s on ports %s", [c.pid for c in self.children], ports)
+        self.ready.set()
+
+    def StartWorker(self, request, context):
+        if not self.ready.wait(self.timeout) or self.error:
+            return beam_fn_api_pb2.StartWorkerResponse(error=self.error or "the warm worker processes did not "
+                                                       f"get ready within {self.timeout:.0f} s")
+        with self.lock:
+            chosen = min(range(len(self.stubs)), key=lambda i: self.load[i])
+            self.load[chosen] += 1
+            self.owner[request.worker_id] = chosen
+            self.started += 1
+        log.info("worker %s -> warm process %d (%d started so far)", request.worker_id, chosen, self.started)
+        return self.stubs[chosen].StartWorker(request)
+
+    def StopWorker(self, request, context):
+        with self.lock:
+            chosen = self.owner.pop(request.worker_id, None)
+            if chosen is not None:
+                self.load[chosen] -= 1
+        return beam_fn_api_pb2.StopWorkerResponse() if chosen is None else self.stubs[chosen].StopWorker(request)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.worker_pool", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True, help="the pool's loopback port (--environment_config)")
+    parser.add_argument("--processes", type=int, default=2, help="warm worker processes")
+    parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)  # internal: be one warm process
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.warm:
+        serve_warm(args.port)
+        return 0
+    children = [subprocess.Popen([sys.executable, "-m", "pipeline.worker_pool", "--port", "0", "--warm"],
+                                 stdout=subprocess.PIPE, text=True) for _ in range(args.processes)]
+    try:
+        server, bound = _server(args.port, Dispatcher(children))
+        log.info("worker pool on 127.0.0.1:%d; %d warm processes importing (pids %s)", bound, len(children),
+                 [c.pid for c in children])
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while all(c.poll() is None for c in children):
+            time.sleep(1.0)
+        raise SystemExit(f"a warm worker process exited (codes {[c.poll() for c in children]})")
+    finally:
+        for child in children:
+            if child.poll() is None:
+                os.kill(child.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
