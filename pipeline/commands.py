@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from pipeline.config import ConfigError, load_config
 
@@ -139,6 +140,8 @@ def cmd_gcs(args) -> int:
         store = gcs.status(args.home)
         if args.action == "env" and store:
             print(gcs.shell_env(store))
+        elif args.action == "env":
+            print(f"error: no local object store runs from {args.home}: start it with `make gcs-up`", file=sys.stderr)
         elif args.action == "status":
             print(f"up: {store.endpoint} (pids {store.server_pid}, {store.front_pid})" if store else "not running")
         return 0 if store else 1
