@@ -3,8 +3,8 @@ Flink TaskManager asks for to one of N worker processes, each of which imported 
 the steps' modules once when the pool started and runs its workers as threads (Beam's `use_process=False`).
 
 Why: Beam's `python -m apache_beam.runners.worker.worker_pool_main` forks a fresh Python for every worker
-(`use_process=True`), and Flink asks for one per stage: 17 fresh Pythons per run, each importing TensorFlow
-again (docs/flink.md "Warm workers"). Threads of one process share its GIL, hence N processes: a step with
+(`use_process=True`), and Flink asks for one per stage: 16 fresh Pythons in the 70k run, each importing
+TensorFlow again (docs/flink.md "Warm workers": 314 s -> 221-228 s of that run on Flink). Threads of one process share its GIL, hence N processes: a step with
 --sdk_worker_parallelism=2 gets two workers in two processes, each with a core. It also binds 127.0.0.1
 (Beam's pool binds [::], every interface).
 

@@ -19,22 +19,23 @@ def serving_dir(ctx) -> str:
     return ctx.params.serving_dir or fs.join(ctx.params.root, "serving", ctx.params.dataset)
 
 
-def _versions(root: str) -> list[str]:
-    return [d for d in fs.listdir(root) if d.isdigit()] if fs.exists(root) else []
+def next_version(names: list[str]) -> int:
+    """A version number above every pushed one (names: the serving folder's entries) and not below now."""
+    return max([int(time.time())] + [int(v) + 1 for v in names if v.isdigit()])
 
 
-def next_version(root: str) -> int:
-    return max([int(time.time())] + [int(v) + 1 for v in _versions(root)])
-
-
-def _sweep(root: str) -> None:
+def _sweep(root: str) -> list[str]:
     """Remove what a killed push left: a local .tmp- folder, or on an object store a version folder without
-    saved_model.pb (copied last, so its absence means the copy never finished)."""
+    saved_model.pb (copied last, so its absence means the copy never finished). Return what is left."""
+    kept = []
     for name in fs.listdir(root):
         if name.startswith(".tmp-") or (fs.is_remote(root) and name.isdigit()
                                          and not fs.exists(fs.join(root, name, LAST))):
             log.warning("removing %s, left by a push that did not finish", fs.join(root, name))
             fs.rmtree(fs.join(root, name))
+        else:
+            kept.append(name)
+    return kept
 
 
 def push(model_dir: str, root: str, midway=lambda: None) -> tuple[int, str]:
@@ -45,8 +46,7 @@ def push(model_dir: str, root: str, midway=lambda: None) -> tuple[int, str]:
     server finds a loadable version only once every file is in place (and a killed push is removed by the
     next one). midway() is called halfway (a fault point for tests)."""
     fs.makedirs(root)
-    _sweep(root)
-    version = next_version(root)
+    version = next_version(_sweep(root))   # one listing serves both
     final = fs.join(root, str(version))
     if fs.exists(final):
         raise FileExistsError(f"{final}: version already exists; the pusher never overwrites a pushed model")
