@@ -9,6 +9,7 @@ resolvers all go through the store), and the next run on that root removes it (r
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import uuid
@@ -35,19 +36,32 @@ def discard(path: str) -> None:
     fs.rmtree(path)
 
 
-def write_text(path: str, text: str) -> None:
-    """Write a file atomically (temp name, then rename over): a reader sees the old file or the new one."""
+def write_text(path: str, text: str, in_place_if_full: bool = False) -> None:
+    """Write a file atomically (temp name, then rename over): a reader sees the old file or the new one.
+
+    in_place_if_full: when the disk is full, overwrite the file where it is instead (its old blocks are
+    reused). For the last word of a failed run, which matters more than atomicity: a full disk is a
+    common reason to fail, and then the temp copy has no room.
+    """
     folder = os.path.dirname(path)
     if folder:
         fs.makedirs(folder)
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    with fs.open_file(tmp, "w") as f:
-        f.write(text)
-    fs.rename(tmp, path, overwrite=True)
+    try:
+        with fs.open_file(tmp, "w") as f:
+            f.write(text)
+        fs.rename(tmp, path, overwrite=True)
+    except OSError as e:
+        if fs.exists(tmp):
+            fs.remove(tmp)     # a partial temp file must not hold the space a retry needs
+        if not (in_place_if_full and e.errno == errno.ENOSPC and not fs.is_remote(path)):
+            raise
+        with open(path, "w") as f:
+            f.write(text)
 
 
-def write_json(path: str, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str))
+def write_json(path: str, obj, in_place_if_full: bool = False) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str), in_place_if_full)
 
 
 def read_json(path: str):

@@ -61,6 +61,10 @@ def rmtree(path: str) -> None:
     _g().rmtree(path) if is_remote(path) else shutil.rmtree(path)
 
 
+def remove(path: str) -> None:
+    _g().remove(path) if is_remote(path) else os.remove(path)
+
+
 def open_file(path: str, mode: str = "r"):
     return _g().GFile(path, mode) if is_remote(path) else open(path, mode)
 

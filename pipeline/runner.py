@@ -74,8 +74,8 @@ class _Run:
         # done under this lock; executors run outside it.
         self.lock = threading.RLock()
 
-    def save(self):
-        af.write_json(self.summary_path, self.summary)
+    def save(self, last: bool = False):
+        af.write_json(self.summary_path, self.summary, in_place_if_full=last)
 
     def step(self, spec) -> None:
         with self.lock:
@@ -234,7 +234,8 @@ def _run_steps(cfg, store, run) -> dict:
     except BaseException as e:
         status = "stopped" if isinstance(e, StopPipeline) else "failed"
         run.summary.update(status=status, error=f"{type(e).__name__}: {e}")
-        run.save()
+        af.discard(fs.join(run.run_dir, ".staging"))   # first free what the steps held: the disk may be full
+        run.save(last=True)
         store.finish_run(run.run_id, status, run.summary["error"])
         raise
     finally:

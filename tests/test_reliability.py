@@ -1,5 +1,6 @@
 """Faults and bad input: a killed trainer resumes, artifacts verify, serving rejects bad records,
 and operational errors are clear (pytest -m e2e)."""
+import errno
 import glob
 import json
 import os
@@ -10,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from pipeline import artifacts as af
 from tests.conftest import error_line
 from tests.test_e2e import REPO
 from tests.test_runner import _cli
@@ -151,3 +153,30 @@ def test_disk_full_is_a_clear_error_and_publishes_nothing(module_dataset, tmp_pa
         assert not (root / "runs" / "latest").exists()
     finally:
         subprocess.run(["umount", str(root)])
+
+
+def test_last_word_of_a_run_fits_on_a_full_disk(tmp_path):
+    """On a full disk the atomic write fails and leaves no temp file; the failed run's last summary is
+    written in place over the old one (a 64 KB tmpfs filled to the last byte; needs root, as CI has)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]).returncode:
+        if os.environ.get("CI"):
+            pytest.fail("CI runs as root and must be able to mount a small tmpfs")
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        summary = str(disk / "summary.json")
+        af.write_json(summary, {"status": "running", "pad": "x" * 1000})
+        with pytest.raises(OSError):
+            with open(disk / "filler", "wb") as f:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+        with pytest.raises(OSError) as full:
+            af.write_json(summary, {"status": "failed"})
+        assert full.value.errno == errno.ENOSPC
+        assert sorted(os.listdir(disk)) == ["filler", "summary.json"]      # no temp file holds space
+        af.write_json(summary, {"status": "failed", "error": "OSError: No space left on device"}, in_place_if_full=True)
+        assert json.load(open(summary))["status"] == "failed"
+    finally:
+        subprocess.run(["umount", str(disk)])
