@@ -89,7 +89,8 @@ def rename(src: str, dst: str, overwrite: bool = False, last: tuple[str, ...] = 
             midway()
         g.makedirs(os.path.dirname(join(dst, rel)))
         g.rename(join(src, rel), join(dst, rel), overwrite=overwrite)
-    g.rmtree(src)
+    if g.exists(src):   # a folder written by Beam's GcsIO has no "folder/" object: once emptied, it is gone
+        g.rmtree(src)
 
 
 def copy(src: str, dst: str) -> None:
