@@ -124,11 +124,22 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             conn.close()
         kept = {k: v for k, v in resp.getheaders() if k.lower() not in HOP}
+        data, kept = self._as_seen_by_client(data, kept)
         if self.command == "HEAD":
             kept["Content-Length"] = resp.getheader("Content-Length", "0")
         if resp.status >= 500:
             log.warning("%s %s: %d %s", self.command, path, resp.status, data[:200])
         self._reply(resp.status, kept, data, reason=resp.reason)
+
+    def _as_seen_by_client(self, data: bytes, headers: dict) -> tuple[bytes, dict]:
+        """Links the server returns (an object's mediaLink, an upload's Location) name the server's own
+        address, which only the front can reach when the server sits on a pod's loopback: point them at
+        the address the client used for the front."""
+        own = f"http://{self.server.upstream[0]}:{self.server.upstream[1]}".encode()
+        seen = (f"https://{self.tunnel_host}" if self.tunnel_host else f"http://{self.headers.get('Host', '')}").encode()
+        if own in data:
+            data = data.replace(own, seen)
+        return data, {k: v.replace(own.decode(), seen.decode()) for k, v in headers.items()}
 
     def _reply(self, status: int, headers: dict, data: bytes, reason: str | None = None):
         self.send_response(status, reason)
@@ -154,15 +165,15 @@ class Tunnel(Handler):
         self.send_error(400, "CONNECT inside a tunnel")
 
 
-def serve(port: int, upstream: str, cert: str | None, key: str | None) -> None:
+def serve(port: int, upstream: str, cert: str | None, key: str | None, bind: str = "127.0.0.1") -> None:
     tls = None
     if cert:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(cert, key)
     host, _, up_port = upstream.rpartition(":")
-    front = Front(("127.0.0.1", port), (host, int(up_port)), tls)   # loopback only
+    front = Front((bind, port), (host, int(up_port)), tls)
     front.socket.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    log.info("front on 127.0.0.1:%d for %s (TLS for %s)", port, upstream, ", ".join(TLS_HOSTS) if tls else "none")
+    log.info("front on %s:%d for %s (TLS for %s)", bind, port, upstream, ", ".join(TLS_HOSTS) if tls else "none")
     front.serve_forever()
 
 
@@ -172,11 +183,13 @@ def main(argv=None) -> int:
     parser.add_argument("--upstream", required=True, help="HOST:PORT of the GCS-compatible server (http)")
     parser.add_argument("--cert", help="PEM certificate for the TLS hosts (signed by the throwaway CA)")
     parser.add_argument("--key", help="its private key")
+    parser.add_argument("--bind", default="127.0.0.1",
+                        help="the address to listen on: loopback here; 0.0.0.0 inside a pod (its own network)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
-    serve(args.port, args.upstream, args.cert, args.key)
+    serve(args.port, args.upstream, args.cert, args.key, args.bind)
     return 0
 
 
