@@ -11,14 +11,14 @@ PROFILE    ?=
 
 .PHONY: pipeline test test-unit test-e2e test-faults test-flink bench bench-flink report venv lock clean fashion-data wheel worker-image \
 	flink-fetch flink-up flink-down flink-status flink-lock lint worker-up worker-down test-container bench-scale \
-	test-gcs gcs-fetch gcs-up gcs-down gcs-status bench-gcs
+	test-gcs gcs-fetch gcs-up gcs-down gcs-status bench-gcs test-cluster cluster-images cluster-up cluster-down cluster-status bench-pods
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
 
 # The Flink tests (make test-flink) run in .ci/run after these, on the cluster it starts.
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not flink and not container and not gcs" $(ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not flink and not container and not gcs and not cluster" $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -56,6 +56,24 @@ gcs-down: $(STAMP)
 
 gcs-status: $(STAMP)
 	@$(PY) -m pipeline gcs status
+
+# Flink in pods from k8s/flink.yaml and its object store (k8s/objstore.yaml) with podman kube play
+# (docs/cluster.md): the images are built here (debootstrap base, Debian's JRE, the pinned Flink).
+cluster-images: $(STAMP) flink-fetch gcs-fetch
+	@$(PY) -m pipeline cluster images
+
+cluster-up: cluster-images
+	@$(PY) -m pipeline cluster up
+
+cluster-down: $(STAMP)
+	@$(PY) -m pipeline cluster down
+
+cluster-status: $(STAMP)
+	@$(PY) -m pipeline cluster status
+
+# The pod cluster's tests: they bring it up and take down what they started.
+test-cluster: cluster-images
+	$(PY) -m pytest -q -p no:cacheprovider -m cluster $(ARGS)
 
 # A local Flink 1.19.3 session cluster and Beam's Flink job server (docs/flink.md): fetched once into
 # build/flink/ (pinned by sha256), started and stopped by PID. `make pipeline RUNNER=flink` runs on it.
@@ -114,6 +132,10 @@ bench-gcs: $(STAMP) fashion-data gcs-fetch
 # Only the scaling curve (7k, 70k, 700k images; about 15 minutes): bench/scale.py.
 bench-scale: $(STAMP) fashion-data
 	$(PY) bench/scale.py
+
+# Fashion-MNIST on the Flink cluster in pods (gs:// root) against the in-process runner (docs/cluster.md).
+bench-pods: $(STAMP) fashion-data cluster-images
+	$(PY) bench/pods.py
 
 # Fashion-MNIST on the local Flink cluster against the in-process runner (starts and stops it if not up).
 bench-flink: $(STAMP) fashion-data flink-fetch

@@ -8,6 +8,7 @@
     python -m pipeline flink up | down | status | fetch             # the local Flink cluster (docs/flink.md)
     python -m pipeline worker build | inputs | up | down | status   # the worker image, podman (docs/container.md)
     python -m pipeline gcs up | down | status | env | fetch        # a local gs:// object store (docs/storage.md)
+    python -m pipeline cluster images | up | down | status | env   # Flink in pods, k8s/*.yaml (docs/cluster.md)
     python -m pipeline compare RUN_A RUN_B [--output page.html]   # one HTML page; <root>/index.html lists runs
     python -m pipeline predict --model latest --input DIR_OR_FILE --output DIR [--runner flink]
 """
@@ -67,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     gcs.add_argument("action", choices=("up", "down", "status", "env", "fetch"))
     gcs.add_argument("--home", default="build/gcs", help="its binary, credentials, logs and state")
     gcs.add_argument("--bucket", action="append", default=["pipeline"], help="buckets to create at `up`")
+    cluster = sub.add_parser("cluster", help="the Flink cluster in pods of k8s/*.yaml (podman kube play)")
+    cluster.add_argument("action", choices=("images", "up", "down", "status", "env"))
     predict = sub.add_parser("predict", help="predictions for many images on a Beam runner (RunInference)")
     predict.add_argument("--model", required=True, help="a pushed version, 'latest', a run id, or a SavedModel folder")
     predict.add_argument("--input", required=True, help="an IDX images file, an image folder, or raw TFRecords")
@@ -78,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a")
     compare.add_argument("run_b")
     compare.add_argument("--output", help="the HTML page (default: <root>/compare/A_vs_B.html)")
-    for p in (report, runs, show, lineage, graph, verify, exp, flink, worker, predict, compare):
+    for p in (report, runs, show, lineage, graph, verify, exp, flink, worker, cluster, predict, compare):
         p.add_argument("--config", default=DEFAULT_CONFIG)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     return parser
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     from components.validator.expectations import ExpectationsError
     from data.acquire import DataError
     from data.idx import IdxError
+    from ops.cluster import ClusterUpError
     from ops.gcs import StoreError
     from pipeline.flink import ClusterError
     from pipeline.flink_dist import FetchError
@@ -172,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands.cmd_worker(args)
         if args.command == "gcs":
             return commands.cmd_gcs(args)
+        if args.command == "cluster":
+            return commands.cmd_cluster(args)
         if args.command in ("predict", "compare"):   # TensorFlow's own messages go to a log file here too
             from pipeline import console
             LOG["path"] = os.path.join("build", "logs", f"{args.command}-{time.strftime('%Y%m%d-%H%M%S')}.log")
@@ -181,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         return commands.cmd_store(args)
     except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError, StoreVersionError,
-            PredictError, StoreError) as e:
+            PredictError, StoreError, ClusterUpError) as e:
         print(f"error: {e}", file=sys.stderr)
         _name_log()
         return 2

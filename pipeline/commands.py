@@ -148,6 +148,28 @@ def cmd_gcs(args) -> int:
     return 0
 
 
+def cmd_cluster(args) -> int:
+    """Flink in pods with its object store (ops/cluster.py, k8s/*.yaml)."""
+    from ops import cluster
+    cfg = load(args)
+    if args.action == "images":
+        print("built " + ", ".join(cluster.images(cfg)))
+    elif args.action == "up":
+        o = cluster.up(cfg)
+        print(f"pod cluster is up: Flink at http://127.0.0.1:{cluster.REST_PORT} ({o.get('taskmanagers')} TaskManagers), "
+              f"bucket gs://{cluster.BUCKET}; run with: eval \"$(python -m pipeline cluster env)\"; make pipeline "
+              f"RUNNER=flink-pods ARGS='--set pipeline.root=gs://{cluster.BUCKET}/root'; stop with `make cluster-down`")
+    elif args.action == "down":
+        removed = cluster.down(cfg)
+        print(f"removed {', '.join(removed)}" if removed else "nothing recorded was running")
+    elif args.action == "env":
+        print("\n".join(f"export {k}={v}" for k, v in cluster.env().items()))
+    else:
+        print(cluster.status(cfg))
+        return 0 if cluster.status_overview(cfg) else 1
+    return 0
+
+
 def cmd_worker(args) -> int:
     from pipeline import podman_service, worker_image
     section = load(args).worker

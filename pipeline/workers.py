@@ -62,9 +62,14 @@ def preflight(beam_args, timeout: float = 5.0) -> None:
                                f"or point --job_endpoint at yours") from None
 
 
-def pool_port(beam_args) -> int | None:
-    """The loopback port of an EXTERNAL environment this machine must serve, else None."""
+def pool_port(beam_args, local_rest_port: int | None = None) -> int | None:
+    """The loopback port of an EXTERNAL environment this machine must serve, else None. A Flink master
+    other than this machine's own cluster (flink.rest_port) runs its TaskManagers elsewhere: their
+    `localhost` is their pod's, where the pool is a sidecar (k8s/flink.yaml)."""
     if flag(beam_args, "environment_type", "").upper() != "EXTERNAL":
+        return None
+    master = flag(beam_args, "flink_master")
+    if master and local_rest_port and not master.startswith("[") and _hostport(master)[1] != local_rest_port:
         return None
     host, port = _hostport(flag(beam_args, "environment_config", ""))
     return port if host in LOOPBACK else None
@@ -154,7 +159,7 @@ def root_for_workers(cfg, beam_args):
 
 
 def worker_pool(cfg, beam_args):
-    port = pool_port(beam_args)
+    port = pool_port(beam_args, cfg.flink.rest_port)
     if port is None:
         return contextlib.nullcontext()
     from pipeline.packaging import build_wheel
