@@ -158,7 +158,8 @@ def cmd_cluster(args) -> int:
         o = cluster.up(cfg)
         print(f"pod cluster is up: Flink at http://127.0.0.1:{cluster.REST_PORT} ({o.get('taskmanagers')} TaskManagers), "
               f"bucket gs://{cluster.BUCKET}; run with: eval \"$(python -m pipeline cluster env)\"; make pipeline "
-              f"RUNNER=flink-pods ARGS='--set pipeline.root=gs://{cluster.BUCKET}/root'; stop with `make cluster-down`")
+              f"RUNNER=flink-pods ARGS='--set pipeline.root=gs://{cluster.BUCKET}/root --set pipeline.metadata=build/pods.sqlite'"
+              "; stop with `make cluster-down`")
     elif args.action == "down":
         removed = cluster.down(cfg)
         print(f"removed {', '.join(removed)}" if removed else "nothing recorded was running")
