@@ -40,6 +40,23 @@ def join(*parts: str) -> str:
     return "/".join([parts[0].rstrip("/")] + [p.strip("/") for p in parts[1:]])
 
 
+def check_bucket(path: str, timeout_s: float = 20.0) -> str | None:
+    """For a gs:// path, why its bucket cannot be used (None if it can, or if we may not ask): TensorFlow
+    retries a missing bucket for minutes (seen: a run hung 15 min on makedirs), this answers in seconds."""
+    if not path.startswith("gs://"):
+        return None
+    from google.api_core import exceptions
+    from google.cloud import storage
+    name = path[5:].split("/", 1)[0]
+    try:
+        found = storage.Client().lookup_bucket(name, timeout=timeout_s, retry=None)
+    except exceptions.Forbidden:
+        return None      # a key with object rights only: the bucket may well be there
+    except Exception as e:  # noqa: BLE001  (no credentials, no network: say which, in one line)
+        return f"could not reach bucket {name}: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    return None if found is not None else f"bucket {name} does not exist"
+
+
 def exists(path: str) -> bool:
     return _g().exists(path) if is_remote(path) else os.path.exists(path)
 

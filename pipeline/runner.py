@@ -202,6 +202,10 @@ def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache:
                  invalidate: tuple = ()) -> dict:
     """Run every component in order; return the summary that is also written to summary.json."""
     preflight(beam_args)   # a missing cluster fails now, in seconds, not in the first Beam step
+    why = fs.check_bucket(cfg.pipeline.root)
+    if why:
+        from pipeline.sections import ConfigError
+        raise ConfigError(f"pipeline.root {cfg.pipeline.root}: {why}")
     cfg = root_for_workers(cfg, beam_args)
     podman_service.preflight(cfg, beam_args)
     store = MetadataStore(metadata_path(cfg))

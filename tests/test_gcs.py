@@ -223,3 +223,10 @@ def test_dataflow_submission_of_each_beam_step_up_to_the_service(runs):
         assert any(n.endswith(".whl") and "mnist_lstm_pipeline" in n for n in staged)   # our code, as a wheel
         names = {t.unique_name for t in _staged_pipeline(store, job).components.transforms.values()}
         assert any(transform in n for n in names), sorted(names)[:20]
+
+
+def test_a_missing_bucket_is_one_line_in_seconds(gcs_store, module_dataset):
+    folder, tmp = module_dataset
+    proc = cli(gcs_store, folder, tmp, root="gs://no-such-bucket/root")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error: pipeline.root gs://no-such-bucket/root: bucket no-such-bucket does not exist" in proc.stderr
