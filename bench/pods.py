@@ -80,7 +80,8 @@ def main():
     started = not cluster.status_overview(cfg)
     if started:
         cluster.up(cfg)
-    env = dict(os.environ, **podman_env(cfg.worker), **cluster.env())
+    env = {**os.environ, **podman_env(cfg.worker), **cluster.env()}
+    os.environ.update(cluster.env())   # this process reads the pods' summaries from the bucket too
     tmp = tempfile.mkdtemp(prefix="bench_pods_", dir=os.path.join(REPO, "build"))
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
     ticks = cpu_ticks()
