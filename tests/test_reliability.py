@@ -131,15 +131,20 @@ def test_cli_rejects_bad_set_and_unknown_run(tmp_path):
     assert unknown.returncode == 2 and "run 'nope': no such run" in unknown.stderr
 
 
-def test_disk_full_is_a_clear_error_and_publishes_nothing(module_dataset, tmp_path):
-    """A real full disk: the pipeline root on a 3 MB tmpfs (needs root, as CI has)."""
-    folder, _ = module_dataset
-    root = tmp_path / "small"
-    root.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(root)]).returncode:
+def _small_tmpfs(path, size: str):
+    """A tmpfs of `size` mounted on path (a real full disk; needs root, as CI has); unmount it after."""
+    path.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]).returncode:
         if os.environ.get("CI"):
             pytest.fail("CI runs as root and must be able to mount a small tmpfs")
         pytest.skip("mounting a small tmpfs needs root")
+    return path
+
+
+def test_disk_full_is_a_clear_error_and_publishes_nothing(module_dataset, tmp_path):
+    """A real full disk: the pipeline root on a 3 MB tmpfs (needs root, as CI has)."""
+    folder, _ = module_dataset
+    root = _small_tmpfs(tmp_path / "small", "3m")
     try:
         proc = _cli(folder, str(root))
         assert proc.returncode != 0
@@ -158,12 +163,7 @@ def test_disk_full_is_a_clear_error_and_publishes_nothing(module_dataset, tmp_pa
 def test_last_word_of_a_run_fits_on_a_full_disk(tmp_path):
     """On a full disk the atomic write fails and leaves no temp file; the failed run's last summary is
     written in place over the old one (a 64 KB tmpfs filled to the last byte; needs root, as CI has)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]).returncode:
-        if os.environ.get("CI"):
-            pytest.fail("CI runs as root and must be able to mount a small tmpfs")
-        pytest.skip("mounting a small tmpfs needs root")
+    disk = _small_tmpfs(tmp_path / "disk", "64k")
     try:
         summary = str(disk / "summary.json")
         af.write_json(summary, {"status": "running", "pad": "x" * 1000})
