@@ -32,7 +32,7 @@ def test_console_lines_and_the_log_file(tiny_dataset, tmp_path):
     log = open(os.path.join(os.path.dirname(root), log_line[5:]) if not os.path.isabs(log_line[5:])
                else log_line[5:]).read()
     assert "INFO apache_beam" in log and "INFO pipeline.runner: === report" in log      # library and our records
-    # Keras wrote its own lines here too ("ms/step", or "s/step" when a step takes over a second)
+    # Keras wrote its own progress lines here too (milliseconds or seconds per step, as fast as the machine)
     assert re.search(r"\d+m?s/step", log)
     assert len(lines) < 40
 
