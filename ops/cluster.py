@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,6 +19,7 @@ import urllib.request
 import yaml
 
 from ops import gcs
+from pipeline.flink import port_open
 
 log = logging.getLogger(__name__)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -170,7 +170,7 @@ def _wait_ready(cfg, timeout_s: float) -> dict:
         try:
             o = rest("overview")
             last = f"{o['taskmanagers']} TaskManager(s)"
-            if o["taskmanagers"] >= TASKMANAGERS and _port_open(JOB_PORT):
+            if o["taskmanagers"] >= TASKMANAGERS and port_open(JOB_PORT):
                 gcs.create_bucket(store(), BUCKET)
                 return o
         except (OSError, ValueError, gcs.StoreError) as e:
@@ -200,12 +200,6 @@ def down(cfg) -> list[str]:
 def rest(path: str, timeout: float = 3.0) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{REST_PORT}/{path}", timeout=timeout) as r:
         return json.load(r)
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1.0)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def status_overview(cfg) -> dict | None:
