@@ -138,6 +138,14 @@ def _taskmanager_running(cluster, cfg, jid: str) -> str:
     raise AssertionError(f"no TaskManager pod has the address of {hosts}")
 
 
+def _failovers(cluster, jid: str) -> str:
+    """What Flink recorded of the job's failures, for the message of a failed assertion."""
+    entries = cluster.rest(f"jobs/{jid}/exceptions")["exceptionHistory"]["entries"]
+    return "\nFlink's exception history:\n" + "\n".join(
+        f"{e['timestamp']} {e.get('taskName')} {e.get('location')}: {e['exceptionName']}: "
+        + e['stacktrace'].splitlines()[0][:300] for e in entries)
+
+
 def test_a_killed_taskmanager_pod_is_survived(pods, first, module_dataset):
     cluster, cfg = pods
     folder, tmp = module_dataset
@@ -147,7 +155,7 @@ def test_a_killed_taskmanager_pod_is_survived(pods, first, module_dataset):
     victim = _taskmanager_running(cluster, cfg, jid)
     subprocess.run(["podman", "kill", victim], check=True, capture_output=True, env=_podman_env(cfg))
     out, _ = run.communicate(timeout=900)
-    assert run.returncode == 0, out[-3000:]
+    assert run.returncode == 0, out[-3000:] + _failovers(cluster, jid)
     run_id = re.search(r"^run (\S+): succeeded", out, re.M).group(1)
     job = cluster.rest(f"jobs/{jid}")
     assert job["state"] == "FINISHED" and job["name"] == f"tiny-transform-{run_id}"

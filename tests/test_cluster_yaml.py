@@ -1,6 +1,7 @@
 """The pod cluster's YAML, read without podman (runs in make test): what it publishes, who it runs as, and
 that it agrees with ops/cluster.py, the flink-pods profile and Flink's own Java options."""
 import os
+import zipfile
 
 import pytest
 import yaml
@@ -63,6 +64,19 @@ def test_flinks_java_options_are_the_distributions():
         pytest.skip("the Flink distribution is fetched by make flink-fetch")
     conf = yaml.safe_load([d for d in _docs() if d["kind"] == "ConfigMap"][0]["data"]["config.yaml"])
     assert conf["env.java.opts.all"] == yaml.safe_load(open(shipped))["env"]["java"]["opts"]["all"]
+
+
+def test_every_flink_key_is_one_flink_knows():
+    """Flink ignores a key it does not know without a word: a misspelt restart strategy would mean none."""
+    jar = os.path.join(REPO, "build", "flink", "flink-1.19.3", "lib", "flink-dist-1.19.3.jar")
+    if not os.path.exists(jar):
+        pytest.skip("the Flink distribution is fetched by make flink-fetch")
+    with zipfile.ZipFile(jar) as z:
+        known = b"".join(z.read(n) for n in z.namelist()
+                         if n.startswith("org/apache/flink/configuration/") and n.endswith("Options.class"))
+    conf = yaml.safe_load([d for d in _docs() if d["kind"] == "ConfigMap"][0]["data"]["config.yaml"])
+    assert b"restart-strategy.type" in known and b"restart-strategy.tpye" not in known
+    assert [k for k in conf if k.encode() not in known] == []
 
 
 def test_the_runner_starts_a_worker_pool_only_for_its_own_flink():
