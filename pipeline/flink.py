@@ -20,8 +20,7 @@ from pipeline import flink_dist
 log = logging.getLogger(__name__)
 # name -> (what its command line must contain: a recorded PID is ours only if it still runs this)
 PROCESSES = {"jobmanager": "StandaloneSessionClusterEntrypoint", "taskmanager": "TaskManagerRunner",
-             "jobserver": "FlinkJobServerDriver"}
-JOB_SERVER_MAIN = "org.apache.beam.runners.flink.FlinkJobServerDriver"
+             "jobserver": flink_dist.LOOPBACK_MAIN}
 
 
 class ClusterError(RuntimeError):
@@ -119,8 +118,10 @@ def _commands(section, flink_home: str, job_server_lib: str) -> dict[str, list[s
     p = _paths(section)
     return {"jobmanager": [os.path.join(flink_home, "bin", "jobmanager.sh"), "start-foreground"],
             "taskmanager": [os.path.join(flink_home, "bin", "taskmanager.sh"), "start-foreground"],
-            "jobserver": ["java", "-Xmx512m", "-cp", os.path.join(job_server_lib, "lib", "*"), JOB_SERVER_MAIN,
-                          f"--flink-master=localhost:{section.rest_port}", f"--job-port={section.job_port}",
+            "jobserver": ["java", "-Xmx512m", "-cp", flink_dist.loopback_jar(section.home, job_server_lib)
+                          + os.pathsep + os.path.join(job_server_lib, "lib", "*"), flink_dist.LOOPBACK_MAIN,
+                          f"--flink-master=localhost:{section.rest_port}", "--job-host=127.0.0.1",
+                          f"--job-port={section.job_port}",
                           f"--artifact-port={section.artifact_port}", "--expansion-port=-1",
                           f"--artifacts-dir={p['artifacts']}", f"--flink-conf-dir={p['conf']}"]}
 

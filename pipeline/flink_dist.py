@@ -24,6 +24,8 @@ BEAM_JOB_SERVER = "2.70.0"        # flink/pom.xml: the runner's version (its job
 DIST_REQUIREMENTS = os.path.join(ROOT, "flink", "flink-dist.txt")
 JOB_SERVER_POM = os.path.join(ROOT, "flink", "pom.xml")
 JOB_SERVER_LOCK = os.path.join(ROOT, "flink", "jobserver.sha256")
+LOOPBACK_SOURCE = os.path.join(ROOT, "flink", "LoopbackJobServer.java")   # binds --job-host only
+LOOPBACK_MAIN = "LoopbackJobServer"
 DONE = ".complete"                # written last: a folder without it is a half-finished fetch
 
 
@@ -44,6 +46,22 @@ def fetch(home: str) -> tuple[str, str]:
     home = os.path.abspath(home)
     os.makedirs(home, exist_ok=True)
     return _ensure(dist_dir(home), _assemble_dist), _ensure(job_server_dir(home), _fetch_job_server)
+
+
+def loopback_jar(home: str, job_server_lib: str) -> str:
+    """flink/LoopbackJobServer.java compiled against the job server's jars into a jar (not a folder: the
+    runner stages every classpath entry to Flink as a file), in a folder named by the source's digest (an
+    edit compiles anew); javac and jar take about 3 s."""
+    with open(LOOPBACK_SOURCE, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    classpath = os.path.join(job_server_lib, "lib", "*")
+
+    def build(out: str) -> None:
+        classes = os.path.join(out, "classes")
+        _run(["javac", "-nowarn", "-cp", classpath, "-d", classes, LOOPBACK_SOURCE], "javac of " + LOOPBACK_SOURCE)
+        _run(["jar", "--create", "--file", os.path.join(out, "loopback.jar"), "-C", classes, "."], "jar")
+        shutil.rmtree(classes)
+    return os.path.join(_ensure(os.path.join(os.path.abspath(home), f"loopback-{digest}"), build), "loopback.jar")
 
 
 def _ensure(target: str, build) -> str:

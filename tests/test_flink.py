@@ -205,3 +205,21 @@ def _read(path) -> bytes:
         return open(path, "rb").read()
     except OSError:
         return b""
+
+
+def test_the_local_cluster_listens_on_loopback_only(cluster):
+    """The JobManager's ports, the job server's Job API and artifact staging, and the TaskManager's RPC and
+    data ports, all on loopback. Not checked: the Fn API servers Beam opens inside the TaskManager for each
+    job (Beam's ServerFactory binds them on every interface; docs/flink.md says so)."""
+    pids = flink.running(cluster)
+    assert set(pids) == set(flink.PROCESSES)
+    (tm,) = flink.rest(cluster, "taskmanagers")["taskmanagers"]
+    tm_ports = {int(tm["id"].split("-")[0].rsplit(":", 1)[1]), tm["dataPort"]}
+    found = {}
+    for line in subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout.splitlines():
+        addr, port = line.split()[3].rsplit(":", 1)
+        owner = next((n for n, pid in pids.items() if f"pid={pid}," in line), None)
+        if owner in ("jobmanager", "jobserver") or (owner == "taskmanager" and int(port) in tm_ports):
+            found[int(port)] = (owner, addr)
+    assert {cluster.rest_port, cluster.job_port, cluster.artifact_port} | tm_ports <= set(found), found
+    assert {addr for _, addr in found.values()} <= {"127.0.0.1", "[::1]", "[::ffff:127.0.0.1]"}, found
