@@ -13,5 +13,7 @@ RUN apt-get update -qq && \
     rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 COPY fake-gcs-server /usr/local/bin/fake-gcs-server
 COPY ops/ /opt/objstore/ops/
+# the mount point of the objects' volume, owned by the server's user (podman copies it into a new volume)
+RUN mkdir -p /data && chown 1000:1000 /data
 USER 1000:1000
 WORKDIR /opt/objstore

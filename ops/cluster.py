@@ -115,11 +115,14 @@ def pod_names() -> list[str]:
     return names
 
 
-def configmap_volumes() -> list[str]:
-    """The ConfigMap volumes of the YAMLs' pods (podman makes each a named volume of the ConfigMap's name)."""
+def named_volumes() -> list[str]:
+    """The volumes podman makes for the YAMLs' pods and keeps after `kube down`: one per ConfigMap volume
+    (named as the ConfigMap) and one per PersistentVolumeClaim (named as the claim)."""
     found = set()
     for path in YAMLS.values():
         for doc in yaml.safe_load_all(open(path)):
+            if doc["kind"] == "PersistentVolumeClaim":
+                found.add(doc["metadata"]["name"])
             spec = doc.get("spec", {})
             spec = spec.get("template", {}).get("spec", spec)
             found |= {v["configMap"]["name"] for v in spec.get("volumes", []) if "configMap" in v}
@@ -148,7 +151,7 @@ def up(cfg, timeout_s: float = 180.0) -> dict:
         raise ClusterUpError(f"pods {found} exist but were not started by `cluster up`: remove them first")
     images(cfg)
     maps = _configmaps()
-    state = {"network": None, "played": [], "volumes": [v for v in configmap_volumes()
+    state = {"network": None, "played": [], "volumes": [v for v in named_volumes()
                                                          if _podman(cfg.worker, "volume", "exists", v, check=False).returncode]}
     if _podman(cfg.worker, "network", "exists", NETWORK, check=False).returncode != 0:
         _podman(cfg.worker, "network", "create", NETWORK)
@@ -186,7 +189,7 @@ def down(cfg) -> list[str]:
     for path in reversed(state.get("played", [])):
         _podman(cfg.worker, "kube", "down", path, check=False)
         removed.append(os.path.relpath(path, ROOT))
-    for volume in state.get("volumes", []):   # kube play keeps a ConfigMap volume as a named volume
+    for volume in state.get("volumes", []):   # kube down keeps ConfigMap and claim volumes
         _podman(cfg.worker, "volume", "rm", "-f", volume, check=False)
         removed.append(f"volume {volume}")
     if state.get("network"):

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ def pods():
                               env=_podman_env(cfg)).stdout.split()
         assert not set(left) & set(cluster.pod_names()), f"pods left behind: {left}"
         assert subprocess.run(["podman", "network", "exists", cluster.NETWORK], env=_podman_env(cfg)).returncode != 0
-        for volume in cluster.configmap_volumes():
+        for volume in cluster.named_volumes():
             assert subprocess.run(["podman", "volume", "exists", volume], env=_podman_env(cfg)).returncode != 0
 
 
@@ -47,15 +48,16 @@ def _podman_env(cfg):
     return podman_env(cfg.worker)
 
 
-def _cli(cluster, folder, tmp, root, *extra, runner="flink-pods", wait=True):
+def _cli(cluster, folder, tmp, root, *extra, runner="flink-pods", wait=True, sets=()):
     sets = tiny_overrides(root, folder, ["trainer.epochs=1", f"pipeline.metadata={tmp}/{runner}.sqlite",
-                                         f"validation.expectations={tmp}/expectations-{runner}.yaml"])
+                                         f"validation.expectations={tmp}/expectations-{runner}.yaml", *sets])
     argv = [sys.executable, os.path.join(REPO, "tests", "run_tiny.py"), folder, "run", "--runner", runner, *extra]
     for kv in sets:
         argv += ["--set", kv]
     env = dict(os.environ, **cluster.env())
     if not wait:
-        return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)   # its own process group, to kill the driver whole
     return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -152,8 +154,7 @@ def test_a_killed_taskmanager_pod_is_survived(pods, first, module_dataset):
     root, first_id = first
     run = _cli(cluster, folder, tmp, root, "--invalidate", "transform", wait=False)
     jid = _running_job(cluster, "tiny-transform-")
-    victim = _taskmanager_running(cluster, cfg, jid)
-    subprocess.run(["podman", "kill", victim], check=True, capture_output=True, env=_podman_env(cfg))
+    _crash(cfg, _taskmanager_running(cluster, cfg, jid))
     out, _ = run.communicate(timeout=900)
     assert run.returncode == 0, out[-3000:] + _failovers(cluster, jid)
     run_id = re.search(r"^run (\S+): succeeded", out, re.M).group(1)
@@ -164,6 +165,74 @@ def test_a_killed_taskmanager_pod_is_survived(pods, first, module_dataset):
     before = _digests(_objects(cluster, f"{prefix}/runs/{first_id}/transform/"))
     after = _digests(_objects(cluster, f"{prefix}/runs/{run_id}/transform/"))
     assert before and before == after                  # the same records after the failover
+
+
+def _crash(cfg, container: str) -> None:
+    """SIGKILL to the container's main process from the host: a crash, which podman's restartPolicy
+    answers by restarting the container (`podman kill` counts as stopped by the user: never restarted)."""
+    pid = subprocess.run(["podman", "inspect", "--format", "{{.State.Pid}}", container], capture_output=True,
+                         text=True, check=True, env=_podman_env(cfg)).stdout.strip()
+    os.kill(int(pid), signal.SIGKILL)
+
+
+def _restarts(cfg, container: str) -> int:
+    out = subprocess.run(["podman", "inspect", "--format", "{{.RestartCount}}", container], capture_output=True,
+                         text=True, check=True, env=_podman_env(cfg)).stdout
+    return int(out.strip())
+
+
+def _until_store_answers(cluster, prefix: str, timeout_s: float = 120) -> dict[str, bytes]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return _objects(cluster, prefix)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def test_a_restarted_object_store_keeps_its_objects_and_no_step_hangs(pods, first, module_dataset):
+    """The object store's server crashes mid-step: podman restarts it (restartPolicy: Always) and its objects
+    are still there (the claim's volume); the step gets through on the clients' retries or fails with one
+    line, within a bound, and then a rerun finishes with the same records."""
+    cluster, cfg = pods
+    folder, tmp = module_dataset
+    root, first_id = first
+    prefix = root.split("/", 3)[3]
+    before = _digests(_objects(cluster, f"{prefix}/runs/{first_id}/transform/"))
+    restarts = _restarts(cfg, "objstore-server")
+    run = _cli(cluster, folder, tmp, root, "--invalidate", "transform", wait=False)
+    _running_job(cluster, "tiny-transform-")
+    _crash(cfg, "objstore-server")
+    out, _ = run.communicate(timeout=600)              # a hang would end here
+    assert _digests(_until_store_answers(cluster, f"{prefix}/runs/{first_id}/transform/")) == before
+    assert _restarts(cfg, "objstore-server") > restarts
+    if run.returncode != 0:                           # one clear line, then the rerun resumes
+        assert len([line for line in out.splitlines() if line.startswith("error:")]) == 1, out[-3000:]
+        assert "Traceback" not in out, out[-3000:]
+        rerun = _cli(cluster, folder, tmp, root)
+        assert rerun.returncode == 0, rerun.stdout[-3000:]
+        out = rerun.stdout
+    run_id = re.search(r"^run (\S+): succeeded", out, re.M).group(1)
+    assert _digests(_objects(cluster, f"{prefix}/runs/{run_id}/transform/")) == before
+
+
+def test_a_killed_driver_resumes_from_the_cache(pods, first, module_dataset):
+    """The driver killed (SIGKILL, its whole process group) while the evaluator's Flink job runs: the rerun
+    reuses the trainer that the killed run finished (2 epochs: no other run has it) and runs the rest."""
+    cluster, cfg = pods
+    folder, tmp = module_dataset
+    root, _ = first
+    run = _cli(cluster, folder, tmp, root, wait=False, sets=["trainer.epochs=2"])
+    _running_job(cluster, "tiny-evaluator-", timeout_s=600)
+    os.killpg(run.pid, signal.SIGKILL)
+    killed_out, _ = run.communicate(timeout=60)
+    assert re.search(r"^trainer\s+succeeded", killed_out, re.M), killed_out[-3000:]
+    rerun = _cli(cluster, folder, tmp, root, sets=["trainer.epochs=2"])
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    assert re.search(r"^trainer\s+cached", rerun.stdout, re.M), rerun.stdout[-3000:]
+    assert re.search(r"^evaluator\s+succeeded", rerun.stdout, re.M), rerun.stdout[-3000:]
 
 
 def test_nothing_listens_beyond_loopback(pods, first):
