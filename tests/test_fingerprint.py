@@ -1,5 +1,6 @@
-"""Code versions come from the import graph: editing a file in a component's closure changes that
-component's fingerprint, and only those components whose closure holds it; other edits change none."""
+"""Code versions come from a component's package and its import graph: editing a file of either changes
+that component's fingerprint, and only those components whose key holds it; other edits change none, and
+neither does a console message. The lock file, Python and machine-made choices are in the key too."""
 import os
 import pickle
 import shutil
@@ -7,7 +8,7 @@ import shutil
 import pytest
 
 from pipeline.dag import components
-from pipeline.fingerprint import closure, code_version
+from pipeline.fingerprint import NEUTRAL, closure, code_files, code_version
 from tests.test_e2e import REPO
 
 
@@ -21,6 +22,7 @@ def tree(tmp_path):
     """A copy of the repository's sources to edit."""
     for pkg in ("pipeline", "components", "contract", "data", "bench"):
         shutil.copytree(os.path.join(REPO, pkg), tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.path.join(REPO, "requirements.lock"), tmp_path / "requirements.lock")
     yield str(tmp_path)
     code_version.cache_clear()
 
@@ -41,21 +43,56 @@ def test_closures_hold_what_each_step_runs():
         assert not others, (name, others)
 
 
+def test_every_file_of_a_component_package_is_in_its_key():
+    """Also what no `import` names: TFMA loads evaluator/metrics.py by module name, the serving check runs
+    infra_validator/probe.py as a script."""
+    for spec in components():
+        folder = os.path.dirname(os.path.join(REPO, *spec.code_modules()[0].split(".")))
+        files = {os.path.relpath(os.path.join(d, f), REPO) for d, dirs, fs in os.walk(folder) for f in fs
+                 if "__pycache__" not in d}
+        assert files and files <= set(code_files(spec.code_modules())), (spec.name, files - set(code_files(spec.code_modules())))
+    assert "components/evaluator/metrics.py" not in closure(("components.evaluator.executor",))   # why it matters
+
+
 @pytest.mark.parametrize("rel", ["contract/wire.py", "data/registry.py", "components/pusher/executor.py",
-                                 "components/report/render.py"])
+                                 "components/report/render.py", "components/evaluator/metrics.py",
+                                 "components/infra_validator/probe.py"])
 def test_an_edit_changes_exactly_the_components_that_import_it(tree, rel):
     before = _versions(tree)
-    holders = {s.name for s in components() if rel in closure(s.code_modules(), tree)}
+    holders = {s.name for s in components() if rel in code_files(s.code_modules(), tree)}
     assert holders, rel
     _touch(tree, rel)
     after = _versions(tree)
     assert {n for n in before if before[n] != after[n]} == holders
 
 
-def test_an_unrelated_edit_changes_nothing(tree):
+@pytest.mark.parametrize("rel", ["bench/e2e.py", *NEUTRAL])
+def test_an_unrelated_edit_or_a_console_message_changes_nothing(tree, rel):
     before = _versions(tree)
-    _touch(tree, "bench/e2e.py")
+    assert any(rel in closure(s.code_modules(), tree) for s in components()) or rel.startswith("bench/")
+    _touch(tree, rel)
     assert _versions(tree) == before
+
+
+def test_the_lock_file_changes_every_key(tree):
+    before = _versions(tree)
+    _touch(tree, "requirements.lock")
+    after = _versions(tree)
+    assert all(before[n] != after[n] for n in before)
+
+
+def test_precision_auto_is_resolved_from_the_machine_into_the_trainers_params(monkeypatch):
+    from components.trainer import precision
+    from pipeline.config import load_config
+    spec = {s.name: s for s in components()}["trainer"]
+    cfg = load_config(os.path.join(REPO, "pipeline.yaml"), overrides=["trainer.precision=auto"])
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
+    monkeypatch.setattr(precision, "visible_gpus", lambda: 0)
+    cpu = spec.declared_params(cfg)
+    monkeypatch.setattr(precision, "visible_gpus", lambda: 1)
+    gpu = spec.declared_params(cfg)
+    assert (cpu["precision"], gpu["precision"]) == ("float32", "mixed_bfloat16")
+    assert "auto" in cpu["precision_reason"] and cpu["precision_reason"] != gpu["precision_reason"]
 
 
 def test_lazy_relative_and_submodule_imports_count(tmp_path):

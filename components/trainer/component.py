@@ -1,6 +1,7 @@
 """Trainer: `transformed_examples` + `transform_graph` -> `model` (SavedModel) and `model_run` (logs)."""
 import dataclasses
 
+from components.trainer.precision import resolve
 from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
 
@@ -11,6 +12,7 @@ SPEC = ComponentSpec(
     # the dataset decides the class count and what 'augment: auto' may do (data/registry.py)
     params=lambda cfg: {"seed": cfg.pipeline.seed, "dataset": cfg.data.dataset,
                         "class_names": dataset_info(cfg.data).class_names,
-                        "mirror_invariant": dataset_info(cfg.data).mirror_invariant, **dataclasses.asdict(cfg.trainer)},
+                        "mirror_invariant": dataset_info(cfg.data).mirror_invariant, **dataclasses.asdict(cfg.trainer),
+                        **resolve(cfg.trainer.precision)},   # `auto` decided here, from this machine
     executor="components.trainer.executor:run",
 )

@@ -15,7 +15,6 @@ import tf_keras as keras
 
 from components.trainer.export import export_model
 from components.trainer.model import build_model
-from components.trainer.precision import choose
 from contract.records import LABEL, PIXELS_XF
 from pipeline import console, fs
 from pipeline.artifacts import join, read_json, write_json
@@ -160,7 +159,7 @@ def run(ctx, inputs, outputs) -> dict:
     train = make_dataset(join(xf, "Split-train"), features, cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
                          skip_batches=skip, augment=augment, max_shift=cfg.max_shift)
     evals = make_dataset(join(xf, "Split-eval"), features, cfg.batch_size)
-    policy, why = choose(cfg.precision)   # auto: bfloat16 only where the hardware has it (precision.py)
+    policy, why = cfg.precision, cfg.precision_reason   # `auto` resolved by the component (precision.py)
     log.info("trainer precision: %s (%s)", policy, why)
     keras.mixed_precision.set_global_policy(policy)
     try:

@@ -8,6 +8,8 @@ So the choice is made here, from the machine, and recorded with its reason in th
 """
 from __future__ import annotations
 
+import os
+
 NATIVE_BF16 = ("avx512_bf16", "amx_bf16")   # /proc/cpuinfo flags of CPUs with bfloat16 arithmetic
 
 
@@ -20,6 +22,27 @@ def cpu_flags(path: str = "/proc/cpuinfo") -> set[str]:
     except OSError:
         pass
     return set()
+
+
+def visible_gpus(proc: str = "/proc/driver/nvidia/gpus") -> int:
+    """The GPUs TensorFlow's CUDA build would see, without importing TensorFlow (the driver resolves `auto`
+    before hashing the trainer's parameters): NVIDIA's driver entries, less those CUDA_VISIBLE_DEVICES hides."""
+    try:
+        count = len(os.listdir(proc))
+    except OSError:
+        return 0
+    shown = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if shown is not None:
+        ids = [i for i in shown.split(",") if i.strip()]
+        count = min(count, len(ids[:ids.index("-1")] if "-1" in ids else ids))
+    return count
+
+
+def resolve(setting: str) -> dict:
+    """The trainer's precision parameters, decided on the driver from this machine and hashed with the rest:
+    a cached model trained in float32 is not reused where `auto` now means bfloat16, or the reverse."""
+    policy, why = choose(setting, gpus=visible_gpus())
+    return {"precision": policy, "precision_reason": why}
 
 
 def choose(setting: str, flags: set[str] | None = None, gpus: int | None = None) -> tuple[str, str]:
