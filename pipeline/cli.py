@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a")
     compare.add_argument("run_b")
     compare.add_argument("--output", help="the HTML page (default: <root>/compare/A_vs_B.html)")
+    compare.add_argument("--allow-different", action="store_true",
+                         help="compare runs of different datasets, classes or evaluated splits")
     for p in (report, runs, show, lineage, graph, verify, exp, flink, worker, cluster, predict, compare):
         p.add_argument("--config", default=DEFAULT_CONFIG)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

@@ -225,7 +225,7 @@ def cmd_compare(args) -> int:
     from pipeline.compare import compare
     cfg = load(args)
     try:
-        _, text = compare(cfg.pipeline.root, args.run_a, args.run_b, args.output)
+        _, text = compare(cfg.pipeline.root, args.run_a, args.run_b, args.output, args.allow_different)
     except KeyError as e:
         raise ConfigError(f"run {e.args[0]!r}: no such run under {cfg.pipeline.root}/runs") from None
     except ValueError as e:

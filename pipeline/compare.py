@@ -159,9 +159,30 @@ def render(a: dict, b: dict, changed: tuple) -> str:
 <div class="gallery">{figs}</div></body></html>"""
 
 
-def compare(root: str, run_a: str, run_b: str, output: str | None = None) -> tuple[str, str]:
-    """Write the page; return (its path, a short text table for the console)."""
+def why_not_comparable(a: dict, b: dict) -> str | None:
+    """Why subtracting B's numbers from A's would mean nothing: another dataset, other classes (confusion
+    matrices of different classes), or another evaluated split. None when they compare."""
+    da, db = (r["metrics"]["config_flat"].get("data.dataset") for r in (a, b))
+    ca, cb = (r["metrics"]["source"]["class_names"] for r in (a, b))
+    sa, sb = (r["metrics"]["evaluation"]["split"] for r in (a, b))
+    if da != db:
+        return f"A is of dataset {da!r}, B of {db!r}"
+    if list(ca) != list(cb):
+        return f"their classes differ (A: {len(ca)}, {', '.join(map(str, ca[:3]))}, ...; B: {len(cb)}, " \
+               f"{', '.join(map(str, cb[:3]))}, ...)"
+    if sa != sb:
+        return f"A was evaluated on its {sa} split, B on its {sb} split"
+    return None
+
+
+def compare(root: str, run_a: str, run_b: str, output: str | None = None,
+            allow_different: bool = False) -> tuple[str, str]:
+    """Write the page; return (its path, a short text table for the console). Runs that do not compare
+    (why_not_comparable) are refused unless allow_different."""
     a, b = load_run(root, run_a), load_run(root, run_b)
+    reason = why_not_comparable(a, b)
+    if reason and not allow_different:
+        raise ValueError(f"runs {run_a} and {run_b} do not compare: {reason} (--allow-different compares them anyway)")
     changed = changed_predictions(a, b)
     path = output or fs.join(root, "compare", f"{run_a}_vs_{run_b}.html")
     af.write_text(path, render(a, b, changed))

@@ -170,3 +170,28 @@ def test_index_compare_and_report_pages_in_chromium(two_runs, tmp_path):
     assert '<table class="confusion-diff">' in dom and "trainer.epochs" in dom    # config difference listed
     changed = re.search(r"(\d+) of 80 images of B's test split", dom)
     assert changed and int(changed.group(1)) > 0 and dom.count('<figure><img alt="tiny/test/') > 0
+
+
+def test_compare_refuses_runs_that_do_not_compare(two_runs, monkeypatch):
+    """Other classes or another evaluated split: one line why, unless --allow-different."""
+    import copy
+
+    from pipeline import compare as cmp
+    root, good, bad = two_runs
+    a, b = cmp.load_run(root, good["run_id"]), cmp.load_run(root, bad["run_id"])
+    assert cmp.why_not_comparable(a, b) is None
+    other = copy.deepcopy(b)
+    other["metrics"]["config_flat"]["data.dataset"] = "fashion_mnist"
+    assert "dataset" in cmp.why_not_comparable(a, other)
+    other = copy.deepcopy(b)
+    other["metrics"]["source"]["class_names"] = ["T-shirt/top"] + list(other["metrics"]["source"]["class_names"])[1:]
+    assert "classes differ" in cmp.why_not_comparable(a, other)
+    other = copy.deepcopy(b)
+    other["metrics"]["evaluation"]["split"] = "eval"
+    assert "split" in cmp.why_not_comparable(a, other)
+    loads = {good["run_id"]: a, bad["run_id"]: other}
+    monkeypatch.setattr(cmp, "load_run", lambda _root, run: loads[run])
+    with pytest.raises(ValueError, match=r"do not compare: A was evaluated on its test split, B on its eval"):
+        cmp.compare(root, good["run_id"], bad["run_id"])
+    path, _ = cmp.compare(root, good["run_id"], bad["run_id"], allow_different=True)
+    assert os.path.exists(path)
