@@ -67,6 +67,16 @@ def class_names(model_dir: str, classes: int | None = None) -> tuple[str, ...]:
     return tuple(str(k) for k in range(classes or 10))
 
 
+def _check_classes(spec: str, names: tuple[str, ...], cfg) -> None:
+    """A model of another dataset answers in its own classes: refuse it rather than mislabel every input."""
+    from data.registry import dataset_info
+    expected = tuple(dataset_info(cfg.data).class_names)
+    if tuple(names) != expected:
+        show = lambda n: ", ".join(n[:3]) + (", ..." if len(n) > 3 else "")  # noqa: E731
+        raise PredictError(f"--model {spec}: its classes ({show(names)}) are not those of data.dataset="
+                           f"{cfg.data.dataset} ({show(expected)}); pass --set data.dataset=<the model's dataset>")
+
+
 def _is_idx(path: str) -> bool:
     with open(path, "rb") as f:
         head = f.read(2)
@@ -160,6 +170,7 @@ def run_predict(cfg, beam_args: list[str], model: str, source: str, output: str,
         raise PredictError(f"--output {output}: already exists; predictions never overwrite a folder")
     model_dir = resolve_model(model, cfg)
     names = class_names(model_dir)
+    _check_classes(model, names, cfg)
     kind, items = plan_input(source)
     preflight(beam_args)
     staging = _local_or_uri(f"{output.rstrip('/')}.partial-{uuid.uuid4().hex[:6]}")

@@ -117,3 +117,13 @@ def test_unusable_model_or_input_is_a_clear_error(trained, tmp_path):
     with pytest.raises(PredictError, match="no such file or folder"):
         run_predict(cfg, [f"--runner={RUNNER}"], "latest", str(tmp_path / "missing"), str(tmp_path / "b"))
     assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
+
+
+def test_a_model_of_another_dataset_is_refused(trained, tmp_path):
+    """The classes the model answers in must be the dataset's the user named (data.dataset)."""
+    import dataclasses
+    cfg, summary, folder = trained
+    other = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dataset="fashion_mnist"))
+    with pytest.raises(PredictError, match=r"its classes \(.*\) are not those of data.dataset=fashion_mnist \(T-shirt/top"):
+        run_predict(other, [f"--runner={RUNNER}"], summary["run_id"], folder, str(tmp_path / "a"))
+    assert not os.path.exists(tmp_path / "a")
