@@ -16,6 +16,7 @@ import yaml
 from pipeline.sections import (  # noqa: F401
     CHECKS,
     DATASET_CHECKS,
+    FOLDER_NAME,
     NAME,
     RUNNER_REFUSED,
     BeamSection,
@@ -91,6 +92,8 @@ def _datasets(raw: Any, path: str) -> dict:
         for key, (ok, expected) in DATASET_CHECKS.items():
             if not ok(getattr(built, key)):
                 raise ConfigError(f"{where}.{key}: got {getattr(built, key)!r}; expected {expected}")
+        if built.format == "images" and not FOLDER_NAME[0](built.class_names):
+            raise ConfigError(f"{where}.class_names: got {built.class_names!r}; expected {FOLDER_NAME[1]}")
         if built.dark_on_light and built.format != "images":
             raise ConfigError(f"{where}.dark_on_light: applies to format 'images' only")
         out[name] = built
@@ -147,6 +150,7 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
         raise ConfigError("profiles: expected a mapping of profile name -> {dotted.key: value}")
     sets = parse_set(overrides or [])
     name = profile or sets.get("profile") or raw.get("profile")
+    _build(Config, _merge(raw, sets), "")   # the file and --set first: their errors name no profile
     for other, values in profiles.items():  # a typo in any profile is an error now, not when it is used
         try:
             _build(Config, _merge(raw, _nest(values, f"profiles.{other}:")), "")

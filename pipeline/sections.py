@@ -269,6 +269,7 @@ NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 DATASET_CHECKS = {
     "format": (lambda v: v in ("idx", "images"), "'idx' or 'images'"),
     "path": (bool, "the folder holding the data"),
-    "class_names": (lambda v: 2 <= len(v) <= 256 and len(set(v)) == len(v) and all(n and "/" not in n for n in v),
-                    "2..256 distinct, non-empty names without '/'"),
+    "class_names": (lambda v: 2 <= len(v) <= 256 and len(set(v)) == len(v) and all(v), "2..256 distinct, non-empty names"),
 }
+# image folders are named by their class: there a '/' would be a subfolder (an IDX set names no folder)
+FOLDER_NAME = (lambda v: all("/" not in n and n not in (".", "..") for n in v), "names without '/' (each names a folder)")

@@ -69,6 +69,11 @@ def test_declared_dataset_is_validated(tmp_path):
         load_config(None, ["data.datasets={mine: {format: idx, path: /x, class_names: [a, b], dark_on_light: true}}"])
     with pytest.raises(ConfigError, match=r"class_names: got \('a', 'a'\)"):
         load_config(None, ["data.datasets={mine: {format: idx, path: /x, class_names: [a, a]}}"])
+    with pytest.raises(ConfigError, match=r"^data.datasets.mine.class_names: got \('T-shirt/top', 'b'\); expected "
+                                          r"names without '/' \(each names a folder\)"):
+        load_config("pipeline.yaml", ["data.datasets={mine: {format: images, path: /x, class_names: [T-shirt/top, b]}}"])
+    idx = load_config("pipeline.yaml", ["data.datasets={mine: {format: idx, path: /x, class_names: [T-shirt/top, b]}}"])
+    assert idx.data.datasets["mine"].class_names[0] == "T-shirt/top"    # an IDX set names no folder
     with pytest.raises(ConfigError, match=r"data.datasets.mine.fromat: unknown key; did you mean"):
         load_config(None, ["data.datasets={mine: {fromat: idx, path: /x, class_names: [a, b]}}"])
     with pytest.raises(ConfigError, match=r"unknown dataset 'mien'.*did you mean 'mine'"):
