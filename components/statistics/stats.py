@@ -1,7 +1,7 @@
 """Per-split statistics of image records, as mergeable NumPy partials, and their JSON form.
 
 A partial covers any batch of records of one split; partials merge by addition (Beam combines them),
-then `finish` turns the sum into the documented JSON (README "Data statistics"):
+then `finish` turns the sum into the documented JSON (docs/architecture.md "Data statistics and validation"):
 
     {"count", "labels": {"0": n, ...}, "pixel_histogram": {"edges", "counts"}, "pixel_range": [lo, hi],
      "shape": {"rows": [lo, hi], "width": [lo, hi]}, "row_mean": [28 values], "empty", "saturated",

@@ -97,7 +97,7 @@ HEADER = """\
 # statistics of a run break any of these. Generated from a trusted run; review and edit like code.
 # Drifts are L-infinity distances between normalized histograms (largest difference in the share of
 # any one label, or of one of 16 intensity bins), compared train vs eval/test and vs the previous
-# accepted run. Rules used to generate the bounds: README "Data statistics and validation".
+# accepted run. Rules used to generate the bounds: docs/architecture.md "Data statistics and validation".
 """
 
 
