@@ -107,7 +107,8 @@ def _answer(name: str, ctx, code: int, result: str) -> dict:
     with open(result, "rb") as f:
         got = pickle.load(f)
     if "error" in got:
-        log.error("step %s failed in its own process:\n%s", name, got["trace"])
+        # the log file keeps the trace; the console gets the one error line of the re-raised exception
+        log.info("step %s failed in its own process:\n%s", name, got["trace"])
         raise _rebuild(*got["error"])
     ctx.external_outputs.update(got["external_outputs"])
     ctx.jobs.update(got["jobs"])

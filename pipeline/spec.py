@@ -93,6 +93,13 @@ class ExecContext:
         fault_point(self.component, point)
 
     @property
+    def evidence_dir(self) -> str:
+        """<run>/evidence/<step>/: what a step leaves for the user to read when it fails (its staging, with
+        its outputs, is removed), e.g. the malformed inputs. Kept after the run, whatever its end."""
+        from pipeline import fs
+        return fs.join(self.run_dir, "evidence", self.component)
+
+    @property
     def workers_are_local(self) -> bool:
         """Beam's workers run in this process or its children, so they see the driver's files."""
         from pipeline.packaging import workers_are_local

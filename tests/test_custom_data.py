@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -186,3 +187,32 @@ def test_image_folder_versions_end_to_end(tmp_path):
 
 def _files(folder):
     return [os.path.join(folder, f) for f in os.listdir(folder)]
+
+
+def test_too_many_malformed_images_name_them_and_keep_the_evidence(tmp_path):
+    """The error names the bad file; the list outlives the failed step's staging (<run>/evidence/ingest/)."""
+    write_image_tree(tmp_path / "imgs", n_train=20, n_test=8)      # one corrupt PNG, none allowed
+    root = tmp_path / "root"
+    with pytest.raises(Exception, match=r"1 malformed records \(allowed: 0\): \S*train/three/broken.png: .*; all in "
+                                        r".*/evidence/ingest/malformed.txt") as caught:
+        run_pipeline(_config(root, "scans", "images", tmp_path / "imgs"), [f"--runner={RUNNER}"])
+    kept = str(caught.value).rsplit("all in ", 1)[1]
+    assert os.path.isfile(kept) and "broken.png" in open(kept).read()
+    (run,) = os.listdir(root / "runs")
+    assert not os.path.exists(root / "runs" / run / ".staging")      # the staging is gone, the evidence is not
+
+
+def test_a_failed_step_is_one_line_on_the_console_and_its_trace_in_the_log(tmp_path):
+    import subprocess
+    import sys
+    write_image_tree(tmp_path / "imgs", n_train=20, n_test=8)
+    args = [sys.executable, "-m", "pipeline", "run", "--config", os.path.join(REPO, "pipeline.yaml")]
+    for kv in _overrides(tmp_path / "root", "scans", "images", tmp_path / "imgs"):
+        args += ["--set", kv]
+    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    console = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in console, console
+    (error,) = [line for line in console.splitlines() if line.startswith("error:")]
+    assert "broken.png" in error
+    log = re.search(r"^log: (\S+)", console, re.M).group(1)
+    assert "Traceback" in open(log).read() and "IngestError" in open(log).read()

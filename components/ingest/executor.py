@@ -161,7 +161,7 @@ def run(ctx, inputs, outputs) -> dict:
         with fs.open_file(join(ctx.temp_dir, "edges")) as f:
             edges = json.loads(f.read())
     write_json(join(out, "bucket_edges.json"), edges)
-    facts = _check(counts, expected, cfg.max_malformed, out) | {"split_digest": digest}
+    facts = _check(counts, expected, cfg.max_malformed, out, ctx.evidence_dir) | {"split_digest": digest}
     write_json(join(out, "counts.json"), facts["records"])   # records per split, for the steps downstream
     # The data version these records come from (content digests, no paths: moved data is the same data)
     write_json(join(out, "data_version.json"), {
@@ -171,12 +171,29 @@ def run(ctx, inputs, outputs) -> dict:
     return facts
 
 
-def _check(counts: dict, expected: int, max_malformed: int, out: str) -> dict:
+def _keep_malformed(out: str, evidence: str) -> tuple[list[str], str]:
+    """The malformed inputs' lines (sorted), copied where they outlive the failed step's staging."""
+    lines = []
+    for name in sorted(n for n in fs.listdir(out) if n.startswith("malformed")):
+        with fs.open_file(join(out, name)) as f:
+            lines += [line for line in f.read().splitlines() if line]
+    lines.sort()
+    kept = join(evidence, "malformed.txt")
+    fs.makedirs(evidence)
+    with fs.open_file(kept, "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+    return lines, kept
+
+
+def _check(counts: dict, expected: int, max_malformed: int, out: str, evidence: str) -> dict:
     read, bad = counts.get("records_read", 0), counts.get("records_malformed", 0)
     written = {s: counts.get(f"records_{s}", 0) for s in SPLITS}
     if read != expected or read != bad + sum(written.values()):
         raise IngestError(f"ingest lost records: expected {expected}, read {read}, wrote {written}, malformed {bad}")
     if bad > max_malformed:
-        raise IngestError(f"{bad} malformed records (allowed: {max_malformed}); reasons in {out}/malformed-*.txt")
+        lines, kept = _keep_malformed(out, evidence)
+        more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
+        raise IngestError(f"{bad} malformed records (allowed: {max_malformed}): {'; '.join(lines[:3])}{more}; "
+                          f"all in {kept}")
     log.info("ingest: read %d, wrote %s, malformed %d", read, written, bad)
     return {"records_read": read, "records_malformed": bad, "records": {s: n for s, n in written.items() if n}}
