@@ -216,3 +216,71 @@ def test_a_failed_step_is_one_line_on_the_console_and_its_trace_in_the_log(tmp_p
     assert "broken.png" in error
     log = re.search(r"^log: (\S+)", console, re.M).group(1)
     assert "Traceback" in open(log).read() and "IngestError" in open(log).read()
+
+
+# --- one decoding rule for every image mode (data/images.py) ------------------------------------------------
+
+def _encoded(img, fmt="PNG", **kw):
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+RAMP = np.tile(np.arange(0, 252, 9, dtype=np.uint8), (28, 1))        # 28x28: no padding, no resizing
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "P", "RGB", "I;16", "LA-dark-on-light", "RGBA", "P-transparent"])
+def test_each_png_mode_decodes_to_the_documented_pixels(mode):
+    dark = False
+    if mode == "L":
+        img, want = Image.fromarray(RAMP), RAMP
+    elif mode == "1":
+        img, want = Image.fromarray(RAMP > 120).convert("1"), np.where(RAMP > 120, 255, 0)
+    elif mode == "P":
+        img, want = Image.fromarray(RAMP).convert("P"), RAMP          # a gray palette: the same values
+    elif mode == "RGB":
+        rgb = np.zeros((28, 28, 3), np.uint8)
+        rgb[:, :9, 0], rgb[:, 9:18, 1], rgb[:, 18:, 2] = 255, 255, 255
+        img, want = Image.fromarray(rgb), np.repeat([76, 150, 29], [9, 9, 10])[None, :].repeat(28, 0)  # 601-2 luma
+    elif mode == "I;16":
+        img, want = Image.fromarray(RAMP.astype(np.uint16) * 257), RAMP   # scaled from 16 bits, not clipped
+    elif mode == "LA-dark-on-light":                                       # black ink in the alpha channel only
+        la = np.stack([np.zeros_like(RAMP), RAMP], axis=-1)
+        img, want, dark = Image.fromarray(la, "LA"), RAMP, True           # on white paper, then inverted
+    elif mode == "RGBA":                                                   # white ink, opacity = the ramp
+        rgba = np.dstack([np.full((28, 28, 3), 255, np.uint8), RAMP])
+        img, want = Image.fromarray(rgba, "RGBA"), RAMP                   # on black paper
+    else:
+        pal = Image.fromarray(RAMP).convert("P")
+        pal.info["transparency"] = int(np.asarray(pal)[0, 0])              # the ramp's 0 is transparent
+        img, want = pal, RAMP
+    got = to_mnist(_encoded(img), dark_on_light=dark)
+    assert np.abs(got.astype(int) - want).max() <= 1, (mode, got[0], want[0])
+
+
+def test_modes_png_cannot_hold_follow_the_same_rule():
+    from data.images import to_gray
+    assert np.array_equal(to_gray(Image.fromarray(RAMP.astype(np.int32) * 257, "I"))[0], RAMP)
+    assert np.array_equal(to_gray(Image.fromarray(RAMP.astype(np.float32) / 255, "F"))[0], RAMP)
+    pa = Image.fromarray(np.stack([RAMP, np.full_like(RAMP, 255)], -1), "LA").convert("PA")
+    assert np.abs(to_gray(pa)[0].astype(int) - RAMP).max() <= 1
+
+
+def test_jpeg_cmyk_and_exif_orientation():
+    half = np.zeros((28, 28, 4), np.uint8)
+    half[:, :14, 3] = 255                                                  # left: full black ink (K)
+    got = to_mnist(_encoded(Image.fromarray(half, "CMYK"), "JPEG", quality=95))
+    assert got[:, :10].max() < 30 and got[:, 18:].min() > 225
+    corner = np.zeros((28, 28), np.uint8)
+    corner[:8, :8] = 255                                                   # stored top-left ...
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                       # ... shown rotated 90 degrees clockwise
+    got = to_mnist(_encoded(Image.fromarray(corner), "JPEG", quality=95, exif=exif))
+    assert got[:8, -8:].mean() > 200 and got[:8, :8].mean() < 50          # upright: top-right
+
+
+def test_an_image_blank_after_conversion_is_an_error():
+    la = np.stack([np.zeros_like(RAMP), RAMP], axis=-1)                    # ink only in alpha, on black paper
+    with pytest.raises(ImageError, match=r"blank after conversion \(every pixel 0\) though the LA source is not"):
+        to_mnist(_encoded(Image.fromarray(la, "LA")))
+    assert to_mnist(_encoded(Image.fromarray(np.zeros((28, 28), np.uint8)))).max() == 0   # a blank source is fine
