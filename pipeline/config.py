@@ -172,6 +172,9 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise ConfigError(f"data.dataset: unknown dataset {cfg.data.dataset!r}; expected one of {known} "
                           f"(declare your own under data.datasets){hint}")
+    if cfg.ingest.eval_fraction + cfg.ingest.test_fraction >= 1:
+        raise ConfigError(f"ingest.test_fraction: {cfg.ingest.test_fraction} with ingest.eval_fraction "
+                          f"{cfg.ingest.eval_fraction} leaves no training data; expected a sum below 1")
     if "://" in cfg.pipeline.root and not cfg.pipeline.metadata:
         raise ConfigError(f"pipeline.metadata: pipeline.root is {cfg.pipeline.root}, an object store; name a local "
                           "file for the metadata store (SQLite), e.g. --set pipeline.metadata=build/metadata.sqlite")

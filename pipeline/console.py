@@ -197,7 +197,8 @@ def headline(step: str, facts: dict) -> str:
             return (f"{f['epochs']} epochs{best}, {f.get('precision', '')}"
                     + (f", eval accuracy {acc:.4f}" if acc is not None else ""))
         if step == "evaluator" and "accuracy" in f:
-            return (f"accuracy {f['accuracy']:.4f} on {f.get('split')} ({f.get('examples')}), "
+            chose = "chose the model" if f.get("split") == "eval" else "chose nothing"
+            return (f"accuracy {f['accuracy']:.4f} on {f.get('split')} ({f.get('examples')}; {chose}), "
                     + ("BLESSED" if f.get("blessed") else "NOT BLESSED"))
         if step == "infra_validator" and "blessed" in f:
             lat = f.get("latency_ms") or {}

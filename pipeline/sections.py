@@ -50,7 +50,9 @@ class DataSection:
 
 @dataclasses.dataclass(frozen=True)
 class IngestSection:
-    eval_fraction: float = 0.1
+    eval_fraction: float = 0.1         # of the training file, by a stable hash: chooses the model (early stopping)
+    test_fraction: float = 0.1         # only where the source has no test set: this share of the training file,
+                                       # by the same hash, is the test split, never used to choose the model
     num_shards: int = 4
     chunk_size: int = 2500              # images per Beam work item
     max_malformed: int = 0
@@ -212,6 +214,7 @@ CHECKS = {
     "pusher.serving_dir": (lambda v: _storage(v) and _contained(v), STORAGE + ", without '..'"),
     "pipeline.seed": (lambda v: v >= 0, "a non-negative integer"),
     "ingest.eval_fraction": (lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"),
+    "ingest.test_fraction": (lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"),
     "ingest.num_shards": (lambda v: 1 <= v <= 1024, "1..1024"),
     "ingest.chunk_size": (lambda v: v >= 1, "at least 1"),
     "ingest.max_malformed": (lambda v: v >= 0, "at least 0"),

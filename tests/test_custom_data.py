@@ -284,3 +284,18 @@ def test_an_image_blank_after_conversion_is_an_error():
     with pytest.raises(ImageError, match=r"blank after conversion \(every pixel 0\) though the LA source is not"):
         to_mnist(_encoded(Image.fromarray(la, "LA")))
     assert to_mnist(_encoded(Image.fromarray(np.zeros((28, 28), np.uint8)))).max() == 0   # a blank source is fine
+
+
+@pytest.mark.e2e
+def test_without_a_test_set_the_reported_split_chose_nothing(tmp_path):
+    """No test/ folder: ingest carves the test split from train by hash; the evaluator reports on it, never
+    on eval, which chose the model; the console line says so."""
+    write_image_tree(tmp_path / "imgs", n_train=240, n_test=0, corrupt=False)
+    summary = run_pipeline(_config(tmp_path / "root", "scans", "images", tmp_path / "imgs"), [f"--runner={RUNNER}"])
+    assert summary["status"] == "succeeded" and summary["records"]["test"] > 0
+    assert sum(summary["records"].values()) == 240
+    assert "no test set" in summary["components"]["ingest"]["facts"]["test_split"]
+    evaluator = summary["components"]["evaluator"]["facts"]
+    assert evaluator["split"] == "test" and "not used to choose the model" in evaluator["split_note"]
+    from pipeline.console import headline
+    assert "on test (" in headline("evaluator", evaluator) and "chose nothing" in headline("evaluator", evaluator)

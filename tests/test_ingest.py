@@ -162,3 +162,14 @@ def test_properties_in_chunks_equal_the_whole_batch():
     whole, chunked = properties(images), properties_in_chunks(images, chunk=300)
     assert all(np.array_equal(whole[k], chunked[k]) for k in whole)
     assert all(len(v) == 0 for v in properties_in_chunks(images[:0]).values())
+
+
+def test_a_test_split_is_carved_from_train_only_where_there_is_no_test_file():
+    """Without a test file, a share of the training file becomes the test split: the eval split (which
+    chooses the model) is the same records as without carving, and the test split shares none with it."""
+    ids = [f"mnist/train/{i:05d}" for i in range(4000)]
+    plain = [split_of("train", i, 0.1, 42) for i in ids]
+    carved = [split_of("train", i, 0.1, 42, test_fraction=0.1) for i in ids]
+    assert [i for i, s in zip(ids, carved) if s == "eval"] == [i for i, s in zip(ids, plain) if s == "eval"]
+    assert 300 < carved.count("test") < 500 and carved.count("train") == plain.count("train") - carved.count("test")
+    assert split_of("test", "mnist/test/00001", 0.1, 42, test_fraction=0.1) == "test"

@@ -52,7 +52,10 @@ def slice_drops(slices: list[dict], max_drop: float, min_size: int) -> list[str]
 
 def pick_split(examples_dir: str, wanted: str) -> tuple[str, str]:
     split = evaluated_split(examples_dir, wanted)
-    return split, "" if split == wanted else f"dataset has no '{wanted}' split; evaluated the 'eval' split instead"
+    if split == "eval":   # the trainer chose its epoch on eval (early stopping): this accuracy is optimistic
+        why = "as asked (evaluator.split)" if wanted == "eval" else f"the data has no '{wanted}' split"
+        return split, f"{why}; it also chose the model (early stopping), so the accuracy is optimistic"
+    return split, "not used to choose the model (the trainer chose on eval)"
 
 
 def _shared_model(path, name, config):

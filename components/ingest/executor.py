@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 SOURCES = (("train", "train_images", "train_labels"), ("test", "test_images", "test_labels"))
 
 
+def carved_test(ctx) -> float:
+    """The share of the training file that becomes the test split: none where the source has its own test
+    set, else ingest.test_fraction, so the reported accuracy never comes from the split that chose the model."""
+    has_test = (any(e[0] == "test" for e in ctx.source.entries) if ctx.source.entries
+                else "test_images" in ctx.source.files)
+    return 0.0 if has_test else ctx.params.test_fraction
+
+
 class IngestError(RuntimeError):
     pass
 
@@ -68,7 +76,7 @@ def _plan_idx(ctx):
     images and labels to a chunk file the workers read, and fit the slice buckets (exact quantiles of each
     image property over the train split). Memory: one chunk of images plus the property values, whatever
     the dataset's size; no worker reads, or holds, a whole file."""
-    files, p = ctx.source.files, ctx.params
+    files, p, carve = ctx.source.files, ctx.params, carved_test(ctx)
     chunks, expected, membership, train_props = [], 0, hashlib.sha256(), {}
     folder = join(ctx.temp_dir, "chunks")
     fs.makedirs(folder)
@@ -80,7 +88,7 @@ def _plan_idx(ctx):
             end = start + len(images)
             path = join(folder, f"{source}-{start:08d}.npz")
             ids = [f"{p.dataset}/{source}/{i:05d}" for i in range(start, end)]
-            splits = [split_of(source, i, p.eval_fraction, p.seed) for i in ids]
+            splits = [split_of(source, i, p.eval_fraction, p.seed, carve) for i in ids]
             props = properties_in_chunks(images)   # once, here: the workers read them, and the splits, from the file
             _write_chunk(path, images, labels, props, splits)
             chunks.append((source, path, start, end))
@@ -103,7 +111,7 @@ def _write_chunk(path: str, images: np.ndarray, labels: np.ndarray, props: dict,
 
 def _plan_images(ctx):
     """An image folder: chunks of listed files (decoded in Beam); the edges are fitted in the Beam job."""
-    p, entries = ctx.params, ctx.source.entries
+    p, entries, carve = ctx.params, ctx.source.entries, carved_test(ctx)
     folders = _worker_files(ctx)
     chunks, members = [], []
     for source in ("train", "test"):
@@ -111,7 +119,7 @@ def _plan_images(ctx):
         chunks += [(p.dataset, source, folders[source], mine[s:s + p.chunk_size])
                    for s in range(0, len(mine), p.chunk_size)]
         members += [(f"{p.dataset}/{source}/{rel}", split_of(source, f"{p.dataset}/{source}/{rel}", p.eval_fraction,
-                                                             p.seed)) for _, rel, _ in mine]
+                                                             p.seed, carve)) for _, rel, _ in mine]
     return chunks, len(entries), _membership(members), None
 
 
@@ -123,9 +131,11 @@ def _records(p, ctx, chunks, edges, images: bool):
     if not images:
         return listed | "ChunksToRecords" >> ChunksToRecords(cfg.dataset, edges, len(cfg.class_names)), None
     items = listed | "DecodeImages" >> beam.FlatMap(read_image_chunk, cfg.dark_on_light)
-    fitted = items | "TrainEdges" >> TrainEdges(cfg.eval_fraction, cfg.seed, cfg.slice_buckets)
+    carve = carved_test(ctx)
+    fitted = items | "TrainEdges" >> TrainEdges(cfg.eval_fraction, cfg.seed, cfg.slice_buckets, carve)
     return items | "ImagesToRecords" >> ImagesToRecords(cfg.dataset, cfg.eval_fraction, cfg.seed,
-                                                         beam.pvalue.AsSingleton(fitted), len(cfg.class_names)), fitted
+                                                         beam.pvalue.AsSingleton(fitted), len(cfg.class_names),
+                                                         carve), fitted
 
 
 def _counters(result) -> dict:
@@ -161,13 +171,16 @@ def run(ctx, inputs, outputs) -> dict:
         with fs.open_file(join(ctx.temp_dir, "edges")) as f:
             edges = json.loads(f.read())
     write_json(join(out, "bucket_edges.json"), edges)
-    facts = _check(counts, expected, cfg.max_malformed, out, ctx.evidence_dir) | {"split_digest": digest}
+    carve = carved_test(ctx)
+    test_split = f"{carve:.0%} of the training file, by hash (no test set)" if carve else "the test file"
+    facts = _check(counts, expected, cfg.max_malformed, out, ctx.evidence_dir) | {"split_digest": digest,
+                                                                                  "test_split": test_split}
     write_json(join(out, "counts.json"), facts["records"])   # records per split, for the steps downstream
     # The data version these records come from (content digests, no paths: moved data is the same data)
     write_json(join(out, "data_version.json"), {
         "dataset": cfg.dataset, "kind": ctx.source.kind, "custom": ctx.source.kind.startswith("custom"),
         "sha256": dict(sorted(ctx.source.sha256.items())), "records": facts["records"],
-        "malformed": facts["records_malformed"]})
+        "malformed": facts["records_malformed"], "test_split": test_split})
     return facts
 
 

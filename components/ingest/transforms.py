@@ -14,11 +14,13 @@ MALFORMED = "malformed"
 NAMESPACE = "ingest"
 
 
-def split_of(source: str, image_id: str, eval_fraction: float, seed: int) -> str:
-    """'test' for the test file; otherwise 'eval' or 'train' by a stable hash of the image id."""
+def split_of(source: str, image_id: str, eval_fraction: float, seed: int, test_fraction: float = 0.0) -> str:
+    """'test' for the test file; otherwise 'eval', 'test' (test_fraction > 0: a source without a test file)
+    or 'train' by a stable hash of the image id."""
     if source == "test":
         return "test"
-    return "eval" if stable_fraction(image_id, seed) < eval_fraction else "train"
+    f = stable_fraction(image_id, seed)
+    return "eval" if f < eval_fraction else "test" if f < eval_fraction + test_fraction else "train"
 
 
 def load_chunk(path: str, start: int, end: int):
@@ -115,8 +117,10 @@ class _ToRecord(beam.DoFn):
 
     edges come with the constructor, or as a side input (image folders: fitted in the same Beam job)."""
 
-    def __init__(self, dataset: str, eval_fraction: float, seed: int, edges: dict | None, num_classes: int = 10):
+    def __init__(self, dataset: str, eval_fraction: float, seed: int, edges: dict | None, num_classes: int = 10,
+                 test_fraction: float = 0.0):
         self._dataset, self._fraction, self._seed, self._edges = dataset, eval_fraction, seed, edges
+        self._test_fraction = test_fraction
         self._classes = num_classes
         self._read = Metrics.counter(NAMESPACE, "records_read")
         self._bad = Metrics.counter(NAMESPACE, "records_malformed")
@@ -132,7 +136,7 @@ class _ToRecord(beam.DoFn):
             self._bad.inc()
             yield beam.pvalue.TaggedOutput(MALFORMED, f"{image_id}: {problem}")
             return
-        split = split_of(source, image_id, self._fraction, self._seed)
+        split = split_of(source, image_id, self._fraction, self._seed, self._test_fraction)
         self._written[split].inc()
         record = to_sequence_example(image, label, image_id, edges if edges is not None else self._edges, props)
         yield beam.pvalue.TaggedOutput(split, (image_id, record))
@@ -177,10 +181,10 @@ class _Edges(beam.CombineFn):
 
 
 @beam.ptransform_fn
-def TrainEdges(items, eval_fraction: float, seed: int, buckets: int):
+def TrainEdges(items, eval_fraction: float, seed: int, buckets: int, test_fraction: float = 0.0):
     """Decoded items -> one {property: bucket edges} fitted on the images that land in the train split."""
     def in_train(item):
-        return item[2] is not None and split_of(item[0], item[5], eval_fraction, seed) == "train"
+        return item[2] is not None and split_of(item[0], item[5], eval_fraction, seed, test_fraction) == "train"
     return (items
             | "TrainOnly" >> beam.Filter(in_train)
             | "Properties" >> beam.Map(lambda item: item[4])
@@ -188,7 +192,8 @@ def TrainEdges(items, eval_fraction: float, seed: int, buckets: int):
 
 
 @beam.ptransform_fn
-def ImagesToRecords(items, dataset: str, eval_fraction: float, seed: int, edges=None, num_classes: int = 10):
+def ImagesToRecords(items, dataset: str, eval_fraction: float, seed: int, edges=None, num_classes: int = 10,
+                    test_fraction: float = 0.0):
     """(source, index, image, label[, properties[, image_id[, problem]]]) -> tagged outputs train/eval/test
     of (image_id, bytes), plus malformed.
 
@@ -196,6 +201,6 @@ def ImagesToRecords(items, dataset: str, eval_fraction: float, seed: int, edges=
     side input (beam.pvalue.AsSingleton) of one.
     """
     side = isinstance(edges, beam.pvalue.AsSingleton)
-    fn = _ToRecord(dataset, eval_fraction, seed, None if side else edges, num_classes)
+    fn = _ToRecord(dataset, eval_fraction, seed, None if side else edges, num_classes, test_fraction)
     args = (edges,) if side else ()
     return items | "ValidateAndSerialize" >> beam.ParDo(fn, *args).with_outputs(MALFORMED, *SPLITS)
