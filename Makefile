@@ -74,6 +74,7 @@ cluster-status: $(STAMP)
 # The pod cluster's tests: they bring it up and take down what they started.
 test-cluster: cluster-images
 	$(PY) -m pytest -q -p no:cacheprovider -m cluster $(ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_cluster_yaml.py   # its Flink checks skip without build/flink
 
 # A local Flink 1.19.3 session cluster and Beam's Flink job server (docs/flink.md): fetched once into
 # build/flink/ (pinned by sha256), started and stopped by PID. `make pipeline RUNNER=flink` runs on it.

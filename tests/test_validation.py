@@ -59,6 +59,9 @@ def test_clean_data_passes_and_the_report_shows_its_statistics(clean):
     assert {s: v["count"] for s, v in stats["splits"].items()} == summary["records"]
     html = open(summary["artifacts"]["report"]).read()
     assert "DATA VALID" in html and "label share per split" in html and "mean intensity per row" in html
+    run_id = summary["run_id"]
+    assert f"how it was set from run {run_id}" in html and "half of each split&#x27;s count" in html
+    assert "Refused whatever the expectations say: every image of a split empty" in html
 
 
 def _bad_missing_class(train, test):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from components.validator import expectations as ex
-from components.validator.validate import anomalies, drift
+from components.validator.validate import ABSOLUTE, anomalies, drift
 from pipeline import fs
 from pipeline.artifacts import join, read_json, write_json, write_text
 
@@ -41,7 +41,10 @@ def run(ctx, inputs, outputs) -> dict:
                # both data versions and how far the new one moved: a reviewer sees why the model changed
                "data_versions": {"current": stats.get("data_version"),
                                  "previous": (previous or {}).get("data_version")},
-               "drift_vs_previous": drift(stats, previous, exp.labels)}
+               "drift_vs_previous": drift(stats, previous, exp.labels),
+               # where each bound came from: the file, the run it was generated from, and the rule
+               "bounds": {k: {"value": getattr(exp, k), "rule": ex.RULES[k]} for k in ex.RULES},
+               "generated_from": exp.generated_from, "absolute_rules": list(ABSOLUTE)}
     fs.makedirs(outputs["anomalies"])
     write_json(join(outputs["anomalies"], "anomalies.json"), verdict)
     write_text(join(outputs["anomalies"], "expectations.yaml"), ex.dump(exp))  # what was checked, for lineage

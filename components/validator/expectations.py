@@ -34,6 +34,8 @@ class Expectations:
     max_empty_fraction: float               # images with no pixel above 0, per split
     max_saturated_fraction: float           # images with >= 90% of pixels at 255, per split
     max_cross_split_duplicates: int         # identical images shared by two splits (an eval leak), per pair
+    every_label_from: int = 0               # a split this large must hold every label (train always must);
+                                            # a smaller one may miss a rare label by chance
     format_version: int = FORMAT_VERSION
     generated_from: Optional[dict] = None   # run id and statistics digest, for the record
 
@@ -58,8 +60,22 @@ def pixel_shares(split: dict) -> list[float]:
 
 
 def _imbalance(split: dict, labels) -> float:
-    counts = [split.get("labels", {}).get(str(k), 0) for k in labels]
-    return max(counts) / min(counts) if counts and min(counts) else math.inf
+    """Most / least frequent label among those present (a missing label is the labels rule's business)."""
+    counts = [c for c in (split.get("labels", {}).get(str(k), 0) for k in labels) if c]
+    return max(counts) / min(counts) if counts else 1.0
+
+
+# How generate() sets each bound from the trusted run (the report shows these beside the values).
+RULES = {
+    "min_count": "half of each split's count in the trusted run",
+    "max_class_imbalance": "1.5x the trusted run's worst split, at least 2",
+    "max_label_drift": "2x the trusted run's largest train-vs-split drift, at least 0.05",
+    "max_intensity_drift": "2x the trusted run's largest train-vs-split drift, at least 0.02",
+    "max_empty_fraction": "2x the trusted run's largest share, at least 0.01, at most 1",
+    "max_saturated_fraction": "2x the trusted run's largest share, at least 0.01, at most 1",
+    "max_cross_split_duplicates": "the trusted run's count plus 0.1% of train",
+    "every_label_from": "10 records per label, and above every trusted split that missed a label",
+}
 
 
 def generate(statistics: dict, labels: Optional[tuple[int, ...]] = None,
@@ -77,6 +93,8 @@ def generate(statistics: dict, labels: Optional[tuple[int, ...]] = None,
     pixel_drift = max((linf(pixel_shares(train), pixel_shares(splits[s])) for s in others), default=0)
     imbalance = max(_imbalance(v, labels) for v in splits.values())
     frac = lambda key: max((v.get(key, 0) / v["count"] for v in splits.values() if v["count"]), default=0.0)
+    fraction = lambda key: round(min(1.0, max(0.01, 2 * frac(key))), 4)   # a share: never above 1  # noqa: E731
+    missed = [v["count"] for v in splits.values() if any(not v.get("labels", {}).get(str(k)) for k in labels)]
     shared = max(statistics.get("cross_split_duplicates", {}).values(), default=0)
     return Expectations(
         dataset=statistics["dataset"], labels=tuple(labels),
@@ -86,9 +104,10 @@ def generate(statistics: dict, labels: Optional[tuple[int, ...]] = None,
         max_class_imbalance=round(max(2.0, 1.5 * imbalance), 3),
         max_label_drift=round(max(0.05, 2 * label_drift), 4),
         max_intensity_drift=round(max(0.02, 2 * pixel_drift), 4),
-        max_empty_fraction=round(max(0.01, 2 * frac("empty")), 4),
-        max_saturated_fraction=round(max(0.01, 2 * frac("saturated")), 4),
+        max_empty_fraction=fraction("empty"),
+        max_saturated_fraction=fraction("saturated"),
         max_cross_split_duplicates=int(shared + math.ceil(0.001 * train.get("count", 0))),
+        every_label_from=max([10 * len(labels)] + [n + 1 for n in missed]),
         generated_from=provenance)
 
 

@@ -1,10 +1,16 @@
 """Statistics + expectations -> anomalies: which split, which statistic, expected vs found.
 
 Each anomaly is {"split", "statistic", "expected", "found", "message"}; an empty list means valid.
+Some rules hold whatever the expectations say, because no trusted run can make them right (ABSOLUTE):
+a split of only empty images, a label missing from train, a split that is largely a copy of another.
 """
 from __future__ import annotations
 
 from components.validator.expectations import Expectations, label_shares, linf, pixel_shares
+
+LEAK_SHARE = 0.05   # duplicates above this share of the smaller split: that split is (partly) a copy
+ABSOLUTE = ("every image of a split empty", "a label missing from train",
+            f"more than {LEAK_SHARE:.0%} of a split's images also in another split")
 
 
 def _a(split, statistic, expected, found, message) -> dict:
@@ -17,7 +23,7 @@ def _labels(name, s, exp):
     counts, wanted = s.get("labels", {}), [str(k) for k in exp.labels]
     label_range = f"{min(exp.labels)}..{max(exp.labels)}" if exp.labels else "none"
     missing = [k for k in wanted if not counts.get(k)]
-    if missing:
+    if missing and (name == "train" or s["count"] >= exp.every_label_from):
         out.append(_a(name, "labels", f"every label in {label_range}", f"no record of label {', '.join(missing)}",
                       f"label {', '.join(missing)} missing (0 of {s['count']} records); expected every label in {label_range}"))
     extra = {k: n for k, n in counts.items() if k not in wanted}
@@ -109,10 +115,28 @@ def anomalies(stats: dict, exp: Expectations, previous: dict | None = None) -> l
             out += _drift(name, s, splits["train"], "train", exp)
         if previous and name in previous.get("splits", {}):
             out += _drift(name, s, previous["splits"][name], "the previous accepted run", exp)
+    out += _absolute(stats)
     for pair, n in sorted(stats.get("cross_split_duplicates", {}).items()):
         if n > exp.max_cross_split_duplicates:
             a, b = pair.split("~")
             out.append(_a(pair, "cross_split_duplicates", f"<= {exp.max_cross_split_duplicates}", n,
                           f"{n} images appear in both {a} and {b} (identical pixels: {a} data leaks into {b} or back); "
                           f"expected at most {exp.max_cross_split_duplicates}"))
+    return out
+
+
+def _absolute(stats: dict) -> list[dict]:
+    """The rules of ABSOLUTE that no expectations file can bound (train's labels are checked in _labels)."""
+    splits, out = stats["splits"], []
+    for name, s in splits.items():
+        if s.get("count") and s.get("empty", 0) == s["count"]:
+            out.append(_a(name, "all_empty", "images with ink", f"{s['count']} of {s['count']} empty",
+                          f"every image is empty (all {s['count']} have no pixel above 0); expected images with ink"))
+    for pair, n in sorted(stats.get("cross_split_duplicates", {}).items()):
+        a, b = pair.split("~")
+        smaller = min(splits.get(a, {}).get("count", 0), splits.get(b, {}).get("count", 0))
+        if smaller and n > LEAK_SHARE * smaller:
+            out.append(_a(pair, "split_leak", f"<= {LEAK_SHARE:.0%} of the smaller split", n,
+                          f"{n} of the {smaller} images of the smaller of {a} and {b} are in both: one split "
+                          f"leaks into the other; expected at most {LEAK_SHARE:.0%}, whatever the expectations"))
     return out
