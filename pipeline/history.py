@@ -46,11 +46,14 @@ def run_rows(store, root: str) -> list[dict]:
 
 def render_index(rows: list[dict], root: str) -> str:
     series: dict = {}
-    for r in rows:
+    xs: dict = {}
+    for i, r in enumerate(rows):   # one line per dataset and evaluated split: eval and test never mixed
         if r["accuracy"] is not None:
-            series.setdefault(r["dataset"], []).append(r["accuracy"])
-    chart = line_chart(series, "accuracy of each finished run, per dataset (oldest first)", width=700,
-                       x_label="run") if series else ""
+            key = f"{r['dataset']} ({r['split']})"
+            series.setdefault(key, []).append(r["accuracy"])
+            xs.setdefault(key, []).append(i)
+    chart = line_chart(series, "accuracy of each finished run, per dataset and evaluated split (oldest first)",
+                       width=700, x_label="run", xs=xs, x_count=len(rows), markers=True) if series else ""
     body = []
     for r in reversed(rows):   # newest first
         link = os.path.relpath(r["report"], root) if r["report"] and not fs.is_remote(r["report"]) else r["report"]

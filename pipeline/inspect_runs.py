@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 
 from pipeline import artifacts as af
 from pipeline import fs
@@ -39,19 +40,34 @@ def show_run(store, run_id: str) -> str:
 
 def lineage(store, key: str) -> str:
     """What produced an artifact, from which inputs (recursively, down to the IDX files), and who used it."""
-    art = store.artifact(key)
+    art = _find(store, key)
     if not art:
         raise KeyError(key)
     lines: list[str] = []
-    _trace(store, art, 0, lines)
+    _trace(store, art, 0, lines, set())
     users = store.consumers(art["id"])
     lines.append("used by:" if users else "used by: nothing yet")
     lines += [f"  run {e['run_id']} {e['component']} (execution {e['id']}, {e['status']})" for e in users]
     return "\n".join(lines)
 
 
-def _trace(store, art: dict, depth: int, lines: list) -> None:
+def _find(store, key: str) -> dict | None:
+    """By id, by URI as recorded, or by any spelling of the same local folder (absolute, relative to here,
+    through a symlink): runs record their root as they were given it."""
+    art = store.artifact(key)
+    if art or key.isdigit() or fs.is_remote(key):
+        return art
+    want = os.path.realpath(key)
+    same = [uri for uri in store.artifact_uris() if not fs.is_remote(uri) and os.path.realpath(uri) == want]
+    return store.artifact(same[0]) if same else None
+
+
+def _trace(store, art: dict, depth: int, lines: list, seen: set) -> None:
     pad = "  " * depth
+    if art["id"] in seen:   # a shared ancestor (the examples feed five steps): its tree once
+        lines.append(f"{pad}{art['name']}: artifact {art['id']} (traced above)")
+        return
+    seen.add(art["id"])
     lines.append(f"{pad}{art['name']}: artifact {art['id']} {art['uri']} (digest {art['digest'][:12]})")
     if art["producer"] is None:  # an external input: the dataset files and their checksums
         for role, f in sorted((art["manifest"] or {}).items()):
@@ -62,7 +78,7 @@ def _trace(store, art: dict, depth: int, lines: list) -> None:
     lines.append(f"{pad}  <- {exe['component']} execution {exe['id']} in run {exe['run_id']} "
                  f"(code {exe['code_version'][:12]}; {params})")
     for _, parent in sorted(store.events(exe["id"], "input").items()):
-        _trace(store, parent, depth + 2, lines)
+        _trace(store, parent, depth + 2, lines, seen)
 
 
 def verify_run(store, run_id: str) -> tuple[bool, str]:

@@ -106,6 +106,9 @@ class MetadataStore:
         row = self.db.execute(q, args).fetchone()
         return _decode(row)
 
+    def artifact_uris(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT DISTINCT uri FROM artifacts")]
+
     # --- executions
     def start_execution(self, run_id, component, fingerprint, code_version, params, inputs: dict) -> int:
         cur = self.db.execute(

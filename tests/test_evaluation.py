@@ -42,6 +42,12 @@ def test_first_run_is_blessed_and_pushed(two_runs):
     text = lineage(store, push["path"])                     # the served copy, back to the IDX files
     assert text.startswith("pushed_model:") and "<- pusher execution" in text and "<- trainer execution" in text
     assert "train-images-idx3-ubyte.gz sha256" in text
+    ids = re.findall(r"^\s*\w+: artifact (\d+) \S", text, re.M)
+    assert len(ids) == len(set(ids)) and "(traced above)" in text          # each artifact's tree once
+    link = os.path.join(os.path.dirname(root), "served-link")
+    os.symlink(push["path"], link)
+    for spelling in (os.path.relpath(push["path"]), push["path"] + "/", link):  # any spelling of the folder
+        assert lineage(store, spelling) == text, spelling
 
 
 def test_worse_model_is_not_blessed_nor_pushed(two_runs):

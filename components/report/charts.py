@@ -19,15 +19,18 @@ def png_data_uri(gray: bytes, width: int = 28, height: int = 28) -> str:
 
 
 def line_chart(series: dict[str, list[float]], title: str, width: int = 420, height: int = 200,
-               x_label: str = "epoch") -> str:
-    """An inline SVG of one or more series over an index (epochs, bins, rows)."""
+               x_label: str = "epoch", xs: dict[str, list[int]] | None = None, x_count: int | None = None,
+               markers: bool = False) -> str:
+    """An inline SVG of one or more series over an index (epochs, bins, rows). xs: each series' positions
+    on a shared axis of x_count places (default: 0, 1, ...); markers: a dot per point (a one-point series
+    is no line)."""
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
     values = [v for s in series.values() for v in s]
     if not values:
         return ""
     lo, hi = min(values), max(values)
     hi = hi if hi > lo else lo + 1
-    n = max(len(s) for s in series.values())
+    n = x_count or max(len(s) for s in series.values())
     pad = 30
 
     def xy(i, v):
@@ -41,11 +44,17 @@ def line_chart(series: dict[str, list[float]], title: str, width: int = 420, hei
              f'<text x="2" y="{pad + 4}" font-size="10">{hi:.3g}</text>',
              f'<text x="2" y="{height - pad}" font-size="10">{lo:.3g}</text>',
              f'<text x="{width - pad - 50}" y="16" font-size="10">{html.escape(x_label)}s: {n}</text>']
+    legend_x = pad
     for k, (name, s) in enumerate(series.items()):
         color = colors[k % len(colors)]
-        points = " ".join(xy(i, v) for i, v in enumerate(s))
+        at = list(zip((xs or {}).get(name, range(len(s))), s))
+        points = " ".join(xy(i, v) for i, v in at)
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>')
-        parts.append(f'<text x="{pad + 110 * k}" y="{height - 8}" font-size="10" fill="{color}">{html.escape(name)}</text>')
+        if markers:
+            parts += [f'<circle cx="{xy(i, v).split(",")[0]}" cy="{xy(i, v).split(",")[1]}" r="3" fill="{color}"/>'
+                      for i, v in at]
+        parts.append(f'<text x="{legend_x}" y="{height - 8}" font-size="10" fill="{color}">{html.escape(name)}</text>')
+        legend_x += max(110, 6 * len(name) + 20)   # long names (fashion_mnist (test)) must not overlap
     return "".join(parts) + "</svg>"
 
 
