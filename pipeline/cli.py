@@ -110,6 +110,7 @@ def _cmd_run(args, beam_flags: list[str]) -> int:
     root = cfg.pipeline.root
     LOG["path"] = (os.path.join("build", "logs", f"{run_id}.log") if fs.is_remote(root)
                    else os.path.join(root, "runs", run_id, "logs", "pipeline.log"))
+    LOG["report"] = fs.join(root, "runs", run_id, "report.html")   # written if the run fails or stops
     with console.session(LOG["path"], args.verbose) as shown:
         shown.write(f"run {run_id}: {cfg.data.dataset} on {cfg.beam.runner}" + (f", profile {cfg.profile}" if cfg.profile else ""))
         beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels"))
@@ -141,6 +142,10 @@ def keep_trace(path: str) -> bool:
 def _name_log() -> None:
     if LOG.get("path") and os.path.exists(LOG["path"]):
         print(f"log: {LOG['path']}", file=sys.stderr)
+    if LOG.get("report"):
+        from pipeline import fs
+        if fs.exists(LOG["report"]):
+            print(f"report: {LOG['report']}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,8 @@ def run_rows(store, root: str) -> list[dict]:
         src = summary.get("source") or {}
         pushed = summary.get("pushed") or {}
         report = (summary.get("artifacts") or {}).get("report")
+        ended = fs.join(root, "runs", r["run_id"], "report.html")   # a failed or stopped run's (end_report.py)
+        report = report or (ended if r["status"] in ("failed", "stopped") and fs.exists(ended) else None)
         rows.append({"run_id": r["run_id"], "dataset": r["dataset"], "started": r["started"], "status": r["status"],
                      "source": f"{src.get('kind', '')}: {src.get('location', '')}" if src else "",
                      "digest": data_digest(src), "accuracy": (summary.get("metrics") or {}).get("accuracy"),

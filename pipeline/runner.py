@@ -15,7 +15,7 @@ import time
 import uuid
 
 from pipeline import artifacts as af
-from pipeline import console, fs, memory, podman_service
+from pipeline import console, end_report, fs, memory, podman_service
 from pipeline.dag import components
 from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
@@ -241,6 +241,7 @@ def _run_steps(cfg, store, run) -> dict:
         af.discard(fs.join(run.run_dir, ".staging"))   # first free what the steps held: the disk may be full
         run.save(last=True)
         store.finish_run(run.run_id, status, run.summary["error"])
+        end_report.write(run.summary, run.run_dir)   # why it ended, and the evidence the steps kept
         raise
     finally:
         _index(store, cfg.pipeline.root)

@@ -216,6 +216,8 @@ def test_a_failed_step_is_one_line_on_the_console_and_its_trace_in_the_log(tmp_p
     assert "broken.png" in error
     log = re.search(r"^log: (\S+)", console, re.M).group(1)
     assert "Traceback" in open(log).read() and "IngestError" in open(log).read()
+    page = open(re.search(r"^report: (\S+)", console, re.M).group(1)).read()   # a failed run has its report
+    assert "FAILED" in page and "train/three/broken.png" in page and "evidence/ingest/malformed.txt" in page
 
 
 # --- one decoding rule for every image mode (data/images.py) ------------------------------------------------

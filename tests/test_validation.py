@@ -155,3 +155,6 @@ def test_cli_exits_3_and_lists_the_anomalies(clean):
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "stopped: validator: " in proc.stderr and "  - test: 100.0% of images are empty" in proc.stderr
     assert "set validation.allow_anomalies=true" in proc.stderr
+    import re
+    page = open(re.search(r"^report: (\S+)", proc.stderr, re.M).group(1)).read()   # a stopped run has its report
+    assert "STOPPED" in page and "validator stopped the run" in page and "100.0% of images are empty" in page
