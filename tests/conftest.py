@@ -84,9 +84,10 @@ def results_of(summary: dict) -> dict:
 
 
 def error_line(stderr: str) -> str:
-    """The CLI's one-line error: the last line of stderr that is not the `log: <path>` line after it."""
-    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    return lines[-2] if len(lines) > 1 and lines[-1].startswith("log: ") else lines[-1]
+    """The CLI's one-line error: the last line of stderr that is not the `log: <path>` or `report: <path>`
+    line after it."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip() and not ln.startswith(("log: ", "report: "))]
+    return lines[-1]
 
 
 def processes_running(*markers: str) -> list[str]:

@@ -22,7 +22,7 @@ def test_console_lines_and_the_log_file(tiny_dataset, tmp_path):
         assert sum(1 for ln in lines if re.match(rf"{step}\s+started$", ln)) == 1, (step, lines)
         ends = [ln for ln in lines if re.match(rf"{step}\s+(succeeded|cached|failed)\s+[\d.]+ s", ln)]
         assert len(ends) == 1, (step, lines)
-    assert re.search(r"^evaluator\s+succeeded .*accuracy \d\.\d{4} on test \(80\), BLESSED", done.stdout, re.M)
+    assert re.search(r"^evaluator\s+succeeded .*accuracy \d\.\d{4} on test \(80; chose nothing\), BLESSED", done.stdout, re.M)
     assert re.search(r"^trainer\s+1/1 epochs loss [\d.]+ accuracy", done.stdout, re.M)   # plain progress lines
     noise = [ln for ln in lines + done.stderr.splitlines()
              if re.search(r"\bINFO\b|^I\d{4} |^W\d{4} |absl|apache_beam|tensorflow", ln)]
@@ -42,10 +42,11 @@ def test_failure_is_one_line_plus_the_log(tiny_dataset, tmp_path):
     (tmp_path / "blocker").write_text("a file where the serving folder's parent should be")
     done = _cli(folder, str(tmp_path / "root"), "--set", f"pusher.serving_dir={tmp_path}/blocker/serving")
     err = done.stderr.strip().splitlines()
-    assert done.returncode in (1, 2) and err[-2].startswith("error: ") and err[-1].startswith("log: "), err
-    assert "blocker" in err[-2] and "Traceback" not in done.stderr
+    assert done.returncode in (1, 2) and err[-3].startswith("error: ") and err[-2].startswith("log: "), err
+    assert err[-1].startswith("report: ") and "pusher" in open(err[-1][8:]).read()   # the failed run's page
+    assert "blocker" in err[-3] and "Traceback" not in done.stderr
     assert re.search(r"^pusher\s+failed\s", done.stdout, re.M)
-    assert os.path.getsize(err[-1][5:]) > 0
+    assert os.path.getsize(err[-2][5:]) > 0
 
 
 def test_progress_on_a_terminal_is_one_redrawn_line():
@@ -61,4 +62,5 @@ def test_progress_on_a_terminal_is_one_redrawn_line():
     assert text.endswith("ingest           succeeded     1.2 s  train 3\n")
     assert headline("pusher", {"pushed": True, "version": 7}) == "pushed version 7"
     assert headline("evaluator", {"accuracy": 0.9, "split": "test", "examples": 10, "blessed": False}) == \
-        "accuracy 0.9000 on test (10), NOT BLESSED"
+        "accuracy 0.9000 on test (10; chose nothing), NOT BLESSED"
+    assert "on eval (10; chose the model)" in headline("evaluator", {"accuracy": 0.9, "split": "eval", "examples": 10})

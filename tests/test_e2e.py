@@ -128,7 +128,8 @@ def test_bad_idx_publishes_nothing(tiny_dataset, tmp_path):
     assert summary["status"] == "failed" and "label 10" in summary["error"]
     assert summary["components"]["ingest"]["status"] == "failed"
     files = [os.path.relpath(os.path.join(d, f), run_dir) for d, _, names in os.walk(run_dir) for f in names]
-    assert files == ["summary.json"]                       # nothing half-written, staged or published
+    assert sorted(files) == ["report.html", "summary.json"]   # nothing half-written, staged or published;
+    assert "label 10" in open(os.path.join(run_dir, "report.html")).read()   # the failure's own page
     assert not os.path.exists(os.path.join(root, "runs", "latest"))
 
 
