@@ -211,7 +211,7 @@ def test_a_restarted_object_store_keeps_its_objects_and_no_step_hangs(pods, firs
     if run.returncode != 0:                           # one clear line, then the rerun resumes
         assert len([line for line in out.splitlines() if line.startswith("error:")]) == 1, out[-3000:]
         assert "Traceback" not in out, out[-3000:]
-        rerun = _cli(cluster, folder, tmp, root)
+        rerun = _cli(cluster, folder, tmp, root, "--invalidate", "transform")   # its shards in its own folder
         assert rerun.returncode == 0, rerun.stdout[-3000:]
         out = rerun.stdout
     run_id = re.search(r"^run (\S+): succeeded", out, re.M).group(1)
