@@ -60,11 +60,12 @@ def render(summary: dict, run_dir: str) -> str:
 
 
 def write(summary: dict, run_dir: str) -> str | None:
-    """Write runs/<run>/report.html; None (and a log line) if even that cannot be written (a full disk)."""
+    """Write runs/<run>/report.html; None (and a log line) if it cannot be written (a full disk). It runs
+    while the run's own error propagates: nothing of its own may replace that error."""
     path = fs.join(run_dir, "report.html")
     try:
         af.write_text(path, render(summary, run_dir))
         return path
-    except OSError as e:
+    except Exception as e:  # noqa: BLE001 - the run's error, not this page's, is what the user must see
         log.warning("could not write the report of the %s run: %s", summary.get("status"), e)
         return None
