@@ -31,9 +31,12 @@ def _evidence(run_dir: str) -> list[tuple[str, list[str], int]]:
         return found
     for rel, _ in fs.walk_files(root):
         path = fs.join(root, rel)
-        with fs.open_file(path) as f:
-            lines = f.read().splitlines()
-        found.append((path, lines[:SHOWN_LINES], len(lines)))
+        shown, count = [], 0
+        with fs.open_file(path) as f:   # a list of a million malformed inputs is counted, not held
+            for count, line in enumerate(f, 1):
+                if count <= SHOWN_LINES:
+                    shown.append(line.rstrip("\n"))
+        found.append((path, shown, count))
     return found
 
 
