@@ -24,7 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 from bench.harness import STEPS, cpu_flags, cpu_ticks, latest_summary, stolen  # noqa: E402
 from bench.rss_timeline import sample_peak  # noqa: E402
-from pipeline.dag import components  # noqa: E402
+from cli.dag import components  # noqa: E402
 
 GOALS = {"wall": 60.0, "peak": 1.0, "overhead": 30.0, "evaluator": 9.0}
 

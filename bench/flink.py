@@ -43,7 +43,7 @@ def _workers() -> list[int]:
             text = open(path, "rb").read()
         except OSError:
             continue
-        if b"worker_pool_main" in text or b"sdk_worker_main" in text or b"pipeline.worker_pool" in text:
+        if b"worker_pool_main" in text or b"sdk_worker_main" in text or b"ops.worker_pool" in text:
             pids.append(int(path.split("/")[2]))
     return pids
 
@@ -87,7 +87,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default="fashion_mnist")
     args = parser.parse_args()
-    from pipeline import flink
+    from ops import flink
     from pipeline.config import load_config
     section = load_config(os.path.join(REPO, "pipeline.yaml")).flink
     started = len(flink.running(section)) < len(flink.PROCESSES)

@@ -74,8 +74,8 @@ def main():
     parser.add_argument("--dataset", default="fashion_mnist")
     args = parser.parse_args()
     from ops import cluster
+    from ops.worker_image import podman_env
     from pipeline.config import load_config
-    from pipeline.worker_image import podman_env
     cfg = load_config(os.path.join(REPO, "pipeline.yaml"))
     started = not cluster.status_overview(cfg)
     if started:

@@ -19,7 +19,7 @@ import urllib.request
 import yaml
 
 from ops import gcs
-from pipeline.flink import port_open
+from ops.flink import port_open
 
 log = logging.getLogger(__name__)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +37,7 @@ class ClusterUpError(RuntimeError):
 
 
 def _podman(worker, *args, check=True) -> subprocess.CompletedProcess:
-    from pipeline import worker_image
+    from ops import worker_image
     return worker_image.podman(worker, *args, check=check)
 
 
@@ -66,7 +66,7 @@ def _link(src: str, dst: str) -> bool:
 
 def images(cfg) -> list[str]:
     """The three images, each built when missing or when its inputs changed (podman's layer cache)."""
-    from pipeline import flink_dist, worker_image
+    from ops import flink_dist, worker_image
     worker_image.build(cfg.worker)          # also the debootstrap base the other two start from
     flink_home, job_server = flink_dist.fetch(cfg.flink.home)
     flink = _context("flink", {**{f"flink/{d}": os.path.join(flink_home, d) for d in ("bin", "conf", "lib", "plugins")},

@@ -1,5 +1,5 @@
-"""`python -m pipeline ...`: see pipeline/cli.py."""
-from pipeline.cli import main
+"""`python -m pipeline ...`: see cli/main.py."""
+from cli.main import main
 
 if __name__ == "__main__":
     from pipeline.shutdown import end_process

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-OURS = ("pipeline", "components", "data", "contract")   # loggers whose warnings the console shows
+OURS = ("pipeline", "components", "data", "contract", "ops", "cli")   # loggers whose warnings the console shows
 _lock = threading.Lock()
 _current: "Console | Relay | None" = None   # a Relay in a step's child process
 
@@ -178,34 +178,3 @@ def session(log_path: str, verbose: bool = False):
         console_stream.close()
         log_file.write(f"--- console session ended after {time.time() - start:.1f} s\n")
         log_file.close()
-
-
-def headline(step: str, facts: dict) -> str:
-    """The key counts or metric of a finished step, for its end line."""
-    f = facts or {}
-    try:
-        if step in ("ingest", "statistics") and f.get("records"):
-            text = ", ".join(f"{k} {v}" for k, v in f["records"].items())
-            bad = f.get("records_malformed", f.get("malformed"))
-            return text + (f"; {bad} malformed" if bad else "")
-        if step == "validator":
-            return "data valid" if f.get("passed") else f"{len(f.get('anomalies', []))} anomalies" + (
-                " (overridden)" if f.get("overridden") else "")
-        if step == "trainer" and f.get("epochs"):
-            best = f" (best {f['best_epoch']})" if f.get("best_epoch") else ""
-            acc = f.get("eval_accuracy_keras")
-            return (f"{f['epochs']} epochs{best}, {f.get('precision', '')}"
-                    + (f", eval accuracy {acc:.4f}" if acc is not None else ""))
-        if step == "evaluator" and "accuracy" in f:
-            chose = "chose the model" if f.get("split") == "eval" else "chose nothing"
-            return (f"accuracy {f['accuracy']:.4f} on {f.get('split')} ({f.get('examples')}; {chose}), "
-                    + ("BLESSED" if f.get("blessed") else "NOT BLESSED"))
-        if step == "infra_validator" and "blessed" in f:
-            lat = f.get("latency_ms") or {}
-            return (f"served {f.get('canaries')} canaries" if f["blessed"] else "FAILED: " + "; ".join(f.get("reasons", [])))\
-                + (f", p50 {lat['p50']:.1f} ms" if lat else "")
-        if step == "pusher":
-            return f"pushed version {f['version']}" if f.get("pushed") else "not pushed"
-    except (KeyError, TypeError, ValueError):
-        pass
-    return ""

@@ -41,12 +41,11 @@ def _evidence(run_dir: str) -> list[tuple[str, list[str], int]]:
 
 
 def render(summary: dict, run_dir: str) -> str:
-    from pipeline.console import headline
     status = summary.get("status", "?")
     rows = "".join(
         f"<tr><td>{_e(name)}</td><td{' class=bad' if c.get('status') in ('failed', 'running') else ''}>"
         f"{_e(c.get('status'))}</td><td>{_e(c.get('seconds', ''))}</td>"
-        f"<td>{_e(headline(name, c.get('facts')) if c.get('facts') else '')}</td></tr>"
+        f"<td>{_e(c.get('headline', ''))}</td></tr>"
         for name, c in (summary.get("components") or {}).items())
     reasons = "".join(f"<h2>{_e(name)} stopped the run</h2><pre>{_e(c['facts']['stop_reason'])}</pre>"
                       for name, c in (summary.get("components") or {}).items()

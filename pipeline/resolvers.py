@@ -1,44 +1,20 @@
-"""Optional inputs found in the run history rather than produced in this run (TFX's resolvers)."""
+"""Optional inputs found in the run history rather than produced in this run (TFX's resolvers). What to look
+for is declared on the step that takes the input (pipeline/spec.py `FromHistory`); this module knows no step.
+
+A failed or killed run never provides one: it is not a run to trust.
+"""
 from __future__ import annotations
 
 from pipeline import fs
 
 
-def _newest_input(store, component: str, fact: str, input_name: str, dataset: str, current_run: str,
-                  skip_digest: str | None) -> dict | None:
-    """The `input_name` artifact of the newest finished execution of `component`, in an earlier run on the same
-    dataset that succeeded, whose facts have `fact` true, if the artifact still exists and is not the one
-    with `skip_digest`."""
-    for row in store.finished_executions(component, dataset, current_run):
-        if not (row["facts"] or {}).get(fact):
+def resolve(want, store, dataset: str, current_run: str, produced: dict) -> dict | None:
+    """The artifact `want` (a FromHistory) names, or None when no earlier run offers one that still exists."""
+    skip = (produced.get(want.unless_same_as) or {}).get("digest")
+    for row in store.finished_executions(want.component, dataset, current_run):
+        if not (row["facts"] or {}).get(want.fact):
             continue
-        found = store.events(row["id"], "input").get(input_name)
-        if found and found["digest"] != skip_digest and fs.exists(found["uri"]):
+        found = store.events(row["id"], "input").get(want.input)
+        if found and found["digest"] != skip and fs.exists(found["uri"]):
             return {"id": found["id"], "uri": found["uri"], "digest": found["digest"]}
     return None
-
-
-def latest_blessed_model(store, dataset: str, current_run: str, candidate_digest: str | None = None) -> dict | None:
-    """The model of the newest blessed evaluation of an earlier, finished run on the same dataset, if the
-    model still exists. A failed or killed run never provides a baseline: it is not a run to trust.
-
-    The candidate itself is skipped (same content digest): comparing a model with itself says nothing,
-    and skipping it keeps an identical rerun's evaluator inputs, so the rerun is fully cached."""
-    return _newest_input(store, "evaluator", "blessed", "model", dataset, current_run, candidate_digest)
-
-
-def latest_accepted_statistics(store, dataset: str, current_run: str, current_digest: str | None = None) -> dict | None:
-    """The statistics of the newest finished run on this dataset whose data passed validation without an
-    override: drift is measured against data that was accepted, not against whatever ran last.
-
-    Statistics identical to this run's (same digest) are skipped, as the baseline model skips the candidate:
-    the drift would be zero."""
-    return _newest_input(store, "validator", "passed", "statistics", dataset, current_run, current_digest)
-
-
-RESOLVERS = {
-    "previous_statistics": lambda run: latest_accepted_statistics(
-        run.store, run.cfg.data.dataset, run.run_id, run.produced["statistics"]["digest"]),
-    "baseline_model": lambda run: latest_blessed_model(
-        run.store, run.cfg.data.dataset, run.run_id, run.produced["model"]["digest"]),
-}

@@ -15,16 +15,14 @@ import time
 import uuid
 
 from pipeline import artifacts as af
-from pipeline import console, end_report, fs, memory, podman_service
-from pipeline.dag import components
+from pipeline import console, end_report, fs, memory
 from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
 from pipeline.isolated import call_executor, placed
 from pipeline.metadata import MetadataStore
-from pipeline.resolvers import RESOLVERS
+from pipeline.resolvers import resolve
 from pipeline.schedule import run_in_order
 from pipeline.spec import ExecContext, Params, StopPipeline
-from pipeline.workers import preflight, root_for_workers, watchdog, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,7 @@ class _Run:
         self.produced: dict = {}
         self.facts: dict = {}             # each step's small facts (counts, headline metrics), for the summary
         self.source = None
-        self.watch = None                  # set while a worker pool serves the run (pipeline/workers.py)
+        self.watch = None                  # set while the run's services serve it (Services.serving)
         self.specs: list = []              # the steps as placed for this run's runner
         # A background step runs beside the main thread's: the bookkeeping (summary, store, produced) is
         # done under this lock; executors run outside it.
@@ -95,7 +93,8 @@ class _Run:
         self.save()
         inputs = {name: self.produced[name] for name in spec.inputs}
         for name in spec.optional_inputs:
-            found = RESOLVERS[name](self)
+            found = resolve(spec.optional_inputs[name], self.store, self.cfg.data.dataset, self.run_id,
+                            self.produced)
             entry[name] = found["uri"] if found else None
             if found:
                 inputs[name] = found
@@ -117,8 +116,9 @@ class _Run:
                 shown.step_end(spec.name, "failed", entry["seconds"], f"{type(e).__name__}")
             raise
         entry["seconds"] = round(time.perf_counter() - start, 2)
+        entry["headline"] = spec.headline_of(entry.get("facts"))   # for the console and a failed run's report
         if shown:
-            shown.step_end(spec.name, entry["status"], entry["seconds"], console.headline(spec.name, entry.get("facts")))
+            shown.step_end(spec.name, entry["status"], entry["seconds"], entry["headline"])
         entry["fingerprint"] = fp
         self.summary["artifacts"].update({o: a["uri"] for o, a in self.produced.items() if o != "raw_data"})
         self.save()
@@ -156,7 +156,8 @@ class _Run:
                           source=self.source, temp_dir=fs.join(staging, ".tmp"), component=spec.name,
                           dataset=self.cfg.data.dataset,
                           run_record=copy.deepcopy(self.summary["components"]),
-                          fingerprint=fp, watch=self.watch, pipeline_root=self.cfg.pipeline.root)
+                          fingerprint=fp, watch=self.watch, pipeline_root=self.cfg.pipeline.root,
+                          versions=self.summary["versions"])
         try:
             fault_point(spec.name, "start")
             with self._unlocked():
@@ -198,24 +199,39 @@ class _Run:
         return later[0].load_executor if later else None
 
 
-def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache: bool = False,
-                 invalidate: tuple = ()) -> dict:
-    """Run every component in order; return the summary that is also written to summary.json."""
-    preflight(beam_args)   # a missing cluster fails now, in seconds, not in the first Beam step
+class Services:
+    """What a runner profile needs around a run (a cluster to check, a worker pool to serve its workers); the
+    in-process runners need nothing. The CLI picks the profile's services (ops/services.py), so this core
+    names no cluster."""
+
+    def prepare(self, cfg):
+        """Check what the run needs before its first step; return the config as its workers see it."""
+        return cfg
+
+    @contextlib.contextmanager
+    def serving(self, cfg):
+        """Serve the run; yield a check that raises if something a Beam job needs has died, or None."""
+        yield None
+
+
+def run(cfg, beam_args: list[str], dag: list, services: Services | None = None, run_id: str | None = None,
+        no_cache: bool = False, invalidate: tuple = (), after=None) -> dict:
+    """Run the steps of `dag` in order; return the summary that is also written to summary.json.
+    `after(store, root)` runs once the run has ended, whatever its end (the CLI rewrites the history page)."""
+    services = services or Services()
     why = fs.check_bucket(cfg.pipeline.root)
     if why:
         from pipeline.sections import ConfigError
         raise ConfigError(f"pipeline.root {cfg.pipeline.root}: {why}")
-    cfg = root_for_workers(cfg, beam_args)
-    podman_service.preflight(cfg, beam_args)
+    cfg = services.prepare(cfg)
     store = MetadataStore(metadata_path(cfg))
     run = _Run(cfg, beam_args, store, run_id or new_run_id(), no_cache, invalidate)
-    with worker_pool(cfg, beam_args) as pool, podman_service.sweeper(cfg, beam_args):
-        run.watch = watchdog(beam_args, pool)
-        return _run_steps(cfg, store, run)
+    with services.serving(cfg) as watch:
+        run.watch = watch
+        return _run_steps(cfg, store, run, dag, after)
 
 
-def _run_steps(cfg, store, run) -> dict:
+def _run_steps(cfg, store, run, dag, after) -> dict:
     from data.acquire import acquire
 
     sweep_killed(store, cfg.pipeline.root)
@@ -226,9 +242,9 @@ def _run_steps(cfg, store, run) -> dict:
         run.source = acquire(cfg.data)
         run.summary["source"] = run.source.describe()
         run.produced["raw_data"] = _raw_data_artifact(store, run.source)
-        run.specs = placed(components(), run.beam_args)
+        run.specs = placed(dag, run.beam_args)
         run_in_order(run.specs, run.step)
-        _finish(run.summary, run.produced, run.facts)
+        _finish(run)
         af.discard(fs.join(run.run_dir, ".staging"))
         run.save()
         store.finish_run(run.run_id, "succeeded")
@@ -244,7 +260,11 @@ def _run_steps(cfg, store, run) -> dict:
         end_report.write(run.summary, run.run_dir)   # why it ended, and the evidence the steps kept
         raise
     finally:
-        _index(store, cfg.pipeline.root)
+        if after is not None:
+            try:
+                after(store, cfg.pipeline.root)
+            except Exception as e:  # the run's own outcome matters more than what is done after it
+                log.warning("after the run: %s", e)
         store.close()
 
 
@@ -269,22 +289,13 @@ def sweep_killed(store, root: str) -> None:
         store.finish_run(r["run_id"], "killed", why)
 
 
-def _index(store, root: str) -> None:
-    """<root>/index.html after every run, finished or not; a page that cannot be written never fails a run."""
-    from pipeline.history import write_index
-    try:
-        write_index(store, root)
-    except Exception as e:  # the run's own outcome matters more than its listing
-        log.warning("could not rewrite %s/index.html: %s", root, e)
-
-
-def _finish(summary: dict, produced: dict, facts: dict) -> None:
-    ev = facts["evaluator"]
-    validation = facts["validator"]
-    summary.update(status="succeeded", blessed=ev["blessed"], pushed=facts["pusher"],
-                   data_validation={"passed": validation["passed"], "overridden": validation["overridden"],
-                                    "anomalies": [a["message"] for a in validation["anomalies"]]},
-                   metrics={"accuracy": ev["accuracy"], "split": ev["split"], "examples": ev["examples"]},
-                   records=facts["ingest"]["records"], split_digest=facts["ingest"]["split_digest"],
-                   cached=[n for n, c in summary["components"].items() if c["status"] == "cached"])
-    summary["artifacts"]["report"] = fs.join(produced["report"]["uri"], "report.html")
+def _finish(run) -> None:
+    """The summary of a succeeded run: what each step's `summarize` hook draws from its facts."""
+    run.summary.update(status="succeeded",
+                       cached=[n for n, c in run.summary["components"].items() if c["status"] == "cached"])
+    for spec in run.specs:
+        if spec.summarize is not None:
+            run.summary.update(spec.summarize(run.facts.get(spec.name) or {}))
+    for spec in run.specs:   # a step's published file the user opens, e.g. the report's page
+        for name, file in spec.shown_files.items():
+            run.summary["artifacts"][name] = fs.join(run.produced[name]["uri"], file)

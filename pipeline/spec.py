@@ -21,9 +21,20 @@ class ComponentSpec:
     params: Callable[[Any], dict]      # the config values that change what it computes
     executor: str                      # "module:function", imported only when it runs
     cacheable: bool = True             # False: runs every time (e.g. a report about this very run)
-    optional_inputs: tuple[str, ...] = ()  # found in the run history by pipeline/resolvers.py; may be absent
+    # name -> FromHistory: an input found in the run history (pipeline/resolvers.py); may be absent
+    optional_inputs: Mapping[str, "FromHistory"] = dataclasses.field(default_factory=dict)
     background: bool = False           # runs in a thread beside the steps after it, until one needs its outputs
     process: bool = False              # its executor runs in a child process (pipeline/isolated.py): its own core
+    headline: Optional[Callable[[dict], str]] = None    # facts -> the few words of its console line
+    summarize: Optional[Callable[[dict], dict]] = None  # facts -> keys of a succeeded run's summary.json
+    shown_files: Mapping[str, str] = dataclasses.field(default_factory=dict)  # output -> the file a user opens
+
+    def headline_of(self, facts: dict | None) -> str:
+        """The step's headline for its facts; "" when it has none or the facts lack what it shows."""
+        try:
+            return self.headline(facts or {}) if self.headline else ""
+        except (KeyError, TypeError, ValueError):   # e.g. the facts of a step that failed midway
+            return ""
 
     def code_modules(self) -> tuple[str, ...]:
         """The modules whose import closure is the component's code version (pipeline/fingerprint.py):
@@ -39,6 +50,34 @@ class ComponentSpec:
     def load_executor(self) -> Callable:
         module, _, fn = self.executor.partition(":")
         return getattr(importlib.import_module(module), fn)
+
+
+@dataclasses.dataclass(frozen=True)
+class FromHistory:
+    """An optional input taken from an earlier run (TFX's resolver): the `input` artifact of the newest
+    execution of `component`, in a succeeded run on the same dataset, whose facts have `fact` true; the
+    artifact this run produced under the name `unless_same_as` is skipped (comparing a thing with itself
+    says nothing, and the rerun stays cached)."""
+    component: str
+    fact: str
+    input: str
+    unless_same_as: str
+
+
+class Progress:
+    """A step's progress on the console, reached through its context (ctx.progress) and small enough for a
+    Beam DoFn to hold; a no-op where no console is open (other processes' workers, tests)."""
+
+    def __init__(self, step: str):
+        self.step = step
+
+    def expect(self, total: int, unit: str) -> None:
+        from pipeline import console
+        console.expect(self.step, total, unit)
+
+    def tick(self, n: int = 1, detail: str = "") -> None:
+        from pipeline import console
+        console.tick(self.step, n, detail)
 
 
 class Params(Mapping):
@@ -86,7 +125,8 @@ class ExecContext:
     dataset: str = ""                  # names the step's Beam job (<dataset>-<step>-<run>): what the user runs
     pipeline_root: str = ""            # where checkpoints may live across runs (not an input: never hashed)
     fingerprint: str = ""              # of this execution: a rerun of the same work has the same one
-    watch: Optional[Callable[[], None]] = None  # raises if something a Beam job needs has died (pipeline/workers.py)
+    versions: dict = dataclasses.field(default_factory=dict)   # the library versions the run uses (its summary's)
+    watch: Optional[Callable[[], None]] = None  # raises if something a Beam job needs has died (ops/workers.py)
 
     def fault_point(self, point: str) -> None:
         from pipeline.faults import fault_point
@@ -98,6 +138,11 @@ class ExecContext:
         its outputs, is removed), e.g. the malformed inputs. Kept after the run, whatever its end."""
         from pipeline import fs
         return fs.join(self.run_dir, "evidence", self.component)
+
+    @property
+    def progress(self) -> Progress:
+        """ctx.progress.expect(total, "epochs"), then ctx.progress.tick() per unit done: the console's bar."""
+        return Progress(self.component)
 
     @property
     def workers_are_local(self) -> bool:
@@ -126,7 +171,7 @@ class ExecContext:
             if self.watch is None:
                 result.wait_until_finish()
             else:
-                _wait_watched(result, self.watch)
+                wait_watched(result, self.watch)
         except Exception as e:
             if type(e).__name__ != "DataflowRuntimeException":
                 raise
@@ -137,7 +182,7 @@ class ExecContext:
         return result
 
 
-def _wait_watched(result, watch: Callable[[], None], poll_s: float = 1.0) -> None:
+def wait_watched(result, watch: Callable[[], None], poll_s: float = 1.0) -> None:
     """Wait for a remote job while checking, every poll_s, that its workers and cluster are alive: a dead
     worker pool would otherwise leave the job (and this wait) hanging. On trouble the job is cancelled."""
     errors: list[BaseException] = []

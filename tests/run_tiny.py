@@ -10,5 +10,5 @@ from tests.conftest import NAMES, register  # noqa: E402
 if __name__ == "__main__":
     folder = sys.argv[1]
     register("tiny", {role: os.path.join(folder, name) for role, name in NAMES.items()})
-    from pipeline.cli import main
+    from cli.main import main
     sys.exit(main(sys.argv[2:]))

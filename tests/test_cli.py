@@ -4,8 +4,8 @@ import os
 
 import pytest
 
+from cli.main import _our_flags, main
 from pipeline.beamflags import split
-from pipeline.cli import _our_flags, main
 
 
 @pytest.mark.parametrize("typo, suggestion", [("--no_cache", "--no-cache"), ("--runer", "--runner"),
@@ -29,8 +29,8 @@ def test_beam_flags_pass_and_anything_after_the_separator_passes_unchecked():
 def test_a_relative_root_is_made_absolute_for_workers_of_a_remote_runner():
     import os
 
+    from ops.workers import root_for_workers as _root_for_workers
     from pipeline.config import load_config
-    from pipeline.workers import root_for_workers as _root_for_workers
     cfg = load_config(None, ["pipeline.root=rel/root"])
     assert _root_for_workers(cfg, ["--runner=FnApiRunner"]).pipeline.root == "rel/root"
     assert _root_for_workers(cfg, ["--runner=FlinkRunner"]).pipeline.root == os.path.abspath("rel/root")
@@ -51,7 +51,7 @@ def test_no_extra_flags_means_beam_is_not_imported_to_check_them():
 
 def test_a_trace_that_cannot_be_written_is_not_a_second_error():
     """/dev/full refuses every write with ENOSPC, as a full disk does: the trace is dropped, nothing raised."""
-    from pipeline.cli import keep_trace
+    from cli.main import keep_trace
     try:
         raise RuntimeError("a step failed")
     except RuntimeError:

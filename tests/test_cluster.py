@@ -44,7 +44,7 @@ def pods():
 
 
 def _podman_env(cfg):
-    from pipeline.worker_image import podman_env
+    from ops.worker_image import podman_env
     return podman_env(cfg.worker)
 
 

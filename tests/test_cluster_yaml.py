@@ -80,7 +80,7 @@ def test_every_flink_key_is_one_flink_knows():
 
 
 def test_the_runner_starts_a_worker_pool_only_for_its_own_flink():
-    from pipeline.workers import pool_port
+    from ops.workers import pool_port
     cfg = load_config(os.path.join(REPO, "pipeline.yaml"))
     assert pool_port(cfg.beam.profiles["flink"], cfg.flink.rest_port) == 50000         # this machine's TaskManager
     assert pool_port(cfg.beam.profiles["flink-pods"], cfg.flink.rest_port) is None     # the pods' sidecars

@@ -4,7 +4,9 @@ import re
 
 import pytest
 
-from pipeline.console import Console, headline
+from components.evaluator.component import SPEC as EVALUATOR
+from components.pusher.component import SPEC as PUSHER
+from pipeline.console import Console
 from tests.test_runner import _cli
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +62,10 @@ def test_progress_on_a_terminal_is_one_redrawn_line():
     text = out.getvalue()
     assert text.count("\r") == 4 and text.count("\n") == 2 and "4/4 chunks" in text
     assert text.endswith("ingest           succeeded     1.2 s  train 3\n")
-    assert headline("pusher", {"pushed": True, "version": 7}) == "pushed version 7"
-    assert headline("evaluator", {"accuracy": 0.9, "split": "test", "examples": 10, "blessed": False}) == \
+    # each step's line is its spec's headline hook: the console knows no step
+    assert PUSHER.headline_of({"pushed": True, "version": 7}) == "pushed version 7"
+    assert EVALUATOR.headline_of({"accuracy": 0.9, "split": "test", "examples": 10, "blessed": False}) == \
         "accuracy 0.9000 on test (10; chose nothing), NOT BLESSED"
-    assert "on eval (10; chose the model)" in headline("evaluator", {"accuracy": 0.9, "split": "eval", "examples": 10})
+    assert "on eval (10; chose the model)" in EVALUATOR.headline_of(
+        {"accuracy": 0.9, "split": "eval", "examples": 10, "blessed": True})
+    assert EVALUATOR.headline_of({"split": "eval"}) == ""   # facts of a step that failed midway: no line, no error

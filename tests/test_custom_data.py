@@ -11,11 +11,11 @@ import pytest
 from conftest import RUNNER, make_images
 from PIL import Image
 
+from cli.run import run_pipeline
 from data.acquire import DataError
 from data.idx import IdxError, encode_idx
 from data.images import ImageError, to_mnist
 from pipeline.config import ConfigError, load_config
-from pipeline.runner import run_pipeline
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -162,7 +162,7 @@ def test_image_folder_versions_end_to_end(tmp_path):
     malformed = open(next(p for p in _files(first["artifacts"]["examples"]) if "malformed" in p)).read()
     assert "train/three/broken.png" in malformed and "cannot decode" in malformed
     assert sum(first["records"].values()) == 260
-    from pipeline.inspect_runs import lineage
+    from cli.inspect_runs import lineage
     from pipeline.metadata import MetadataStore
     store = MetadataStore(first["metadata"])
     traced = lineage(store, first["artifacts"]["examples"])
@@ -299,5 +299,5 @@ def test_without_a_test_set_the_reported_split_chose_nothing(tmp_path):
     assert "no test set" in summary["components"]["ingest"]["facts"]["test_split"]
     evaluator = summary["components"]["evaluator"]["facts"]
     assert evaluator["split"] == "test" and "not used to choose the model" in evaluator["split_note"]
-    from pipeline.console import headline
-    assert "on test (" in headline("evaluator", evaluator) and "chose nothing" in headline("evaluator", evaluator)
+    line = summary["components"]["evaluator"]["headline"]   # what the console printed
+    assert "on test (" in line and "chose nothing" in line

@@ -10,9 +10,9 @@ import zlib
 
 import pytest
 
-from pipeline.inspect_runs import lineage
+from cli.inspect_runs import lineage
+from cli.run import run_pipeline
 from pipeline.metadata import MetadataStore
-from pipeline.runner import run_pipeline
 from tests.conftest import results_of
 from tests.test_e2e import _config
 
@@ -140,7 +140,7 @@ def test_report_renders_in_headless_chromium_without_network(two_runs, tmp_path)
 def test_index_compare_and_report_pages_in_chromium(two_runs, tmp_path):
     """The run history, a comparison of the two runs and the report: rendered offline, read back from the DOM."""
     browser = _chromium()
-    from pipeline.compare import compare
+    from cli.compare import compare
     root, good, bad = two_runs
     background = _background(browser, tmp_path)
 
@@ -182,7 +182,7 @@ def test_compare_refuses_runs_that_do_not_compare(two_runs, monkeypatch):
     """Other classes or another evaluated split: one line why, unless --allow-different."""
     import copy
 
-    from pipeline import compare as cmp
+    from cli import compare as cmp
     root, good, bad = two_runs
     a, b = cmp.load_run(root, good["run_id"]), cmp.load_run(root, bad["run_id"])
     assert cmp.why_not_comparable(a, b) is None

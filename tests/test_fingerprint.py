@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from pipeline.dag import components
+from cli.dag import components
 from pipeline.fingerprint import NEUTRAL, closure, code_files, code_version
 from tests.test_e2e import REPO
 

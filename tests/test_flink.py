@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from pipeline import flink, podman_service
+from cli.run import run_pipeline
+from ops import flink, podman_service
 from pipeline.config import load_config
-from pipeline.runner import run_pipeline
 from tests.conftest import error_line, processes_running, results_of
 from tests.test_e2e import REPO, _config, tiny_overrides
 from tests.test_runners import _free_port
@@ -100,12 +100,12 @@ def test_beam_steps_on_flink_match_direct(base, cluster):
         a, b = _files(direct["artifacts"][name]), _files(full["artifacts"][name])
         assert len(a) >= 4 and a == b, name
     assert full["records"] == direct["records"] and full["split_digest"] == direct["split_digest"]
-    assert processes_running("pipeline.worker_pool", "worker_pool_main", "sdk_worker_main") == []    # the run's worker pool and its SDK workers are gone
+    assert processes_running("ops.worker_pool", "worker_pool_main", "sdk_worker_main") == []    # the run's worker pool and its SDK workers are gone
 
 
 def test_predict_on_flink_matches_direct(base, cluster, tmp_path):
     """Bulk inference (RunInference) as a Flink job: the same class for every image as on direct."""
-    from pipeline.predict import run_predict
+    from cli.predict import run_predict
     folder, root, direct = base
     images = os.path.join(folder, "t10k-images-idx3-ubyte.gz")
     cfg = _config(root, folder, ["trainer.epochs=1"])
@@ -127,7 +127,7 @@ def test_predict_on_flink_matches_direct(base, cluster, tmp_path):
         return dict(rows)
     assert classes(tmp_path / "flink") == classes(tmp_path / "direct") and len(classes(tmp_path / "direct")) == 80
     assert "FINISHED" in {state for name, state in _jobs(cluster).items() if name.startswith("tiny-predict-")}
-    assert processes_running("pipeline.worker_pool", "worker_pool_main", "sdk_worker_main") == []
+    assert processes_running("ops.worker_pool", "worker_pool_main", "sdk_worker_main") == []
 
 
 def test_cluster_down_fails_fast_with_one_line(base):
@@ -188,7 +188,7 @@ def test_worker_pool_death_is_a_clear_error(base, cluster):
     proc = _run(folder, root, "--invalidate", "evaluator", wait=False)
     _wait_for_job(cluster, "tiny-evaluator-", proc)
     (pool,) = [int(p.split("/")[2]) for p in glob.glob("/proc/[0-9]*/cmdline")   # the pool, not its warm processes
-               if b"pipeline.worker_pool" in _read(p) and b"--warm" not in _read(p)]
+               if b"ops.worker_pool" in _read(p) and b"--warm" not in _read(p)]
     os.kill(pool, signal.SIGKILL)
     killed = time.monotonic()
     _, err = proc.communicate(timeout=120)
@@ -197,7 +197,7 @@ def test_worker_pool_death_is_a_clear_error(base, cluster):
     assert "worker pool" in last and f"pid {pool}" in last, last
     assert _latest_attempt(root)["components"]["evaluator"]["status"] == "failed"
     time.sleep(1)
-    assert processes_running("pipeline.worker_pool", "worker_pool_main", "sdk_worker_main") == []
+    assert processes_running("ops.worker_pool", "worker_pool_main", "sdk_worker_main") == []
 
 
 def _read(path) -> bytes:

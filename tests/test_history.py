@@ -1,8 +1,8 @@
-"""The run-history page (pipeline/history.py): every run counted, every finished run drawn, one line per
+"""The run-history page (cli/history.py): every run counted, every finished run drawn, one line per
 dataset and evaluated split (eval and test accuracies are never joined)."""
 import re
 
-from pipeline.history import render_index
+from cli.history import render_index
 
 
 def _row(i, dataset, split, accuracy, status="succeeded"):

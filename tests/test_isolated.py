@@ -13,8 +13,8 @@ import time
 
 import pytest
 
+from cli.dag import components
 from data.idx import IdxError
-from pipeline.dag import components
 from pipeline.isolated import REPO, call_executor, placed
 from pipeline.spec import ComponentSpec, ExecContext, Params
 

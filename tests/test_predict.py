@@ -13,8 +13,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from conftest import RUNNER, make_images
 from PIL import Image
 
+from cli.predict import PredictError, run_predict
 from components.bulk_inferrer.transforms import MALFORMED, DecodeImages
-from pipeline.predict import PredictError, run_predict
 from tests.conftest import results_of
 from tests.test_e2e import _config
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def trained(module_dataset):
     """One tiny pipeline run: (config, summary, IDX folder)."""
-    from pipeline.runner import run_pipeline
+    from cli.run import run_pipeline
     folder, tmp = module_dataset
     cfg = _config(str(tmp / "root"), folder)
     summary = run_pipeline(cfg, [f"--runner={RUNNER}"])

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from cli.run import run_pipeline
 from pipeline.metadata import MetadataStore
-from pipeline.runner import run_pipeline
 from tests.test_e2e import REPO, _config, tiny_overrides
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +56,7 @@ def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path, capsys):
     fresh = run_pipeline(_config(root, folder), BEAM, no_cache=True)
     assert set(_status(fresh).values()) == {"succeeded"}
 
-    from pipeline.inspect_runs import lineage
+    from cli.inspect_runs import lineage
     text = lineage(store, first["artifacts"]["model"])
     assert "<- trainer execution" in text and "<- ingest execution" in text
     assert "train_images:" in text and "sha256 " in text
@@ -64,7 +64,7 @@ def test_cache_invalidate_and_lineage(tiny_dataset, tmp_path, capsys):
     runs = {r["run_id"]: r["status"] for r in store.runs()}
     assert runs[first["run_id"]] == "succeeded" and len(runs) == 6
 
-    from pipeline.cli import main
+    from cli.main import main
     where = ["--set", f"pipeline.root={root}"]
     assert main(["runs", *where]) == 0
     listed = capsys.readouterr().out

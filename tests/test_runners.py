@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from pipeline.runner import run_pipeline
+from cli.run import run_pipeline
 from tests.conftest import results_of
 from tests.test_e2e import _config
 from tests.test_runner import _cli
@@ -42,7 +42,7 @@ def _wait_for_port(port: int, proc, log, timeout=60):
 @pytest.fixture
 def portable_services(tmp_path):
     """Beam's Python job service as a separate process. The EXTERNAL worker pool is the runner's own
-    (pipeline/workers.py): started per run on the port named here, importing our code only from the
+    (ops/workers.py): started per run on the port named here, importing our code only from the
     built wheel installed in its own folder (as in the worker image), never from this repo."""
     job_port, pool_port = _free_port(), _free_port()
     env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
@@ -117,7 +117,7 @@ def test_dataflow_dry_run_builds_every_beam_step(tiny_dataset, tmp_path):
     _, folder, _ = tiny_dataset
     root = str(tmp_path / "root")
     run_pipeline(_config(root, folder, ["trainer.epochs=1"]), ["--runner=FnApiRunner"])
-    from pipeline.dryrun import describe, dry_run_beam_steps
+    from cli.dryrun import describe, dry_run_beam_steps
     cfg = _config(root, folder, ["beam.runner=dataflow"])
     jobs = dry_run_beam_steps(cfg)
     assert sorted(jobs) == ["evaluator", "ingest", "statistics", "transform"]

@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from pipeline import dag
-from pipeline.cli import main
+from cli import dag
+from cli.main import main
 from pipeline.metadata import MIGRATIONS, SCHEMA, SCHEMA_VERSION, MetadataStore, StoreVersionError
 from pipeline.spec import ComponentSpec
 

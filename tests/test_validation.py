@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
+from cli.run import run_pipeline
 from components.ingest.transforms import split_of
 from data.idx import write_idx_gz
 from data.registry import DATASETS
-from pipeline.runner import run_pipeline
 from pipeline.spec import StopPipeline
 from tests.conftest import NAMES, make_images, register
 from tests.test_e2e import _config
@@ -127,7 +127,7 @@ def test_override_trains_anyway_and_says_so(clean):
 
 
 def test_expectations_command_never_loses_a_reviewed_file(clean, capsys):
-    from pipeline.cli import main
+    from cli.main import main
     args = ["expectations", "--set", f"pipeline.root={clean['root']}", "--set", f"validation.expectations={clean['exp']}",
             "--from", clean["summary"]["run_id"]]
     reviewed = open(clean["exp"]).read() + "# reviewed by a person\n"

@@ -17,7 +17,6 @@ from components.evaluator.config import BASELINE, CANDIDATE, eval_config
 from components.evaluator.gallery import misclassified
 from components.evaluator.results import read_results
 from contract.records import evaluated_split, raw_tfxio
-from pipeline import console
 from pipeline.artifacts import join, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ def _evaluate(ctx, inputs, out, split, config, baseline):
     source = raw_tfxio(inputs["examples"], split, raw_record_column_name=tfma.ARROW_INPUT_COLUMN)
     p = ctx.beam_pipeline("evaluator")
     total = read_json(join(inputs["examples"], "counts.json")).get(split, 0)
-    console.expect("evaluator", total, "examples")
+    ctx.progress.expect(total, "examples")
     shared = models if baseline else models[0]
     extractors = picks.with_picks(
         tfma.default_extractors(eval_config=config, eval_shared_model=shared,
@@ -80,16 +79,16 @@ def _evaluate(ctx, inputs, out, split, config, baseline):
         out, ctx.params.canaries, ctx.params.gallery_size, CANDIDATE if baseline else "")
     _ = (p
          | "ReadRawExamples" >> source.BeamSource(batch_size=ctx.params.batch_size)   # one shape: see pipeline.yaml
-         | "Progress" >> beam.Map(_progress)
+         | "Progress" >> beam.Map(_progress, ctx.progress)
          | "ExtractEvaluateAndWriteResults" >> tfma.ExtractEvaluateAndWriteResults(
              eval_shared_model=shared, eval_config=config, output_path=out, extractors=extractors,
              tensor_adapter_config=source.TensorAdapterConfig()))
     return ctx.run_beam(p)
 
 
-def _progress(batch):
+def _progress(batch, progress):
     """Record batches pass through, counted on the console (a no-op outside the driver's process)."""
-    console.tick("evaluator", batch.num_rows)
+    progress.tick(batch.num_rows)
     return batch
 
 

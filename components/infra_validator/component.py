@@ -10,6 +10,13 @@ import dataclasses
 
 from pipeline.spec import ComponentSpec
 
+
+def _headline(f: dict) -> str:
+    lat = f.get("latency_ms") or {}
+    said = f"served {f['canaries']} canaries" if f["blessed"] else "FAILED: " + "; ".join(f.get("reasons", []))
+    return said + (f", p50 {lat['p50']:.1f} ms" if lat else "")
+
+
 SPEC = ComponentSpec(
     name="infra_validator",
     inputs=("model", "examples"),
@@ -17,4 +24,5 @@ SPEC = ComponentSpec(
     params=lambda cfg: {"split": cfg.evaluator.split, **dataclasses.asdict(cfg.infra_validator)},  # the evaluated split
     executor="components.infra_validator.executor:run",
     background=True,
+    headline=_headline,
 )

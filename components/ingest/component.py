@@ -9,6 +9,12 @@ from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
 
 
+def counts(f: dict) -> str:
+    """records per split, and the malformed ones: ingest's and statistics' console line."""
+    bad = f.get("records_malformed", f.get("malformed"))
+    return ", ".join(f"{k} {v}" for k, v in f["records"].items()) + (f"; {bad} malformed" if bad else "")
+
+
 def _params(cfg) -> dict:
     info = dataset_info(cfg.data)
     return {"dataset": cfg.data.dataset, "seed": cfg.pipeline.seed, "class_names": info.class_names,
@@ -22,4 +28,6 @@ SPEC = ComponentSpec(
     params=_params,
     executor="components.ingest.executor:run",
     process=True,
+    headline=counts,
+    summarize=lambda f: {"records": f["records"], "split_digest": f["split_digest"]},
 )

@@ -26,7 +26,7 @@ from contract.features import bucket_edges, properties_in_chunks
 from contract.records import SPLITS
 from contract.shards import WriteShards
 from data.idx import iter_idx_pair
-from pipeline import console, fs
+from pipeline import fs
 from pipeline.artifacts import join, write_json
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,9 @@ def _records(p, ctx, chunks, edges, images: bool):
     cfg = ctx.params
     listed = p | "ListChunks" >> beam.Create(chunks) | "ReshuffleChunks" >> beam.Reshuffle()
     if not images:
-        return listed | "ChunksToRecords" >> ChunksToRecords(cfg.dataset, edges, len(cfg.class_names)), None
-    items = listed | "DecodeImages" >> beam.FlatMap(read_image_chunk, cfg.dark_on_light)
+        return listed | "ChunksToRecords" >> ChunksToRecords(cfg.dataset, edges, len(cfg.class_names),
+                                                             ctx.progress), None
+    items = listed | "DecodeImages" >> beam.FlatMap(read_image_chunk, cfg.dark_on_light, ctx.progress)
     carve = carved_test(ctx)
     fitted = items | "TrainEdges" >> TrainEdges(cfg.eval_fraction, cfg.seed, cfg.slice_buckets, carve)
     return items | "ImagesToRecords" >> ImagesToRecords(cfg.dataset, cfg.eval_fraction, cfg.seed,
@@ -153,7 +154,7 @@ def run(ctx, inputs, outputs) -> dict:
     out = outputs["examples"]
     shards = cfg.num_shards
     p = ctx.beam_pipeline("ingest")
-    console.expect("ingest", len(chunks), "chunks")
+    ctx.progress.expect(len(chunks), "chunks")
     tagged, fitted = _records(p, ctx, chunks, edges, images)
     if fitted is not None:
         _ = fitted | "EdgesAsJson" >> beam.Map(json.dumps, sort_keys=True) | "WriteEdges" >> beam.io.WriteToText(

@@ -46,15 +46,14 @@ class _ChunkToRecords(beam.DoFn):
     """(source, chunk file, start, end) -> per split, one list of (image_id, record) for the whole chunk,
     encoded at once (contract/record_batch.py); a label out of range goes to MALFORMED with a reason."""
 
-    def __init__(self, dataset: str, edges: dict, num_classes: int):
-        self._dataset, self._edges, self._classes = dataset, edges, num_classes
+    def __init__(self, dataset: str, edges: dict, num_classes: int, progress=None):
+        self._dataset, self._edges, self._classes, self._progress = dataset, edges, num_classes, progress
         self._read = Metrics.counter(NAMESPACE, "records_read")
         self._bad = Metrics.counter(NAMESPACE, "records_malformed")
         self._written = {s: Metrics.counter(NAMESPACE, f"records_{s}") for s in SPLITS}
 
     def process(self, chunk):
         from contract.record_batch import to_sequence_examples
-        from pipeline import console
 
         source, path, start, end = chunk
         images, labels, props, splits = load_chunk(path, start, end)   # the plan decided the splits
@@ -74,18 +73,19 @@ class _ChunkToRecords(beam.DoFn):
         for split, batch in by_split.items():
             self._written[split].inc(len(batch))
             yield beam.pvalue.TaggedOutput(split, batch)
-        console.tick("ingest")   # progress on the console when this runs in the driver's process
+        if self._progress is not None:   # ctx.progress: on the console when this runs in the driver's process
+            self._progress.tick()
 
 
 @beam.ptransform_fn
-def ChunksToRecords(chunks, dataset: str, edges: dict, num_classes: int = 10):
+def ChunksToRecords(chunks, dataset: str, edges: dict, num_classes: int = 10, progress=None):
     """IDX chunk files (with the splits the plan chose) -> tagged outputs train/eval/test of lists of
     (image_id, bytes), plus malformed."""
-    fn = _ChunkToRecords(dataset, edges, num_classes)
+    fn = _ChunkToRecords(dataset, edges, num_classes, progress)
     return chunks | "EncodeChunks" >> beam.ParDo(fn).with_outputs(MALFORMED, *SPLITS)
 
 
-def read_image_chunk(chunk, dark_on_light: bool = False):
+def read_image_chunk(chunk, dark_on_light: bool = False, progress=None):
     """(dataset, source, split folder, [(index, 'class/file', label)]) -> (source, index, image, label,
     properties, image_id, problem): images decoded and converted by data/images.py; an image that cannot
     be read gets image None and the problem, naming its file."""
@@ -108,8 +108,8 @@ def read_image_chunk(chunk, dark_on_light: bool = False):
         props = properties(np.stack([d[3] for d in decoded]))
         for j, (index, label, image_id, image) in enumerate(decoded):
             yield source, index, image, label, {k: float(v[j]) for k, v in props.items()}, image_id, ""
-    from pipeline import console
-    console.tick("ingest")
+    if progress is not None:
+        progress.tick()
 
 
 class _ToRecord(beam.DoFn):

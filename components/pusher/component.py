@@ -9,4 +9,6 @@ SPEC = ComponentSpec(
     outputs=("pushed",),
     params=lambda cfg: {"serving_dir": cfg.pusher.serving_dir, "root": cfg.pipeline.root, "dataset": cfg.data.dataset},
     executor="components.pusher.executor:run",
+    headline=lambda f: f"pushed version {f['version']}" if f["pushed"] else "not pushed",
+    summarize=lambda f: {"pushed": f},
 )

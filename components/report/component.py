@@ -11,4 +11,5 @@ SPEC = ComponentSpec(
     params=lambda cfg: {"config": cfg.as_dict(), "dataset": dataclasses.asdict(dataset_info(cfg.data))},   # shown in the report (never cached: it describes its run)
     cacheable=False,  # it describes this run: its id, timings, and what was cached
     executor="components.report.executor:run",
+    shown_files={"report": "report.html"},
 )

@@ -8,7 +8,6 @@ from __future__ import annotations
 from components.report.render import render_html
 from pipeline import fs
 from pipeline.artifacts import join, read_json, write_json
-from pipeline.fingerprint import library_versions
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -45,7 +44,7 @@ def run(ctx, inputs, outputs) -> dict:
         "pushed": pushed,
         # the pusher has the last word: it compares what was served with what was evaluated
         "serving_check": _read(inputs["infra_blessing"], "infra_blessing.json") | pushed.get("serving_check", {}),
-        "versions": library_versions(),
+        "versions": ctx.versions,
         "timings_s": _timings(components),
         "cached": {n: c.get("cached_from_run") for n, c in components.items() if c.get("status") == "cached"},
         "config_flat": _flatten(ctx.params.config),

@@ -14,4 +14,6 @@ SPEC = ComponentSpec(
     executor="components.statistics.executor:run",
     background=True,
     process=True,
+    headline=lambda f: ", ".join(f"{k} {v}" for k, v in f["records"].items()) + (
+        f"; {f['malformed']} malformed" if f.get("malformed") else ""),
 )

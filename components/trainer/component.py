@@ -5,6 +5,13 @@ from components.trainer.precision import resolve
 from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
 
+
+def _headline(f: dict) -> str:
+    best = f" (best {f['best_epoch']})" if f.get("best_epoch") else ""
+    acc = f.get("eval_accuracy_keras")
+    return f"{f['epochs']} epochs{best}, {f.get('precision', '')}" + (f", eval accuracy {acc:.4f}" if acc is not None else "")
+
+
 SPEC = ComponentSpec(
     name="trainer",
     inputs=("transformed_examples", "transform_graph", "examples"),   # examples: counts.json (steps per epoch)
@@ -15,4 +22,5 @@ SPEC = ComponentSpec(
                         "mirror_invariant": dataset_info(cfg.data).mirror_invariant, **dataclasses.asdict(cfg.trainer),
                         **resolve(cfg.trainer.precision)},   # `auto` decided here, from this machine
     executor="components.trainer.executor:run",
+    headline=_headline,
 )

@@ -16,7 +16,7 @@ import tf_keras as keras
 from components.trainer.export import export_model
 from components.trainer.model import build_model
 from contract.records import LABEL, PIXELS_XF
-from pipeline import console, fs
+from pipeline import fs
 from pipeline.artifacts import join, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class _StepCounter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         shown = " ".join(f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_accuracy") if k in logs)
-        console.tick("trainer", 1, shown)   # epochs, with loss and accuracy, on the console
+        self.ctx.progress.tick(1, shown)   # epochs, with loss and accuracy, on the console
 
 
 def consumed_batches(backup: str, steps_per_epoch: int) -> int:
@@ -172,7 +172,7 @@ def run(ctx, inputs, outputs) -> dict:
     finally:
         keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it as found
     counter = _StepCounter(ctx, steps)
-    console.expect("trainer", epochs, "epochs")
+    ctx.progress.expect(epochs, "epochs")
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=join(outputs["model_run"], "tensorboard")),
         keras.callbacks.BackupAndRestore(backup_dir=backup, save_freq=cfg.checkpoint_steps or "epoch"),

@@ -3,7 +3,7 @@
 Anomalies stop the run before the Trainer unless `validation.allow_anomalies` is true (Transform runs
 beside Statistics, before this step: see docs/architecture.md).
 """
-from pipeline.spec import ComponentSpec
+from pipeline.spec import ComponentSpec, FromHistory
 
 
 def expectations_path(cfg) -> str:
@@ -13,7 +13,9 @@ def expectations_path(cfg) -> str:
 SPEC = ComponentSpec(
     name="validator",
     inputs=("statistics",),
-    optional_inputs=("previous_statistics",),   # of the newest accepted run on this dataset
+    # drift is measured against the newest data that passed without an override, unless it is this run's own
+    optional_inputs={"previous_statistics": FromHistory("validator", "passed", "statistics",
+                                                        unless_same_as="statistics")},
     outputs=("anomalies",),
     params=lambda cfg: {"expectations": expectations_path(cfg), "allow_anomalies": cfg.validation.allow_anomalies,
                         "dataset": cfg.data.dataset},
@@ -21,4 +23,8 @@ SPEC = ComponentSpec(
     # is now (edited, or just generated), not as it was when a cached execution ran.
     cacheable=False,
     executor="components.validator.executor:run",
+    headline=lambda f: "data valid" if f["passed"] else f"{len(f['anomalies'])} anomalies" + (
+        " (overridden)" if f["overridden"] else ""),
+    summarize=lambda f: {"data_validation": {"passed": f["passed"], "overridden": f["overridden"],
+                                             "anomalies": [a["message"] for a in f["anomalies"]]}},
 )

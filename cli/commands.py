@@ -1,4 +1,4 @@
-"""The CLI's commands other than `run` (pipeline/cli.py parses the arguments and handles errors).
+"""The CLI's commands other than `run` (cli/main.py parses the arguments and handles errors).
 
     python -m pipeline report | runs | show RUN | lineage ARTIFACT | verify RUN | expectations | graph | flink ACTION
     python -m pipeline compare RUN_A RUN_B | predict --model M --input I --output DIR
@@ -95,7 +95,7 @@ def cmd_expectations(args) -> int:
 
 
 def cmd_graph(args) -> int:
-    from pipeline.dryrun import describe, dry_run_beam_steps
+    from cli.dryrun import describe, dry_run_beam_steps
     cfg = load(argparse.Namespace(config=args.config, set=list(args.set) + [f"beam.runner={args.runner}"]))
     jobs = dry_run_beam_steps(cfg, args.from_run)
     print(describe(jobs))
@@ -103,7 +103,7 @@ def cmd_graph(args) -> int:
 
 
 def cmd_flink(args) -> int:
-    from pipeline import flink, flink_dist, podman_service
+    from ops import flink, flink_dist, podman_service
     cfg = load(args)
     section = cfg.flink
     if args.action == "fetch":
@@ -172,7 +172,7 @@ def cmd_cluster(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from pipeline import podman_service, worker_image
+    from ops import podman_service, worker_image
     section = load(args).worker
     if args.action == "build":
         built = worker_image.build(section)
@@ -194,7 +194,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_store(args) -> int:
-    from pipeline import inspect_runs
+    from cli import inspect_runs
     from pipeline.metadata import MetadataStore
     from pipeline.runner import metadata_path
     cfg = load(args)
@@ -222,7 +222,7 @@ def cmd_store(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from pipeline.compare import compare
+    from cli.compare import compare
     cfg = load(args)
     try:
         _, text = compare(cfg.pipeline.root, args.run_a, args.run_b, args.output, args.allow_different)
@@ -237,8 +237,8 @@ def cmd_compare(args) -> int:
 def cmd_predict(args) -> int:
     overrides = list(args.set) + ([f"beam.runner={args.runner}"] if args.runner else [])
     cfg = load(argparse.Namespace(config=args.config, set=overrides, profile=None))
+    from cli.predict import run_predict
     from pipeline.packaging import with_package
-    from pipeline.predict import run_predict
     beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels"))
     facts = run_predict(cfg, beam_args, args.model, args.input, args.output, args.dark_on_light, args.batch_size)
     _say(f"predicted {facts['predictions']} {facts['input_kind']} inputs ({facts['malformed']} malformed) with "

@@ -19,8 +19,8 @@ import sys
 import time
 import urllib.request
 
+from ops.flink import ClusterError, port_open
 from pipeline import fs
-from pipeline.flink import ClusterError, port_open
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
@@ -76,7 +76,7 @@ def pool_port(beam_args, local_rest_port: int | None = None) -> int | None:
 
 
 class WorkerPool:
-    """The warm worker pool of pipeline/worker_pool.py on loopback, run from the wheel installed into its own
+    """The warm worker pool of ops/worker_pool.py on loopback, run from the wheel installed into its own
     folder (as in the worker image), never from this checkout: `processes` Pythons that imported TensorFlow
     once, each SDK worker a thread of one of them."""
 
@@ -106,7 +106,7 @@ class WorkerPool:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env.update(PATH=venv_bin + os.pathsep + env.get("PATH", ""), PYTHONPATH=site, TF_USE_LEGACY_KERAS="1",
                    TF_CPP_MIN_LOG_LEVEL="2")
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.worker_pool", f"--port={self.port}",
+        self.proc = subprocess.Popen([sys.executable, "-m", "ops.worker_pool", f"--port={self.port}",
                                       f"--processes={self.processes}"], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                      stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
                                      start_new_session=True)   # its own group: the workers it forks go with it

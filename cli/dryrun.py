@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import tempfile
 
+from cli.dag import components
 from pipeline import artifacts as af
 from pipeline import fs
-from pipeline.dag import components
 from pipeline.packaging import with_package
 from pipeline.spec import ExecContext, Params
 

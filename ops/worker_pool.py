@@ -8,7 +8,7 @@ TensorFlow again (docs/flink.md "Warm workers": 314 s -> 221-228 s of that run o
 --sdk_worker_parallelism=2 gets two workers in two processes, each with a core. It also binds 127.0.0.1
 (Beam's pool binds [::], every interface).
 
-    python -m pipeline.worker_pool --port 50000 --processes 2     # pipeline/workers.py starts it per run
+    python -m ops.worker_pool --port 50000 --processes 2     # ops/workers.py starts it per run
 """
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ class Dispatcher(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.worker_pool", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ops.worker_pool", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True, help="the pool's loopback port (--environment_config)")
     parser.add_argument("--processes", type=int, default=2, help="warm worker processes")
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)  # internal: be one warm process
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     if args.warm:
         serve_warm(args.port)
         return 0
-    children = [subprocess.Popen([sys.executable, "-m", "pipeline.worker_pool", "--port", "0", "--warm"],
+    children = [subprocess.Popen([sys.executable, "-m", "ops.worker_pool", "--port", "0", "--warm"],
                                  stdout=subprocess.PIPE, text=True) for _ in range(args.processes)]
     try:
         server, bound = _server(args.port, Dispatcher(children))

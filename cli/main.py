@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from pipeline import commands
+from cli import commands
 from pipeline.config import ConfigError
 
 DEFAULT_CONFIG = commands.DEFAULT_CONFIG
@@ -98,8 +98,8 @@ def _cmd_run(args, beam_flags: list[str]) -> int:
     overrides = list(args.set) + ([f"beam.runner={args.runner}"] if args.runner else [])
     overrides += [f"beam.extra_args={beam_flags!r}"] if beam_flags else []
     cfg = commands.load(argparse.Namespace(config=args.config, set=overrides, profile=args.profile))
-    from pipeline.dag import components
-    from pipeline.runner import run_pipeline
+    from cli.dag import components
+    from cli.run import run_pipeline
     unknown = set(args.invalidate) - {spec.name for spec in components()}
     if unknown:
         raise ConfigError(f"--invalidate: unknown component(s) {sorted(unknown)}")
@@ -151,15 +151,15 @@ def _name_log() -> None:
 def main(argv: list[str] | None = None) -> int:
     configure_environment()
     args, beam_flags = _parser().parse_known_args(argv)
+    from cli.predict import PredictError
     from components.validator.expectations import ExpectationsError
     from data.acquire import DataError
     from data.idx import IdxError
     from ops.cluster import ClusterUpError
+    from ops.flink import ClusterError
+    from ops.flink_dist import FetchError
     from ops.gcs import StoreError
-    from pipeline.flink import ClusterError
-    from pipeline.flink_dist import FetchError
     from pipeline.metadata import StoreVersionError
-    from pipeline.predict import PredictError
     from pipeline.spec import StopPipeline
     try:
         if args.command == "run":

@@ -15,8 +15,8 @@ import socket
 import subprocess
 import time
 
-from pipeline import worker_image
-from pipeline.worker_image import ImageError
+from ops import worker_image
+from ops.worker_image import ImageError
 
 log = logging.getLogger(__name__)
 MARKER = "system service"   # a recorded PID is ours only while its command line still says this
@@ -126,7 +126,7 @@ def status(section) -> str:
 
 def _taskmanager_env(cfg) -> dict | None:
     """The local TaskManager's environment (it runs Beam's `docker` commands), or None when unknown."""
-    from pipeline import flink
+    from ops import flink
     pid = flink.running(cfg.flink).get("taskmanager")
     try:
         raw = open(f"/proc/{pid}/environ", "rb").read() if pid else None
@@ -164,7 +164,7 @@ def preflight(cfg, beam_args) -> None:
 
 def local_docker_image(beam_args) -> str | None:
     """The image of a DOCKER-environment run on a Flink master on this machine, else None."""
-    from pipeline.workers import LOOPBACK, flag
+    from ops.workers import LOOPBACK, flag
     master = (flag(beam_args, "flink_master") or "").split("://")[-1].rsplit(":", 1)[0]
     if flag(beam_args, "environment_type", "").upper() != "DOCKER" or master not in LOOPBACK:
         return None

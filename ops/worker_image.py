@@ -17,8 +17,8 @@ import sys
 import tempfile
 import time
 
+from ops.flink import ClusterError
 from pipeline.fingerprint import ROOT
-from pipeline.flink import ClusterError
 
 log = logging.getLogger(__name__)
 BOOT_MODULE = "github.com/apache/beam/sdks/v2/python/container"

@@ -164,7 +164,7 @@ def _counters(result) -> dict:
 def run_predict(cfg, beam_args: list[str], model: str, source: str, output: str, dark_on_light: bool = False,
                 batch_size: int = 256) -> dict:
     """Predict every input; write DIR/predictions-*.csv and *.tfrecord, malformed-*.txt, summary.json."""
-    from pipeline.workers import preflight, watchdog, worker_pool
+    from ops.workers import preflight, watchdog, worker_pool
 
     if fs.exists(output):
         raise PredictError(f"--output {output}: already exists; predictions never overwrite a folder")
@@ -180,10 +180,10 @@ def run_predict(cfg, beam_args: list[str], model: str, source: str, output: str,
         with worker_pool(cfg, beam_args) as pool:
             p = _build(beam_args, fs.join(staging, ".tmp"), kind, items, model_dir, names, staging, dark_on_light,
                        batch_size, job=f"{cfg.data.dataset}-predict".replace("_", "-"))
-            from pipeline.spec import _wait_watched
+            from pipeline.spec import wait_watched
             result = p.run()
             watch = watchdog(beam_args, pool)
-            result.wait_until_finish() if watch is None else _wait_watched(result, watch)
+            result.wait_until_finish() if watch is None else wait_watched(result, watch)
         counts = _counters(result)
         fs.rmtree(fs.join(staging, ".tmp"))
         summary = {"model": model_dir, "input": os.path.abspath(source), "input_kind": kind,

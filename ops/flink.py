@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
-from pipeline import flink_dist
+from ops import flink_dist
 
 log = logging.getLogger(__name__)
 # name -> (what its command line must contain: a recorded PID is ours only if it still runs this)
