@@ -40,8 +40,12 @@ def describe(summary: dict, steps: bool = True) -> str:
 
 
 def load(args):
-    return load_config(args.config if os.path.exists(args.config) or args.config != DEFAULT_CONFIG else None,
-                       args.set, getattr(args, "profile", None))
+    """The config file the command names (pipeline.yaml in this folder by default), never the code's defaults
+    silently: a missing file is an error that says where it was looked for."""
+    if args.config == DEFAULT_CONFIG and not os.path.exists(args.config):
+        raise ConfigError(f"{DEFAULT_CONFIG}: not found in {os.getcwd()}; run in the repository's folder (where "
+                          f"`make` runs) or name a config file with --config PATH")
+    return load_config(args.config, args.set, getattr(args, "profile", None))
 
 
 def cmd_report(args) -> int:
@@ -66,6 +70,7 @@ def cmd_report(args) -> int:
 def cmd_expectations(args) -> int:
     from components.validator import expectations as ex
     from components.validator.component import expectations_path
+    from contract import artifacts as files
     from pipeline import artifacts as af
     from pipeline import fs
     cfg = load(args)
@@ -82,7 +87,7 @@ def cmd_expectations(args) -> int:
     stats_dir = af.read_json(summary_path).get("artifacts", {}).get("statistics")
     if not stats_dir:
         raise ConfigError(f"run {run_id!r}: it has no statistics artifact")
-    stats = af.read_json(fs.join(stats_dir, "statistics.json"))
+    stats = af.read_file(files.STATISTICS, stats_dir)
     cfg = load_config(args.config, list(args.set) + [f"data.dataset={stats['dataset']}"])
     path = expectations_path(cfg)
     if fs.exists(path):

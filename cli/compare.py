@@ -12,6 +12,7 @@ import os
 
 from components.report.charts import png_data_uri
 from components.report.render import CSS, worst_first
+from contract import artifacts as files
 from pipeline import artifacts as af
 from pipeline import fs
 
@@ -23,7 +24,7 @@ def _e(x) -> str:
 
 
 def load_run(root: str, run_id: str) -> dict:
-    """A finished run's summary and the report's metrics.json (evaluation, data, config)."""
+    """A finished run's summary and the report's metrics (evaluation, data, config)."""
     path = fs.join(root, "runs", run_id, "summary.json")
     if not fs.exists(path):
         raise KeyError(run_id)
@@ -35,7 +36,7 @@ def load_run(root: str, run_id: str) -> dict:
     summary["artifacts"] = {k: (root + v[len(then):] if v.startswith(then) and not os.path.exists(v) else v)
                             for k, v in summary["artifacts"].items()}
     report = os.path.dirname(summary["artifacts"]["report"])
-    return {"summary": summary, "metrics": af.read_json(fs.join(report, "metrics.json"))}
+    return {"summary": summary, "metrics": af.read_file(files.METRICS, report)}
 
 
 def config_diff(a: dict, b: dict) -> list[tuple[str, str, str]]:

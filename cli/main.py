@@ -112,7 +112,8 @@ def _cmd_run(args, beam_flags: list[str]) -> int:
                    else os.path.join(root, "runs", run_id, "logs", "pipeline.log"))
     LOG["report"] = fs.join(root, "runs", run_id, "report.html")   # written if the run fails or stops
     with console.session(LOG["path"], args.verbose) as shown:
-        shown.write(f"run {run_id}: {cfg.data.dataset} on {cfg.beam.runner}" + (f", profile {cfg.profile}" if cfg.profile else ""))
+        shown.write(f"run {run_id}: {cfg.data.dataset} on {cfg.beam.runner}" + (f", profile {cfg.profile}" if cfg.profile else "")
+                    + f" (config {args.config})")
         beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels"))
         summary = run_pipeline(cfg, beam_args, run_id=run_id, no_cache=args.no_cache,
                                invalidate=tuple(args.invalidate))
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args, beam_flags = _parser().parse_known_args(argv)
     from cli.predict import PredictError
     from components.validator.expectations import ExpectationsError
+    from contract.artifacts import SchemaError
     from data.acquire import DataError
     from data.idx import IdxError
     from ops.cluster import ClusterUpError
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         return commands.cmd_store(args)
     except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError, StoreVersionError,
-            PredictError, StoreError, ClusterUpError) as e:
+            PredictError, StoreError, ClusterUpError, SchemaError) as e:
         print(f"error: {e}", file=sys.stderr)
         _name_log()
         return 2

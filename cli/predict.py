@@ -17,10 +17,11 @@ import os
 import time
 import uuid
 
+from contract import artifacts as files
 from pipeline import fs
+from pipeline.artifacts import read_file
 
 log = logging.getLogger(__name__)
-CLASS_NAMES = os.path.join("assets.extra", "class_names.json")   # written by the trainer's export
 
 
 class PredictError(ValueError):
@@ -60,10 +61,8 @@ def resolve_model(spec: str, cfg) -> str:
 
 
 def class_names(model_dir: str, classes: int | None = None) -> tuple[str, ...]:
-    path = fs.join(model_dir, CLASS_NAMES)
-    if fs.exists(path):
-        with fs.open_file(path) as f:
-            return tuple(json.load(f))
+    if fs.exists(fs.join(model_dir, files.CLASS_NAMES.file)):   # written by the trainer's export
+        return tuple(read_file(files.CLASS_NAMES, model_dir))
     return tuple(str(k) for k in range(classes or 10))
 
 

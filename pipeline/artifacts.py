@@ -67,3 +67,19 @@ def write_json(path: str, obj, in_place_if_full: bool = False) -> None:
 def read_json(path: str):
     with fs.open_file(path) as f:
         return json.load(f)
+
+
+def write_file(spec, folder: str, payload) -> str:
+    """Write one of contract/artifacts.py's files into the artifact folder, stamped with its version."""
+    from contract.artifacts import stamped
+    path = join(folder, spec.file)
+    write_json(path, stamped(spec, payload))
+    return path
+
+
+def read_file(spec, folder: str):
+    """Read one of contract/artifacts.py's files from the artifact folder; SchemaError (one line naming the
+    file) when its version is not the one this code reads."""
+    from contract.artifacts import unstamped
+    path = join(folder, spec.file)
+    return unstamped(spec, read_json(path), path)

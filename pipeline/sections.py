@@ -1,6 +1,8 @@
 """The sections of `pipeline.yaml` as frozen dataclasses, with the ranges each value must fall in.
 
-pipeline/config.py loads and validates a file into these; see README "Configuration".
+pipeline/config.py loads and validates a file into these; see README "Configuration". pipeline.yaml is where
+every key is documented, with its default; the defaults here are the same values (tests/test_config.py
+`test_the_code_defaults_are_the_files`), so a key left out of a file means what pipeline.yaml says.
 
     python -c "from pipeline.sections import Config; print(Config().trainer)"
 """
@@ -73,11 +75,11 @@ class ValidationSection:
 @dataclasses.dataclass(frozen=True)
 class TrainerSection:
     cell_size: int = 128
-    epochs: int = 8
+    epochs: int = 50
     steps_per_epoch: Optional[int] = None
-    max_steps: Optional[int] = None     # a step budget: the epochs are capped at ceil(max_steps / steps per epoch)
-    batch_size: int = 256
-    learning_rate: float = 0.001
+    max_steps: Optional[int] = 1800     # a step budget: the epochs are capped at ceil(max_steps / steps per epoch)
+    batch_size: int = 128
+    learning_rate: float = 0.002
     shuffle_buffer: int = 10000
     checkpoint_steps: Optional[int] = None   # checkpoint every N steps; null: at the end of each epoch
     deterministic: bool = False         # TF op determinism: identical weights for identical data and seed
@@ -85,9 +87,9 @@ class TrainerSection:
     columns: bool = False               # a second LSTM reads the image column by column
     pool: str = "last"                  # last | last+max (also the maximum of the LSTM outputs over steps)
     dropout: float = 0.0                # on the last LSTM state, while training
-    early_stopping: Optional[int] = None  # stop after N epochs without a better eval accuracy; best weights kept
-    lr_schedule: str = "constant"       # constant | cosine (to zero over all training steps)
-    augment: str = "none"               # none | auto | shift, mirror, erase joined by '+'
+    early_stopping: Optional[int] = 10  # stop after N epochs without a better eval accuracy; best weights kept
+    lr_schedule: str = "cosine"         # constant | cosine (to zero over all training steps)
+    augment: str = "auto"               # none | auto | shift, mirror, erase joined by '+'
     max_shift: int = 2                  # pixels each way, for the shift augmentation
     tta: str = "none"                   # none | mirror | auto: serve the mean of the logits of image and mirror
     label_smoothing: float = 0.0        # train towards (1 - e) on the label, e spread over the classes
@@ -106,7 +108,7 @@ class EvaluatorSection:
     min_slice_size: int = 30            # smaller slices are flagged in the report, not gated
     require_baseline: bool = False      # True: no blessing without a baseline to compare with
     gallery_size: int = 40              # misclassified images in the report
-    batch_size: int = 1024              # TFMA inference batch
+    batch_size: int = 128               # TFMA inference batch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +128,7 @@ class PusherSection:
 @dataclasses.dataclass(frozen=True)
 class BeamSection:
     runner: str = "direct"
+    # the in-process profiles every checkout can run; pipeline.yaml adds the cluster ones
     profiles: dict = dataclasses.field(default_factory=lambda: {
         "direct": ["--runner=FnApiRunner"],
         "direct-mp": ["--runner=FnApiRunner", "--direct_running_mode=multi_processing",

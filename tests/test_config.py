@@ -1,5 +1,6 @@
 """pipeline.yaml loading: defaults, overrides and every kind of bad value, reported by key path."""
 import dataclasses
+import os
 
 import pytest
 
@@ -92,3 +93,50 @@ def test_a_gs_root_needs_a_local_metadata_store():
         load_config(None, ["pipeline.root=gs://b-1/r"])
     with pytest.raises(ConfigError, match=r"^pipeline.metadata: got 'gs://b-1/m.sqlite'; expected a local file"):
         load_config(None, ["pipeline.root=gs://b-1/r", "pipeline.metadata=gs://b-1/m.sqlite"])
+
+
+def _leaves(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v and k != "profiles":
+            out |= _leaves(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def test_the_code_defaults_are_the_files():
+    """pipeline.yaml holds every key with its default; the dataclasses hold the same values, so a config
+    file that leaves a key out gets what pipeline.yaml documents (only beam.profiles grows there: the
+    cluster profiles)."""
+    import yaml
+    code = _leaves(load_config(None).as_dict())
+    raw = yaml.safe_load(open("pipeline.yaml"))
+    raw.pop("profiles")
+    written = _leaves(raw)
+    assert sorted(set(code) - set(written) - {"profile"}) == []    # every key is in the file, documented
+    file = _leaves(load_config("pipeline.yaml").as_dict())
+    differ = {k: (code[k], file[k]) for k in code if k != "beam.profiles" and code[k] != file[k]}
+    assert differ == {}
+    assert code["beam.profiles"].items() <= file["beam.profiles"].items()
+
+
+def test_every_key_of_the_file_says_what_it_does():
+    import re
+    section, bare = None, []
+    for number, line in enumerate(open("pipeline.yaml").read().splitlines(), 1):
+        if re.match(r"^[a-z_]+:", line):
+            section = line.split(":")[0]
+        if section != "profiles" and re.match(r"^  [a-z_]+:", line) and "#" not in line:
+            bare.append(f"{number}: {line}")
+    assert bare == []
+
+
+def test_a_missing_config_file_is_an_error_not_the_code_defaults(tmp_path):
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-m", "pipeline", "runs"], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": repo})
+    assert done.returncode == 2
+    assert f"pipeline.yaml: not found in {tmp_path}" in done.stderr

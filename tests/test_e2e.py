@@ -85,7 +85,9 @@ def test_pipeline_end_to_end(tiny_dataset, tmp_path):
     assert abs(accuracy - first["metrics"]["accuracy"]) < 1e-6
 
     # the gallery (computed inside TFMA) lists real mistakes of this model, with their own pixels
-    gallery = json.load(open(os.path.join(first["artifacts"]["evaluation"], "misclassified.json")))
+    from contract.artifacts import MISCLASSIFIED
+    from pipeline.artifacts import read_file
+    gallery = read_file(MISCLASSIFIED, first["artifacts"]["evaluation"])
     probs = out["probabilities"].numpy()
     wrong = int(np.sum(out["classes"].numpy() != labels))
     assert len(gallery) == min(wrong, 40)

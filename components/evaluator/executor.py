@@ -16,8 +16,9 @@ from components.evaluator import picks, serving
 from components.evaluator.config import BASELINE, CANDIDATE, eval_config
 from components.evaluator.gallery import misclassified
 from components.evaluator.results import read_results
+from contract import artifacts as files
 from contract.records import evaluated_split, raw_tfxio
-from pipeline.artifacts import join, read_json, write_json
+from pipeline.artifacts import join, read_file, write_file
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def _evaluate(ctx, inputs, out, split, config, baseline):
         models.append(_shared_model(baseline, BASELINE, config))
     source = raw_tfxio(inputs["examples"], split, raw_record_column_name=tfma.ARROW_INPUT_COLUMN)
     p = ctx.beam_pipeline("evaluator")
-    total = read_json(join(inputs["examples"], "counts.json")).get(split, 0)
+    total = read_file(files.COUNTS, inputs["examples"]).get(split, 0)
     ctx.progress.expect(total, "examples")
     shared = models if baseline else models[0]
     extractors = picks.with_picks(
@@ -112,20 +113,20 @@ def run(ctx, inputs, outputs) -> dict:
     picked = picks.read_picks(out)
     gallery = misclassified(inputs["examples"], split, results["slices"], picked["errors"], cfg.gallery_size)
     canaries = picked["canaries"]
-    write_json(join(out, "misclassified.json"), gallery)
+    write_file(files.MISCLASSIFIED, out, gallery)
     # what the serving check replays: these examples of `split`, and the class this evaluation predicted
-    write_json(join(out, "canaries.json"), {"split": split, "canaries": canaries})
+    write_file(files.CANARIES, out, {"split": split, "canaries": canaries})
     verdict = {"blessed": blessed, "reasons": reasons, "split": split, "baseline": baseline}
     tf.io.gfile.makedirs(outputs["blessing"])
-    write_json(join(outputs["blessing"], "blessing.json"), verdict)
+    write_file(files.BLESSING, outputs["blessing"], verdict)
     with tf.io.gfile.GFile(join(outputs["blessing"], "BLESSED" if blessed else "NOT_BLESSED"), "w") as f:
         f.write("\n".join(reasons))
     overall = results["overall"]
     log.info("evaluation on %s: accuracy %.4f, blessed=%s %s", split, overall["accuracy"], blessed, reasons)
     facts = {"split": split, "split_note": note, "accuracy": overall["accuracy"], "examples": overall["count"],
              "blessed": blessed, "blessing_reasons": reasons, "baseline_model": baseline}
-    # what the report shows lives in the artifact (misclassified.json holds the gallery); facts stay small
-    write_json(join(out, "results.json"), facts | {
+    # what the report shows lives in the artifact (MISCLASSIFIED holds the gallery); facts stay small
+    write_file(files.RESULTS, out, facts | {
         "thresholds": {"min_accuracy": cfg.min_accuracy, "max_drop": cfg.max_drop,
                        "max_slice_drop": cfg.max_slice_drop, "min_slice_size": cfg.min_slice_size},
         **{k: results[k] for k in ("slices", "per_class", "confusion")}})

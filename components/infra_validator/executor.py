@@ -16,8 +16,9 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from contract import artifacts as files
 from contract.records import IMAGE_ID, canary_rank, evaluated_split, split_pattern
-from pipeline.artifacts import join, write_json
+from pipeline.artifacts import join, write_file
 
 log = logging.getLogger(__name__)
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe.py")
@@ -100,7 +101,7 @@ def run(ctx, inputs, outputs) -> dict:
     ctx.fault_point("mid")
     out = outputs["infra_blessing"]
     tf.io.gfile.makedirs(out)
-    write_json(join(out, "infra_blessing.json"), verdict)
+    write_file(files.INFRA_BLESSING, out, verdict)
     with tf.io.gfile.GFile(join(out, "INFRA_BLESSED" if verdict["blessed"] else "INFRA_NOT_BLESSED"), "w") as f:
         f.write("\n".join(reasons))
     (log.info if verdict["blessed"] else log.warning)("serving check: %s%s", "passed" if verdict["blessed"] else

@@ -22,12 +22,13 @@ from components.ingest.transforms import (
     read_image_chunk,
     split_of,
 )
+from contract import artifacts as files
 from contract.features import bucket_edges, properties_in_chunks
 from contract.records import SPLITS
 from contract.shards import WriteShards
 from data.idx import iter_idx_pair
 from pipeline import fs
-from pipeline.artifacts import join, write_json
+from pipeline.artifacts import join, write_file
 
 log = logging.getLogger(__name__)
 SOURCES = (("train", "train_images", "train_labels"), ("test", "test_images", "test_labels"))
@@ -171,14 +172,14 @@ def run(ctx, inputs, outputs) -> dict:
     if images:
         with fs.open_file(join(ctx.temp_dir, "edges")) as f:
             edges = json.loads(f.read())
-    write_json(join(out, "bucket_edges.json"), edges)
+    write_file(files.BUCKET_EDGES, out, edges)
     carve = carved_test(ctx)
     test_split = f"{carve:.0%} of the training file, by hash (no test set)" if carve else "the test file"
     facts = _check(counts, expected, cfg.max_malformed, out, ctx.evidence_dir) | {"split_digest": digest,
                                                                                   "test_split": test_split}
-    write_json(join(out, "counts.json"), facts["records"])   # records per split, for the steps downstream
+    write_file(files.COUNTS, out, facts["records"])   # records per split, for the steps downstream
     # The data version these records come from (content digests, no paths: moved data is the same data)
-    write_json(join(out, "data_version.json"), {
+    write_file(files.DATA_VERSION, out, {
         "dataset": cfg.dataset, "kind": ctx.source.kind, "custom": ctx.source.kind.startswith("custom"),
         "sha256": dict(sorted(ctx.source.sha256.items())), "records": facts["records"],
         "malformed": facts["records_malformed"], "test_split": test_split})

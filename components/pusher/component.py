@@ -1,11 +1,11 @@
-"""Pusher: `model` + `blessing` + `infra_blessing` + `evaluation` -> `pushed` (push.json); a model blessed by
+"""Pusher: `model` + `blessing` + `infra_blessing` + `evaluation` -> `pushed`; a model blessed by
 the evaluator and by the serving check, whose served canary classes are the evaluator's, is copied to the
 serving folder."""
 from pipeline.spec import ComponentSpec
 
 SPEC = ComponentSpec(
     name="pusher",
-    inputs=("model", "blessing", "infra_blessing", "evaluation"),   # evaluation: canaries.json
+    inputs=("model", "blessing", "infra_blessing", "evaluation"),   # evaluation: its canaries
     outputs=("pushed",),
     params=lambda cfg: {"serving_dir": cfg.pusher.serving_dir, "root": cfg.pipeline.root, "dataset": cfg.data.dataset},
     executor="components.pusher.executor:run",

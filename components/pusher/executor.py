@@ -8,8 +8,9 @@ import os
 import time
 import uuid
 
+from contract import artifacts as files
 from pipeline import fs
-from pipeline.artifacts import read_json, write_json
+from pipeline.artifacts import read_file, write_file
 
 log = logging.getLogger(__name__)
 LAST = "saved_model.pb"
@@ -84,10 +85,10 @@ def served_as_evaluated(canaries: list[dict], served: list[dict]) -> list[str]:
 
 
 def run(ctx, inputs, outputs) -> dict:
-    verdict = read_json(fs.join(inputs["blessing"], "blessing.json"))
-    serving = read_json(fs.join(inputs["infra_blessing"], "infra_blessing.json"))
+    verdict = read_file(files.BLESSING, inputs["blessing"])
+    serving = read_file(files.INFRA_BLESSING, inputs["infra_blessing"])
     if serving["blessed"]:   # it served every canary; are they the evaluated classes?
-        reasons = served_as_evaluated(read_json(fs.join(inputs["evaluation"], "canaries.json"))["canaries"],
+        reasons = served_as_evaluated(read_file(files.CANARIES, inputs["evaluation"])["canaries"],
                                       serving["served"])
         serving = {**serving, "blessed": not reasons, "reasons": reasons}
     check = {"blessed": serving["blessed"], "reasons": serving["reasons"]}   # the serving check's last word
@@ -98,12 +99,12 @@ def run(ctx, inputs, outputs) -> dict:
         record = {"pushed": False, "reason": why, "serving_check": check}
         reasons = verdict["reasons"] if not verdict["blessed"] else serving["reasons"]
         log.warning("not pushed: %s%s", why.split(": ", 1)[0] + ": " + "; ".join(reasons[:2]),
-                    f" (and {len(reasons) - 2} more: push.json, the report)" if len(reasons) > 2 else "")
+                    f" (and {len(reasons) - 2} more: the report)" if len(reasons) > 2 else "")
     else:
         version, path = push(inputs["model"], serving_dir(ctx), midway=lambda: ctx.fault_point("mid"))
         record = {"pushed": True, "version": version, "path": path, "serving_check": check}
         log.info("pushed the model as version %s: %s", version, path)
-    write_json(fs.join(outputs["pushed"], "push.json"), record)
+    write_file(files.PUSH, outputs["pushed"], record)
     if record["pushed"]:
         ctx.external_outputs["pushed_model"] = record["path"]   # outside the run folder, still in the lineage
     return record

@@ -1,4 +1,4 @@
-"""Report executor: `metrics.json` for machines and `report.html` for people, from one dict.
+"""Report executor: metrics (contract/artifacts.py METRICS) for machines and `report.html` for people, from one dict.
 
 It reads its declared input artifacts from disk (and the runner's record of this run: timings, what was
 cached), so it needs no TensorFlow and is cheap to run every time (a report describes its own run).
@@ -6,8 +6,9 @@ cached), so it needs no TensorFlow and is cheap to run every time (a report desc
 from __future__ import annotations
 
 from components.report.render import render_html
+from contract import artifacts as files
 from pipeline import fs
-from pipeline.artifacts import join, read_json, write_json
+from pipeline.artifacts import read_file, write_file
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -24,37 +25,34 @@ def _timings(components: dict) -> dict:
     return {name: c["seconds"] for name, c in components.items() if "seconds" in c}
 
 
-def _read(folder: str, name: str):
-    return read_json(join(folder, name))
-
-
 def run(ctx, inputs, outputs) -> dict:
-    ev = _read(inputs["evaluation"], "results.json") | {"misclassified": _read(inputs["evaluation"], "misclassified.json")}
+    ev = read_file(files.RESULTS, inputs["evaluation"]) | {
+        "misclassified": read_file(files.MISCLASSIFIED, inputs["evaluation"])}
     source = ctx.source.describe() | {"class_names": ctx.params.dataset["class_names"],
                                                "custom": ctx.params.dataset["custom"]}
     components = ctx.run_record
-    pushed = _read(inputs["pushed"], "push.json")
+    pushed = read_file(files.PUSH, inputs["pushed"])
     metrics = {
         "run_id": ctx.run_id,
         "source": source,
         "evaluation": ev,
-        "training": {"history": _read(inputs["model_run"], "history.json")},
-        "records": _read(inputs["examples"], "counts.json"),
-        "bucket_edges": _read(inputs["examples"], "bucket_edges.json"),
+        "training": {"history": read_file(files.HISTORY, inputs["model_run"])},
+        "records": read_file(files.COUNTS, inputs["examples"]),
+        "bucket_edges": read_file(files.BUCKET_EDGES, inputs["examples"]),
         "pushed": pushed,
         # the pusher has the last word: it compares what was served with what was evaluated
-        "serving_check": _read(inputs["infra_blessing"], "infra_blessing.json") | pushed.get("serving_check", {}),
+        "serving_check": read_file(files.INFRA_BLESSING, inputs["infra_blessing"]) | pushed.get("serving_check", {}),
         "versions": ctx.versions,
         "timings_s": _timings(components),
         "cached": {n: c.get("cached_from_run") for n, c in components.items() if c.get("status") == "cached"},
         "config_flat": _flatten(ctx.params.config),
-        "data": {"statistics": read_json(join(inputs["statistics"], "statistics.json")),
-                 "validation": _read(inputs["anomalies"], "anomalies.json")},
+        "data": {"statistics": read_file(files.STATISTICS, inputs["statistics"]),
+                 "validation": read_file(files.ANOMALIES, inputs["anomalies"])},
     }
     out = outputs["report"]
     fs.makedirs(out)
-    write_json(fs.join(out, "metrics.json"), metrics)
+    write_file(files.METRICS, out, metrics)
     ctx.fault_point("mid")
     with fs.open_file(fs.join(out, "report.html"), "w") as f:
         f.write(render_html(metrics))
-    return {"html": "report.html", "json": "metrics.json"}
+    return {"html": "report.html", "json": files.METRICS.file}

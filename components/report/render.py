@@ -123,7 +123,7 @@ def _verdict(m) -> str:
 
 
 def render_html(m: dict) -> str:
-    """m: the dict written as metrics.json (run facts, evaluation, training, timings, config)."""
+    """m: the dict written as METRICS (contract/artifacts.py) (run facts, evaluation, training, timings, config)."""
     ev, src, names = m["evaluation"], m["source"], m["source"]["class_names"]
     t = ev["thresholds"]
     warn = f'<p class="warn">Data: {_e(src["note"])}</p>' if src.get("note") else ""

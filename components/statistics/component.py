@@ -1,4 +1,4 @@
-"""Statistics: raw `examples` -> `statistics` (statistics.json; format in docs/architecture.md "Data statistics and validation").
+"""Statistics: raw `examples` -> `statistics` (contract/artifacts.py STATISTICS; format in docs/architecture.md "Data statistics and validation").
 
 It needs nothing of transform, nor transform of it, so it runs beside transform (background), in a
 process of its own so that each has a core (pipeline/isolated.py); the validator then waits for it.

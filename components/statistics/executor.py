@@ -1,4 +1,4 @@
-"""Statistics executor: one Beam pipeline over every split's raw records -> statistics.json.
+"""Statistics executor: one Beam pipeline over every split's raw records -> STATISTICS (contract/artifacts.py).
 
     python -m pipeline run --set data.dataset=fashion_mnist   # statistics runs after ingest
 """
@@ -11,8 +11,9 @@ import tensorflow as tf
 
 from components.statistics.stats import finish
 from components.statistics.transforms import MALFORMED, ComputeStatistics
+from contract import artifacts as files
 from contract.records import SPLITS, split_pattern
-from pipeline.artifacts import join, read_json, write_json
+from pipeline.artifacts import join, read_file, write_file
 
 FORMAT_VERSION = 1
 
@@ -69,11 +70,10 @@ def run(ctx, inputs, outputs) -> dict:
                          for s in splits},
               "cross_split_duplicates": {k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("across:")},
               "malformed": {"count": len(malformed), "examples": sorted(malformed)[:10]}}
-    version = join(examples_dir, "data_version.json")
-    if tf.io.gfile.exists(version):   # which data these are: the validator compares it with the previous run's
-        result["data_version"] = read_json(version)
+    if tf.io.gfile.exists(join(examples_dir, files.DATA_VERSION.file)):   # which data these are: the validator
+        result["data_version"] = read_file(files.DATA_VERSION, examples_dir)  # compares it with the previous run's
     tf.io.gfile.makedirs(out)
-    write_json(join(out, "statistics.json"), result)
+    write_file(files.STATISTICS, out, result)
     ctx.fault_point("mid")
     return {"records": {s: v["count"] for s, v in result["splits"].items()},
             "cross_split_duplicates": result["cross_split_duplicates"], "malformed": len(malformed)}

@@ -14,7 +14,7 @@ def _headline(f: dict) -> str:
 
 SPEC = ComponentSpec(
     name="trainer",
-    inputs=("transformed_examples", "transform_graph", "examples"),   # examples: counts.json (steps per epoch)
+    inputs=("transformed_examples", "transform_graph", "examples"),   # examples: its record counts (steps per epoch)
     outputs=("model", "model_run"),
     # the dataset decides the class count and what 'augment: auto' may do (data/registry.py)
     params=lambda cfg: {"seed": cfg.pipeline.seed, "dataset": cfg.data.dataset,

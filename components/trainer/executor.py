@@ -15,9 +15,10 @@ import tf_keras as keras
 
 from components.trainer.export import export_model
 from components.trainer.model import build_model
+from contract import artifacts as files
 from contract.records import LABEL, PIXELS_XF
 from pipeline import fs
-from pipeline.artifacts import join, read_json, write_json
+from pipeline.artifacts import join, read_file, write_file
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def run(ctx, inputs, outputs) -> dict:
     xf = inputs["transformed_examples"]
     # One seeded, repeated stream with a known epoch length: Keras restores mid-epoch only then, and a
     # resumed run can skip exactly the batches already trained on (see make_dataset).
-    train_records = read_json(join(inputs["examples"], "counts.json"))["train"]
+    train_records = read_file(files.COUNTS, inputs["examples"])["train"]
     steps = cfg.steps_per_epoch or -(-train_records // cfg.batch_size)
     # a step budget caps the epochs, so one setting suits 4,500 images and 60,000 alike
     epochs = min(cfg.epochs, -(-cfg.max_steps // steps)) if cfg.max_steps else cfg.epochs
@@ -191,7 +192,7 @@ def run(ctx, inputs, outputs) -> dict:
     export_model(model, inputs["transform_graph"], outputs["model"], cfg.class_names, mirror_average=tta == "mirror")
     fs.rmtree(backup)  # finished: the next run of this work starts from the cache, not a checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    write_json(join(outputs["model_run"], "history.json"), hist)   # per epoch: loss, accuracy, val_*
+    write_file(files.HISTORY, outputs["model_run"], hist)   # per epoch: loss, accuracy, val_*
     evals_acc = hist.get("val_accuracy") or [None]
     return {"train_seconds": round(seconds, 2), "epochs": len(hist.get("loss", [])), "steps_run": counter.ran,
             "resumed_from_checkpoint": resumed, "augment": list(augment), "tta": tta, "resumed_after_batches": skip,

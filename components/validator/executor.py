@@ -8,8 +8,9 @@ import logging
 
 from components.validator import expectations as ex
 from components.validator.validate import ABSOLUTE, anomalies, drift
+from contract import artifacts as files
 from pipeline import fs
-from pipeline.artifacts import join, read_json, write_json, write_text
+from pipeline.artifacts import join, read_file, write_file, write_text
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,9 @@ def load_or_generate(ctx, stats: dict, statistics_uri: str) -> tuple[ex.Expectat
 
 
 def run(ctx, inputs, outputs) -> dict:
-    stats = read_json(join(inputs["statistics"], "statistics.json"))
+    stats = read_file(files.STATISTICS, inputs["statistics"])
     previous_uri = inputs.get("previous_statistics")
-    previous = read_json(join(previous_uri, "statistics.json")) if previous_uri else None
+    previous = read_file(files.STATISTICS, previous_uri) if previous_uri else None
     exp, generated = load_or_generate(ctx, stats, inputs["statistics"])
     found = anomalies(stats, exp, previous)
     allow = ctx.params.allow_anomalies
@@ -46,7 +47,7 @@ def run(ctx, inputs, outputs) -> dict:
                "bounds": {k: {"value": getattr(exp, k), "rule": ex.RULES[k]} for k in ex.RULES},
                "generated_from": exp.generated_from, "absolute_rules": list(ABSOLUTE)}
     fs.makedirs(outputs["anomalies"])
-    write_json(join(outputs["anomalies"], "anomalies.json"), verdict)
+    write_file(files.ANOMALIES, outputs["anomalies"], verdict)
     write_text(join(outputs["anomalies"], "expectations.yaml"), ex.dump(exp))  # what was checked, for lineage
     for a in found:
         log.warning("anomaly: %s", a["message"])
