@@ -101,9 +101,9 @@ report: $(STAMP)
 
 venv: $(STAMP)
 
-$(STAMP): requirements.lock
+$(STAMP): requirements.lock requirements-dev.lock
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --require-hashes -r requirements.lock -r requirements-dev.lock
 	$(PY) -m pip check
 	touch $(STAMP)
 
@@ -125,6 +125,7 @@ bench: $(STAMP) fashion-data gcs-fetch
 	$(PY) bench/scale.py
 	$(PY) bench/accuracy.py
 	$(PY) bench/gcs.py
+	$(PY) bench/machinery.py --rounds 1
 
 # A gs:// root against a local one, same run (docs/storage.md): builds fake-gcs-server once (Go).
 bench-gcs: $(STAMP) fashion-data gcs-fetch
@@ -157,10 +158,10 @@ worker-up: $(STAMP)
 worker-down: $(STAMP)
 	@$(PY) -m pipeline worker down
 
+# The runtime lock and the development lock, with sha256 from PyPI (ops/lock.py)
 lock:
-	$(PY) -m pip install -q -r requirements.txt
-	(echo "# Full lock of the environment (pip freeze), generated from requirements.txt; 'make lock' rewrites it."; \
-	  $(PY) -m pip freeze) > requirements.lock
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(PY) -m ops.lock
 
 clean:
 	rm -rf pipeline_root .pytest_cache build dist

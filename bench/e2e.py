@@ -30,7 +30,7 @@ GOALS = {"wall": 60.0, "peak": 1.0, "overhead": 30.0, "evaluator": 9.0}
 
 
 def run_command(dataset: str, root: str) -> list[str]:
-    """The cold run this bench times (also sampled by bench/busy_cores.py): the TFX peer's work, one epoch
+    """The cold run this bench times: the TFX peer's work, one epoch
     of LSTM(128), batch 256, no augmentation, float32."""
     return [sys.executable, "-m", "pipeline", "run", "--no-cache", "--set", f"data.dataset={dataset}",
             "--set", "trainer.epochs=1", "--set", f"pipeline.root={root}", "--set", "trainer.batch_size=256",
@@ -79,7 +79,7 @@ def _run(args):
     print(_line("wall", seconds, GOALS["wall"], "s", "TFX 1.21 per STACK.md: 131 s"))
     print(_line("peak RSS", peak, GOALS["peak"], "GB", "TFX: 2.4 GB"))
     # The file-backed part is pages of TensorFlow's libraries; how many the kernel maps per page touched
-    # depends on its page cache (docs/performance.md "2026-12-03 (evening): peak memory and the page cache").
+    # depends on its page cache (docs/performance.md "What changed, and what it did", 2026-12-03 evening).
     print(f"    of which anonymous {sampled['anon'] / 1024:.2f} GB, file-backed {(sampled['rss'] - sampled['anon']) / 1024:.2f}"
           f" GB (sampled every 20 ms: largest sample {sampled['rss'] / 1024:.2f} GB)")
     print(_line("overhead (wall - model.fit)", seconds - fit, GOALS["overhead"], "s", f"model.fit took {fit:.1f} s"))

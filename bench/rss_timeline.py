@@ -2,8 +2,8 @@
 
 Prints each process's peak RSS (and how much of it was anonymous memory) with the console line that
 was last printed when the peak came, then the pipeline process's RSS every half second of the step
-that held its peak. Used to find the evaluator's peak (docs/performance.md "2026-12-02: the
-evaluator's peak under 1.0 GB").
+that held its peak. Used to find the evaluator's peak (docs/performance.md "What changed,
+and what it did", 2026-12-02).
 
     python bench/rss_timeline.py python -m pipeline run --no-cache --set data.dataset=fashion_mnist \\
         --set trainer.epochs=1 --set pipeline.root=build/rss_root

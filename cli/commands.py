@@ -240,12 +240,14 @@ def cmd_compare(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    overrides = list(args.set) + ([f"beam.runner={args.runner}"] if args.runner else [])
+    overrides = (list(args.set) + ([f"beam.runner={args.runner}"] if args.runner else [])
+                 + ([f"predict.batch_size={args.batch_size}"] if args.batch_size is not None else [])
+                 + (["predict.dark_on_light=true"] if args.dark_on_light else []))
     cfg = load(argparse.Namespace(config=args.config, set=overrides, profile=None))
     from cli.predict import run_predict
     from pipeline.packaging import with_package
     beam_args = with_package(cfg.beam_args(), os.path.join("build", "wheels"))
-    facts = run_predict(cfg, beam_args, args.model, args.input, args.output, args.dark_on_light, args.batch_size)
+    facts = run_predict(cfg, beam_args, args.model, args.input, args.output)
     _say(f"predicted {facts['predictions']} {facts['input_kind']} inputs ({facts['malformed']} malformed) with "
-          f"{facts['model']} on {facts['runner']} in {facts['seconds']:.1f} s -> {args.output}")
+          f"{facts['model']} on {facts['runner']} in {facts['seconds']:.1f} s -> {args.output} (run {facts['run_id']})")
     return 0

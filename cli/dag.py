@@ -1,6 +1,7 @@
 """The pipeline's components in dependency order, with a check that every input has a producer."""
 from __future__ import annotations
 
+from components.bulk_inferrer.component import SPEC as BULK_INFERRER
 from components.evaluator.component import SPEC as EVALUATOR
 from components.infra_validator.component import SPEC as INFRA_VALIDATOR
 from components.ingest.component import SPEC as INGEST
@@ -20,9 +21,14 @@ def components():
     return check([INGEST, STATISTICS, TRANSFORM, VALIDATOR, TRAINER, INFRA_VALIDATOR, EVALUATOR, PUSHER, REPORT])
 
 
-def check(dag):
+def predict_dag():
+    """`python -m pipeline predict`: BulkInferrer alone, from a given model and input (pipeline/runner.py run)."""
+    return check([BULK_INFERRER], external=("model", "inference_data"))
+
+
+def check(dag, external=EXTERNAL):
     """Every input has an upstream producer, and no two components (nor an external source) publish one name."""
-    producer = {name: "an external source" for name in EXTERNAL}
+    producer = {name: "an external source" for name in external}
     names = set()
     for spec in dag:
         if spec.name in names:

@@ -75,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", required=True, help="an IDX images file, an image folder, or raw TFRecords")
     predict.add_argument("--output", required=True, help="a new folder: predictions-*.csv|tfrecord, summary.json")
     predict.add_argument("--runner", help="Beam runner profile from pipeline.yaml (beam.profiles)")
-    predict.add_argument("--dark-on-light", action="store_true", help="images are dark ink on light paper")
-    predict.add_argument("--batch-size", type=int, default=256, help="records per inference call")
+    predict.add_argument("--dark-on-light", action="store_true", help="images are dark ink on light paper "
+                         "(predict.dark_on_light)")
+    predict.add_argument("--batch-size", type=int, help="records per inference call (predict.batch_size, 256)")
     compare = sub.add_parser("compare", help="compare two runs: config, data, slices, confusion, changed images")
     compare.add_argument("run_a")
     compare.add_argument("run_b")

@@ -8,7 +8,6 @@ Debian base made by debootstrap. docker/Dockerfile is the recipe; docs/container
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import logging
 import os
 import shutil
@@ -104,12 +103,13 @@ def build_boot(section) -> str:
 
 
 def build_wheels(section) -> str:
-    """Wheels of every pin in requirements.lock (once per lock digest) in wheels/, this project's in project/."""
+    """Wheels of every pin in requirements.lock, the runtime lock (once per lock digest), in wheels/, each
+    download checked against the lock's sha256; this project's wheel in project/. The development lock
+    (pytest, ruff, py-spy) never goes into the image."""
     from pipeline.packaging import build_wheel
     wheels = os.path.join(home(section), "wheels")
     lock = os.path.join(ROOT, "requirements.lock")
-    # pip freeze leaves out `wheel`, which astunparse (TensorFlow's) requires: pin the one installed here.
-    pins = open(lock).read() + f"wheel=={importlib.metadata.version('wheel')}\n"
+    pins = open(lock).read()
     digest = hashlib.sha256(pins.encode()).hexdigest()
     stamp = os.path.join(wheels, ".lock-sha256")
     if not (os.path.exists(stamp) and open(stamp).read() == digest):
@@ -117,13 +117,14 @@ def build_wheels(section) -> str:
         tmp = wheels + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
-        reqs = os.path.join(tmp, "requirements.lock")
-        with open(reqs, "w") as f:
-            f.write(pins)
-        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-r", reqs, "-w", tmp],
-                              text=True, capture_output=True)
+        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--require-hashes", "-r", lock,
+                               "-w", tmp], text=True, capture_output=True)
         if proc.returncode != 0:
             raise ImageError(f"pip wheel -r requirements.lock failed: {proc.stderr.strip()[-800:]}")
+        # The image installs these very wheels offline (docker/Dockerfile): a wheel pip built here from a checked
+        # sdist has no hash on PyPI, so its copy of the lock keeps the pins and leaves the hashes out.
+        with open(os.path.join(tmp, "requirements.lock"), "w") as f:
+            f.write("".join(f"{ln.split()[0]}\n" for ln in pins.splitlines() if "==" in ln))
         with open(os.path.join(tmp, ".lock-sha256"), "w") as f:
             f.write(digest)
         os.replace(tmp, wheels)

@@ -1,8 +1,8 @@
 """A step's executor in a child Python process of its own (ComponentSpec.process).
 
 A background step in a thread shares the pipeline process's GIL with the step beside it: both are mostly
-Python, so on two cores they take turns instead of running at once (docs/performance.md, "statistics
-beside transform"). In a child process the background step gets the other core. The child receives the
+Python, so on two cores they take turns instead of running at once (docs/performance.md
+"What changed, and what it did", 2026-12-03). In a child process the background step gets the other core. The child receives the
 step's ExecContext, inputs and outputs, runs the executor and sends back its facts, or its exception. What
 it writes goes to the staging folders the runner gave it, so publishing, caching and records stay the
 runner's, as for any step. Only for runners whose workers are local (the in-process runner): on a cluster

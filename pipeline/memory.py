@@ -2,7 +2,7 @@
 
 All steps run in one process (TensorFlow, Beam and TFMA loaded once), so what one step leaves free in
 the C heap is what the next step's peak stands on. Measured on the 70k Fashion-MNIST 1-epoch run
-(docs/performance.md "2026-12-02: the evaluator's peak under 1.0 GB"): after a step, `malloc_trim`
+(docs/performance.md "What changed, and what it did", 2026-12-02): after a step, `malloc_trim`
 returns the free pages of every glibc arena to the system, and the evaluator then started at 0.89-0.90
 GB instead of 0.93 (with a `gc.collect()` before the trim; without it the run's peak was the same, 0.98
 GB in two alternating runs each, and the small steps took 0.0 s instead of 0.2-0.3). Capping glibc's

@@ -215,9 +215,11 @@ class Services:
 
 
 def run(cfg, beam_args: list[str], dag: list, services: Services | None = None, run_id: str | None = None,
-        no_cache: bool = False, invalidate: tuple = (), after=None) -> dict:
+        no_cache: bool = False, invalidate: tuple = (), after=None, given: dict | None = None) -> dict:
     """Run the steps of `dag` in order; return the summary that is also written to summary.json.
-    `after(store, root)` runs once the run has ended, whatever its end (the CLI rewrites the history page)."""
+    `after(store, root)` runs once the run has ended, whatever its end (the CLI rewrites the history page).
+    given: name -> uri of the artifacts the DAG starts from (e.g. a model and the data to predict); without
+    it the run starts from the configured dataset (raw_data), and a succeeded run becomes runs/latest."""
     services = services or Services()
     why = fs.check_bucket(cfg.pipeline.root)
     if why:
@@ -228,10 +230,24 @@ def run(cfg, beam_args: list[str], dag: list, services: Services | None = None, 
     run = _Run(cfg, beam_args, store, run_id or new_run_id(), no_cache, invalidate)
     with services.serving(cfg) as watch:
         run.watch = watch
-        return _run_steps(cfg, store, run, dag, after)
+        return _run_steps(cfg, store, run, dag, after, given)
 
 
-def _run_steps(cfg, store, run, dag, after) -> dict:
+def _given_artifact(store, name: str, uri: str) -> dict:
+    """An artifact the run starts from, by content: the same files at the same place are the artifact the
+    store already knows (so a pushed model leads back to its trainer in the lineage). A local glob stands for
+    the files it matches."""
+    if not fs.is_remote(uri) and any(c in uri for c in "*?["):
+        import glob
+        files = {os.path.relpath(m, os.path.dirname(uri)): {"sha256": fs.sha256_file(m), "size": os.path.getsize(m)}
+                 for m in sorted(glob.glob(uri)) if os.path.isfile(m)}
+    else:
+        files = fs.manifest(uri)
+    digest = fs.manifest_digest(files)
+    return {"id": store.put_artifact(uri, name, digest, None, files), "uri": uri, "digest": digest}
+
+
+def _run_steps(cfg, store, run, dag, after, given) -> dict:
     from data.acquire import acquire
 
     sweep_killed(store, cfg.pipeline.root)
@@ -239,17 +255,22 @@ def _run_steps(cfg, store, run, dag, after) -> dict:
     store.start_run(run.run_id, cfg.data.dataset, run.summary_path)
     run.save()
     try:
-        run.source = acquire(cfg.data)
-        run.summary["source"] = run.source.describe()
-        run.produced["raw_data"] = _raw_data_artifact(store, run.source)
+        if given is None:
+            run.source = acquire(cfg.data)
+            run.summary["source"] = run.source.describe()
+            run.produced["raw_data"] = _raw_data_artifact(store, run.source)
+        else:
+            run.produced.update({name: _given_artifact(store, name, uri) for name, uri in given.items()})
+            run.summary["given"] = dict(given)
         run.specs = placed(dag, run.beam_args)
         run_in_order(run.specs, run.step)
         _finish(run)
         af.discard(fs.join(run.run_dir, ".staging"))
         run.save()
         store.finish_run(run.run_id, "succeeded")
-        with fs.open_file(fs.join(cfg.pipeline.root, "runs", "latest"), "w") as f:
-            f.write(run.run_id)
+        if given is None:   # the newest trained run; a prediction run trains nothing
+            with fs.open_file(fs.join(cfg.pipeline.root, "runs", "latest"), "w") as f:
+                f.write(run.run_id)
         return run.summary
     except BaseException as e:
         status = "stopped" if isinstance(e, StopPipeline) else "failed"

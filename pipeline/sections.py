@@ -126,6 +126,13 @@ class PusherSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class PredictSection:
+    """`python -m pipeline predict` (components/bulk_inferrer); its flags set these keys."""
+    batch_size: int = 256               # records per inference call (--batch-size)
+    dark_on_light: bool = False         # input images are dark ink on light paper, inverted on reading
+
+
+@dataclasses.dataclass(frozen=True)
 class BeamSection:
     runner: str = "direct"
     # the in-process profiles every checkout can run; pipeline.yaml adds the cluster ones
@@ -176,6 +183,7 @@ class Config:
     evaluator: EvaluatorSection = EvaluatorSection()
     infra_validator: InfraValidatorSection = InfraValidatorSection()
     pusher: PusherSection = PusherSection()
+    predict: PredictSection = PredictSection()
     beam: BeamSection = BeamSection()
     flink: FlinkSection = FlinkSection()
     worker: WorkerSection = WorkerSection()
@@ -250,6 +258,7 @@ CHECKS = {
     "evaluator.min_slice_size": (lambda v: v >= 1, "at least 1"),
     "evaluator.gallery_size": (lambda v: 0 <= v <= 1000, "0..1000"),
     "evaluator.batch_size": (lambda v: v >= 1, "at least 1"),
+    "predict.batch_size": (lambda v: 1 <= v <= 65536, "1..65536"),
     "infra_validator.canaries": (lambda v: 1 <= v <= 1000, "1..1000"),
     "infra_validator.batch_size": (lambda v: v >= 1, "at least 1"),
     "infra_validator.repeats": (lambda v: 1 <= v <= 1000, "1..1000"),

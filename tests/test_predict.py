@@ -80,6 +80,31 @@ def test_predict_on_raw_records_keeps_their_ids(trained, tmp_path):
     assert {c["image_id"]: c["predicted"] for c in canaries} == {c["image_id"]: predicted[c["image_id"]] for c in canaries}
 
 
+def test_predict_is_a_run_of_the_pipelines_runner_with_its_lineage(trained, tmp_path):
+    """predict runs the bulk_inferrer step through the same runner: the run is recorded, its predictions are
+    an artifact whose lineage leads to the pushed model, the pusher and the trainer's run; runs/latest stays
+    the trained run."""
+    from cli.inspect_runs import lineage
+    from pipeline.metadata import MetadataStore
+    from pipeline.runner import metadata_path
+    cfg, summary, folder = trained
+    out = str(tmp_path / "preds")
+    facts = run_predict(cfg, [f"--runner={RUNNER}"], "latest", os.path.join(folder, "t10k-images-idx3-ubyte.gz"), out)
+    root = cfg.pipeline.root
+    recorded = json.load(open(os.path.join(root, "runs", facts["run_id"], "summary.json")))
+    assert recorded["status"] == "succeeded" and list(recorded["components"]) == ["bulk_inferrer"]
+    assert json.load(open(os.path.join(out, "summary.json")))["run_id"] == facts["run_id"]
+    assert open(os.path.join(root, "runs", "latest")).read().strip() == summary["run_id"]
+    store = MetadataStore(metadata_path(cfg))
+    try:
+        text = lineage(store, recorded["artifacts"]["predictions"])
+    finally:
+        store.close()
+    assert "<- bulk_inferrer execution" in text and f"in run {facts['run_id']}" in text, text
+    assert "pushed_model: artifact" in text and "<- pusher execution" in text, text     # the model, by content
+    assert "<- trainer execution" in text and f"in run {summary['run_id']}" in text, text
+
+
 def test_predict_on_an_image_folder_reports_the_corrupt_file(trained, tmp_path):
     cfg, summary, _ = trained
     images, _ = make_images(12, 5)

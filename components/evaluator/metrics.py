@@ -5,7 +5,7 @@
   extraction, which handles every model type, was 15% of the evaluator's samples in a py-spy profile.
 - `ArgmaxAccuracy`: accuracy (argmax prediction == label) derived from that confusion matrix. Keras'
   SparseCategoricalAccuracy, wrapped by TFMA, ran TensorFlow ops per example and per slice: the
-  largest share of the evaluator's Beam time in an earlier profile (docs/performance.md "Profiles: where the time goes").
+  largest share of the evaluator's Beam time in an earlier profile (`git show 8d751b9:docs/performance.md`, "Profiles: where the time goes").
 - `ArgmaxExampleCount`: the slice's example count, from the same confusion matrix.
 
 The gallery's errors and the serving check's canaries are picked per batch instead (picks.py).

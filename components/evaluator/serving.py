@@ -1,6 +1,6 @@
 """How TFMA loads our model: once, as a plain SavedModel, with a serving function it can call directly.
 
-Measured with py-spy on the 10k Fashion-MNIST test split (docs/performance.md "Profiles: where the time goes"):
+Measured with py-spy on the 10k Fashion-MNIST test split (`git show 8d751b9:docs/performance.md`, "Profiles: where the time goes"):
 - TFMA guesses a model's type by loading it with Keras (a full load just to ask), and for Keras
   models loads it with Keras again to compute the compiled metrics. `model_type: tf_generic` in the
   ModelSpec skips both; the one load left is `tf.saved_model.load`, which revives no Keras layers.

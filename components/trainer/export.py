@@ -10,7 +10,7 @@ The export is a plain `tf.Module` (the weights, the transform graph, two functio
 Keras' SavedModel also writes every layer's call functions for Keras to revive, which nothing here
 does, but which `tf.saved_model.load` still restored. For the 70k Fashion-MNIST run's model that was
 saved_model.pb 792 KB instead of 239 KB, and 61 MB instead of 22 MB to load (docs/performance.md
-"2026-12-02: the evaluator's peak under 1.0 GB").
+"What changed, and what it did", 2026-12-02).
 """
 from __future__ import annotations
 

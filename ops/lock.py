@@ -1,0 +1,97 @@
+"""Write the two locks from the venv: requirements.lock, the runtime (what requirements.txt needs, with every
+file's sha256 from PyPI: the venv and the worker image install it with hash checking), and
+requirements-dev.lock, the development tools of requirements-dev.txt that the runtime does not need (tests,
+lint, profiler: never in the worker image).
+
+    make lock        # pip install -r requirements.txt -r requirements-dev.txt, then python -m ops.lock
+
+The closure is read from the installed packages' metadata (their Requires-Dist, markers evaluated for this
+Python and the extras asked for), so nothing is resolved twice; hashes come from PyPI's simple API (PEP 691).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as md
+import json
+import os
+import re
+import urllib.request
+
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INDEX = "https://pypi.org/simple"
+ALWAYS = ("wheel",)   # astunparse (TensorFlow's) builds with it on the workers; pip freeze leaves it out
+
+
+def roots(path: str) -> list[Requirement]:
+    lines = (re.sub(r"#.*", "", ln).strip() for ln in open(path))
+    return [Requirement(ln) for ln in lines if ln and not ln.startswith("-")]
+
+
+def closure(reqs: list[Requirement]) -> dict[str, str]:
+    """canonical name -> installed version of everything reqs need, transitively."""
+    found: dict[str, str] = {}
+    todo = [(r, frozenset(r.extras)) for r in reqs]
+    seen: set = set()
+    while todo:
+        req, extras = todo.pop()
+        name = canonicalize_name(req.name)
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        dist = md.distribution(req.name)
+        found[name] = dist.version
+        for line in dist.requires or []:
+            dep = Requirement(line)
+            wanted = [""] + sorted(extras)
+            if dep.marker and not any(dep.marker.evaluate(default_environment() | {"extra": e}) for e in wanted):
+                continue
+            todo.append((dep, frozenset(dep.extras)))
+    return found
+
+
+def hashes(name: str, version: str) -> list[str]:
+    request = urllib.request.Request(f"{INDEX}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        files = json.load(answer)["files"]
+    out = []
+    for f in files:
+        try:
+            v = (parse_wheel_filename(f["filename"])[1] if f["filename"].endswith(".whl")
+                 else parse_sdist_filename(f["filename"])[1])
+        except ValueError:
+            continue
+        if str(v) == version and "sha256" in f["hashes"]:
+            out.append(f["hashes"]["sha256"])
+    if not out:
+        raise SystemExit(f"{name}=={version}: no file of this version on {INDEX}")
+    return sorted(out)
+
+
+def write(path: str, header: str, pins: dict[str, str]) -> None:
+    lines = [header]
+    for name in sorted(pins):
+        lines.append(f"{name}=={pins[name]} \\")
+        lines += [f"    --hash=sha256:{h} \\" for h in hashes(name, pins[name])]
+        lines[-1] = lines[-1].rstrip(" \\")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main(argv=None) -> int:
+    argparse.ArgumentParser(prog="python -m ops.lock", description=__doc__.splitlines()[0]).parse_args(argv)
+    runtime = closure(roots(os.path.join(ROOT, "requirements.txt")) + [Requirement(n) for n in ALWAYS])
+    dev = {n: v for n, v in closure(roots(os.path.join(ROOT, "requirements-dev.txt"))).items() if n not in runtime}
+    write(os.path.join(ROOT, "requirements.lock"), "# The runtime lock: what requirements.txt needs, with sha256 "
+          "(make lock; ops/lock.py). The worker image installs exactly this.", runtime)
+    write(os.path.join(ROOT, "requirements-dev.lock"), "# Development tools (requirements-dev.txt) beyond the "
+          "runtime lock, with sha256 (make lock; ops/lock.py). Never in the worker image.", dev)
+    print(f"requirements.lock: {len(runtime)} packages; requirements-dev.lock: {len(dev)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
