@@ -116,7 +116,7 @@ fashion-data:
 # figure against issue #15's goal; the last two are the scaling curve and the accuracy runs (about 35 min in all).
 BENCH_ROOT ?= build/bench_root
 bench: $(STAMP) fashion-data gcs-fetch
-	rm -rf $(BENCH_ROOT)
+	rm -rf $(BENCH_ROOT) build/bench/results.jsonl
 	$(PY) bench/e2e.py --root $(BENCH_ROOT)
 	$(PY) bench/ingest.py --dataset fashion_mnist
 	$(PY) bench/train_input.py --root $(BENCH_ROOT)
@@ -126,6 +126,7 @@ bench: $(STAMP) fashion-data gcs-fetch
 	$(PY) bench/accuracy.py
 	$(PY) bench/gcs.py
 	$(PY) bench/machinery.py --rounds 1
+	$(PY) bench/table.py   # the figures above into docs/performance.md "Benchmarks"
 
 # A gs:// root against a local one, same run (docs/storage.md): builds fake-gcs-server once (Go).
 bench-gcs: $(STAMP) fashion-data gcs-fetch

@@ -22,7 +22,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 from bench.e2e import run_command  # noqa: E402
-from bench.harness import STEPS, cpu_flags, cpu_ticks, stolen  # noqa: E402
+from bench.harness import STEPS, cpu_flags, cpu_ticks, record, stolen  # noqa: E402
 
 
 def _rss_mb(pid: int) -> float:
@@ -78,6 +78,9 @@ def main():
                for w, runs in results.items()}
         ratio = sum(row["gs"]) / max(sum(row["local"]), 1e-9)
         print(f"  {step:<16}" + "".join(f"{v:10.1f}" for w in row for v in row[w]) + f"{ratio:9.2f}x")
+        if step == "wall":
+            record("gcs.py", f"the e2e run with a gs:// root against a local one: {ratio:.2f}x "
+                   f"({sum(row['gs']):.1f} against {sum(row['local']):.1f} s)", "none set")
     accuracy = {w: [s["metrics"]["accuracy"] for _, s in runs] for w, runs in results.items()}
     print(f"  test accuracy: {accuracy}; the object store server's memory at the end: {server_mb:.0f} MB "
           "(its objects live in memory)")

@@ -68,6 +68,9 @@ def report(title: str, ours: dict, base: dict, goal: str, higher_is_better: bool
         print(f"  {name:<9} work {r['SECONDS']:7.2f} s{extra}, process wall {r['wall']:6.1f} s, peak {r['peak_gb']:.2f} GB, "
               f"{100 * r.get('stolen', 0):.0f}% of the CPU stolen")
     print(f"  ratio ours/baseline: {ratio:.2f}x ({'throughput' if higher_is_better else 'time'}; goal {goal})")
+    record(os.path.basename(sys.argv[0]), f"{title}: {ratio:.2f}x ({ours[key]:.2f} against {base[key]:.2f}"
+           f"{' items/s' if higher_is_better else ' s'}; {100 * max(ours.get('stolen', 0), base.get('stolen', 0)):.0f}% "
+           f"stolen)", goal)
 
 
 def latest_summary(root: str) -> dict:
@@ -84,3 +87,19 @@ def variant_args(default_root: str = "pipeline_root"):
     parser.add_argument("--variant", choices=["ours", "baseline"])
     parser.add_argument("--root", default=default_root)
     return parser.parse_args()
+
+
+RESULTS = os.path.join(REPO, "build", "bench", "results.jsonl")
+
+
+def record(bench: str, figure: str, goal: str = "") -> None:
+    """One figure of this `make bench` for the table bench/table.py writes into docs/performance.md; printed
+    lines stay the benchmarks' own. The machine, its steal since the last record and the commit go with it."""
+    import json
+    import time
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip()
+    with open(RESULTS, "a") as f:
+        f.write(json.dumps({"bench": bench, "figure": figure, "goal": goal, "cpu": cpu_flags(), "commit": commit,
+                            "time": time.strftime("%Y-%m-%d %H:%M")}) + "\n")
