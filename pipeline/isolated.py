@@ -16,6 +16,10 @@ TensorFlow, Beam and TFT) runs then, on the core the child leaves idle.
 The child dies with the pipeline process (PR_SET_PDEATHSIG), and a fault point reached in the child kills
 the pipeline process too (pipeline/faults.py), so a kill behaves as it does for a step in the process.
 
+Measured gain (`python bench/machinery.py`, 2026-12-04, AMD EPYC, avx2 fma, 0% stolen): the e2e run took
+67.6 s with ingest and statistics in their own processes and 77.1 s with every step in line (9.5 s), with
+the same peak within 0.02 GB and the same accuracy.
+
     python -m pipeline.isolated REQUEST.pickle    # started by the runner, not by hand
 """
 from __future__ import annotations

@@ -15,7 +15,7 @@ import time
 import uuid
 
 from pipeline import artifacts as af
-from pipeline import console, end_report, fs, memory
+from pipeline import console, end_report, fs
 from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
 from pipeline.isolated import call_executor, placed
@@ -183,7 +183,6 @@ class _Run:
                                    "digest": digest}
         finally:
             af.discard(staging)  # failed or finished, nothing half-written stays behind
-            memory.release()     # what this step freed is not the next step's floor (pipeline/memory.py)
         fault_point(spec.name, "after_publish")
         self.store.finish_execution(exe, "complete", facts=facts, outputs={n: a["id"] for n, a in published.items()})
         self.produced.update(published)

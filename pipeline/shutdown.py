@@ -9,6 +9,10 @@ shutdown and every weakref.finalize such as temporary folders, then the standard
 the process then ends with the same exit status. What it does not do is flush a file object left open
 (the teardown would, as it collects it): every writer here closes in a `with` before the run returns.
 
+Measured gain (`python bench/machinery.py`, 2026-12-04, AMD EPYC, avx2 fma, 1% stolen): on the e2e run
+the time outside the steps was 3.8 s with it and 5.0 s without (1.2 s); the run's wall moved by less than
+its noise (73.1 s against 73.2 s). Every command pays the teardown, so every command saves it.
+
     python -m pipeline run    # pipeline/__main__.py calls end_process(main())
 """
 from __future__ import annotations
