@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import glob
 import json
-import logging
 import os
 import uuid
 
 from components.bulk_inferrer.executor import PredictError  # noqa: F401  (the CLI names it with the user errors)
 from pipeline import fs
 
-log = logging.getLogger(__name__)
 
 
 def _local_or_uri(path: str) -> str:
