@@ -19,7 +19,6 @@ from components.bulk_inferrer.executor import PredictError  # noqa: F401  (the C
 from pipeline import fs
 
 
-
 def _local_or_uri(path: str) -> str:
     return path if fs.is_remote(path) else os.path.abspath(path)
 
