@@ -174,20 +174,11 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args, beam_flags)
         if beam_flags:
             raise ConfigError(f"unrecognized arguments: {' '.join(beam_flags)}")
-        if args.command == "report":
-            return commands.cmd_report(args)
-        if args.command == "graph":
-            return commands.cmd_graph(args)
-        if args.command == "expectations":
-            return commands.cmd_expectations(args)
-        if args.command == "flink":
-            return commands.cmd_flink(args)
-        if args.command == "worker":
-            return commands.cmd_worker(args)
-        if args.command == "gcs":
-            return commands.cmd_gcs(args)
-        if args.command == "cluster":
-            return commands.cmd_cluster(args)
+        plain = {"report": commands.cmd_report, "graph": commands.cmd_graph, "expectations": commands.cmd_expectations,
+                 "flink": commands.cmd_flink, "worker": commands.cmd_worker, "gcs": commands.cmd_gcs,
+                 "cluster": commands.cmd_cluster}
+        if args.command in plain:
+            return plain[args.command](args)
         if args.command in ("predict", "compare"):   # TensorFlow's own messages go to a log file here too
             from pipeline import console
             LOG["path"] = os.path.join("build", "logs", f"{args.command}-{time.strftime('%Y%m%d-%H%M%S')}.log")

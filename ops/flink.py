@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 
 from ops import flink_dist
+from ops.procs import alive
 
 log = logging.getLogger(__name__)
 # name -> (what its command line must contain: a recorded PID is ours only if it still runs this)
@@ -77,14 +78,6 @@ slot.request.timeout: 60000
 """
 
 
-def _alive(pid: int, marker: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return marker.encode() in f.read()
-    except OSError:
-        return False
-
-
 def _read_pids(section) -> dict:
     path = _paths(section)["pids"]
     return json.load(open(path)) if os.path.exists(path) else {}
@@ -99,7 +92,7 @@ def _write_pids(section, pids: dict) -> None:
 
 def running(section) -> dict[str, int]:
     """The recorded processes that are still alive and still ours."""
-    return {n: pid for n, pid in _read_pids(section).items() if n in PROCESSES and _alive(pid, PROCESSES[n])}
+    return {n: pid for n, pid in _read_pids(section).items() if n in PROCESSES and alive(pid, PROCESSES[n])}
 
 
 def rest(section, path: str = "overview", timeout: float = 3.0) -> dict:
@@ -183,10 +176,10 @@ def down(section, grace_s: float = 30.0) -> list[int]:
     for pid in pids.values():
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(_alive(pid, PROCESSES[n]) for n, pid in pids.items()):
+    while time.monotonic() < deadline and any(alive(pid, PROCESSES[n]) for n, pid in pids.items()):
         time.sleep(0.5)
     for name, pid in pids.items():
-        if _alive(pid, PROCESSES[name]):
+        if alive(pid, PROCESSES[name]):
             log.warning("%s (pid %d) ignored SIGTERM for %.0f s: SIGKILL", name, pid, grace_s)
             os.kill(pid, signal.SIGKILL)
     path = _paths(section)["pids"]

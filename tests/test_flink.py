@@ -34,7 +34,7 @@ def cluster():
     if started:   # leave a cluster that .ci/run (or a person) started; stop the one started here
         stopped = flink.down(section)
         assert set(stopped) >= set(flink.running(section).values())
-        alive = {n: p for n, p in pids.items() if flink._alive(p, flink.PROCESSES[n])}
+        alive = {n: p for n, p in pids.items() if flink.alive(p, flink.PROCESSES[n])}
         assert not alive, f"outlived `down`: {alive}"
 
 
