@@ -46,8 +46,9 @@ def run(name: str) -> None:
     best = f" (best {facts['best_epoch']})" if facts.get("best_epoch") else ""
     print(f"  run {summary['run_id']}: {summary['dataset']}, {facts['epochs']} epochs{best}, "
           f"precision {facts['precision']}, summary {os.path.relpath(summary_path(root, summary), REPO)}")
-    print(_line(f"{metrics['split']} accuracy", metrics["accuracy"], accuracy_goal, at_least=True))
-    print(_line(f"{timed} seconds", seconds, seconds_goal, at_least=False)
+    run_of = f"{name} run ({summary['dataset']}, {facts['epochs']} epochs, run {summary['run_id']})"
+    print(_line(run_of, f"{metrics['split']} accuracy", metrics["accuracy"], accuracy_goal, at_least=True))
+    print(_line(run_of, f"{timed} seconds", seconds, seconds_goal, at_least=False)
           + f" (run wall {wall:.0f} s, trainer {trainer['seconds']:.0f} s; {load})")
 
 
@@ -55,9 +56,9 @@ def summary_path(root: str, summary: dict) -> str:
     return os.path.join(root, "runs", summary["run_id"], "summary.json")
 
 
-def _line(what: str, value: float, goal: float, at_least: bool) -> str:
+def _line(run_of: str, what: str, value: float, goal: float, at_least: bool) -> str:
     met = value >= goal if at_least else value <= goal
-    record("accuracy.py", f"{what}: {value:.4g}", f"{'>=' if at_least else '<='} {goal:g}: {'met' if met else 'MISSED'}")
+    record("accuracy.py", f"{run_of}: {what} {value:.4g}", f"{'>=' if at_least else '<='} {goal:g}: {'met' if met else 'MISSED'}")
     return f"  {what}: {value:.4g} (goal {'>=' if at_least else '<='} {goal:g}, {'met' if met else 'MISSED'})"
 
 

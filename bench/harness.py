@@ -62,7 +62,7 @@ def measure(script: str, variant: str, *args: str) -> dict:
 def report(title: str, ours: dict, base: dict, goal: str, higher_is_better: bool = False) -> None:
     key = "rate" if higher_is_better else "SECONDS"
     ratio = ours[key] / base[key]
-    print(f"\n{title}")
+    print(f"\n{title} on {cpu_flags()}")
     for name, r in (("ours", ours), ("baseline", base)):
         extra = f", {r['rate']:.0f} items/s" if "rate" in r else ""
         print(f"  {name:<9} work {r['SECONDS']:7.2f} s{extra}, process wall {r['wall']:6.1f} s, peak {r['peak_gb']:.2f} GB, "
@@ -70,7 +70,17 @@ def report(title: str, ours: dict, base: dict, goal: str, higher_is_better: bool
     print(f"  ratio ours/baseline: {ratio:.2f}x ({'throughput' if higher_is_better else 'time'}; goal {goal})")
     record(os.path.basename(sys.argv[0]), f"{title}: {ratio:.2f}x ({ours[key]:.2f} against {base[key]:.2f}"
            f"{' items/s' if higher_is_better else ' s'}; {100 * max(ours.get('stolen', 0), base.get('stolen', 0)):.0f}% "
-           f"stolen)", goal)
+           f"stolen)", verdict(goal, ratio))
+
+
+def verdict(goal: str, value: float) -> str:
+    """The goal with its outcome, for the table: verdict('<= 2x', 1.7) == '<= 2x: met'; a goal that is no
+    bound (say 'none; context') comes back as it is."""
+    bound = re.match(r"(<=|>=) ([\d.]+)", goal)
+    if not bound:
+        return goal
+    met = value <= float(bound.group(2)) if bound.group(1) == "<=" else value >= float(bound.group(2))
+    return f"{goal}: {'met' if met else 'MISSED'}"
 
 
 def latest_summary(root: str) -> dict:

@@ -16,9 +16,11 @@ TensorFlow, Beam and TFT) runs then, on the core the child leaves idle.
 The child dies with the pipeline process (PR_SET_PDEATHSIG), and a fault point reached in the child kills
 the pipeline process too (pipeline/faults.py), so a kill behaves as it does for a step in the process.
 
-Measured gain (`python bench/machinery.py`, 2026-12-04, AMD EPYC, avx2 fma, 0% stolen): the e2e run took
-67.6 s with ingest and statistics in their own processes and 77.1 s with every step in line (9.5 s), with
-the same peak within 0.02 GB and the same accuracy.
+Measured gain (`python bench/machinery.py --only isolated --rounds 3`, 2026-12-04 17:37, AMD EPYC, avx2
+fma, 1% stolen): the e2e run's wall less its trainer was 44.5, 44.0 and 46.4 s with ingest and statistics in
+their own processes, 50.5, 55.0 and 53.4 s with every step in line (8.0 s saved on average), with the same
+peak within 0.02 GB and the same accuracy. The whole wall is no measure of it: model.fit's own time moved
+by 15 s between identical runs (pairs of walls differed by -5.3 to +6.7 s).
 
     python -m pipeline.isolated REQUEST.pickle    # started by the runner, not by hand
 """
