@@ -49,7 +49,9 @@ def check_bucket(path: str, timeout_s: float = 20.0) -> str | None:
     from google.cloud import storage
     name = path[5:].split("/", 1)[0]
     try:
-        found = storage.Client().lookup_bucket(name, timeout=timeout_s, retry=None)
+        # project=None: a bucket lookup needs no project, and the user is asked for none (docs/storage.md);
+        # the default would raise where Application Default Credentials carry no project
+        found = storage.Client(project=None).lookup_bucket(name, timeout=timeout_s, retry=None)
     except exceptions.Forbidden:
         return None      # a key with object rights only: the bucket may well be there
     except Exception as e:  # noqa: BLE001  (no credentials, no network: say which, in one line)

@@ -1,4 +1,4 @@
-"""pipeline/fs.py's remote branches (gs://, s3://, hdfs:// go through tf.io.gfile), exercised on
+"""pipeline/fs.py's remote branches (gs:// goes through tf.io.gfile), exercised on
 TensorFlow's in-memory ram:// filesystem, against the local branches doing the same work."""
 import uuid
 
@@ -59,3 +59,16 @@ def test_publish_and_discard_on_a_remote_root():
     assert fs.exists(fs.join(root, "ingest", "examples", "part-0"))
     af.discard(staged)
     assert not fs.exists(staged)
+
+
+def test_the_bucket_check_asks_for_no_project(monkeypatch):
+    """Credentials without a project (as after `gcloud auth application-default login` with no default
+    project) must not stop a run: the check then only fails to reach the endpoint (a closed loopback port)."""
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+    for var in ("STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("API_ENDPOINT_OVERRIDE", "http://127.0.0.1:9")    # discard port: nothing listens
+    monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), None))
+    why = fs.check_bucket("gs://some-bucket/root", timeout_s=5)
+    assert why.startswith("could not reach bucket some-bucket: ConnectionError: "), why
