@@ -18,7 +18,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench.harness import cpu_flags, cpu_ticks, latest_summary, record, stolen  # noqa: E402
+from bench.harness import cpu_flags, cpu_ticks, latest_summary, record, stolen, verdict  # noqa: E402
 
 ROOT = os.path.join(REPO, "build", "bench_accuracy")
 RUNS = {
@@ -57,9 +57,9 @@ def summary_path(root: str, summary: dict) -> str:
 
 
 def _line(run_of: str, what: str, value: float, goal: float, at_least: bool) -> str:
-    met = value >= goal if at_least else value <= goal
-    record("accuracy.py", f"{run_of}: {what} {value:.4g}", f"{'>=' if at_least else '<='} {goal:g}: {'met' if met else 'MISSED'}")
-    return f"  {what}: {value:.4g} (goal {'>=' if at_least else '<='} {goal:g}, {'met' if met else 'MISSED'})"
+    judged = verdict(f"{'>=' if at_least else '<='} {goal:g}", value)
+    record("accuracy.py", f"{run_of}: {what} {value:.4g}", judged)
+    return f"  {what}: {value:.4g} (goal {judged.replace(': ', ', ')})"
 
 
 def main():

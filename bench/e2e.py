@@ -22,7 +22,7 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench.harness import STEPS, cpu_flags, cpu_ticks, latest_summary, record, stolen  # noqa: E402
+from bench.harness import STEPS, cpu_flags, cpu_ticks, latest_summary, record, stolen, verdict  # noqa: E402
 from bench.rss_timeline import sample_peak  # noqa: E402
 from cli.dag import components  # noqa: E402
 
@@ -93,9 +93,9 @@ def _beside(dag) -> dict:
 
 
 def _line(what: str, value: float, goal: float, unit: str, context: str) -> str:
-    verdict = "met" if value <= goal else "MISSED"
-    record("e2e.py", f"{what}: {value:.2f} {unit} ({context})", f"<= {goal:g} {unit}: {verdict}")
-    return f"  {what}: {value:.2f} {unit} (goal <= {goal:g} {unit}, {verdict}; {context})"
+    judged = verdict(f"<= {goal:g} {unit}", value)
+    record("e2e.py", f"{what}: {value:.2f} {unit} ({context})", judged)
+    return f"  {what}: {value:.2f} {unit} (goal {judged.replace(': ', ', ')}; {context})"
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@
 
 Prints each variant's wall, its wall less the trainer (model.fit's time moves by 10-20 s between identical
 runs, which hides a gain of 8 s in the wall), peak RSS and time outside the steps, and its difference from
-the default run beside it, with the CPU flags and the host's steal. The switches are applied by this script (monkeypatching
-the pipeline in a wrapper process); nothing in the pipeline reads them.
+the default run beside it, with the CPU flags and the host's steal. The switches are applied by this script
+(monkeypatching the pipeline in a wrapper process); nothing in the pipeline reads them.
 
     python bench/machinery.py --rounds 2      # make bench runs it
 """
