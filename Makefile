@@ -101,9 +101,14 @@ report: $(STAMP)
 
 venv: $(STAMP)
 
-$(STAMP): requirements.lock requirements-dev.lock
+# The venv's own pip first (requirements-pip.lock, hashed), then the locks; the locks alone also install with
+# the pip that python3.11 -m venv brings (every name[extra] has its own line: ops/lock.py, tests/test_lock.py).
+$(STAMP): requirements-pip.lock requirements.lock requirements-dev.lock
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
-	$(PY) -m pip install -q --require-hashes -r requirements.lock -r requirements-dev.lock
+	@echo "venv: $$($(PY) --version), $$($(PY) -m pip --version | cut -d' ' -f1-2) from venv"
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements-pip.lock
+	@echo "venv: installing the locks with $$($(PY) -m pip --version | cut -d' ' -f1-2)"
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock -r requirements-dev.lock
 	$(PY) -m pip check
 	touch $(STAMP)
 

@@ -1,7 +1,14 @@
-"""Write the two locks from the venv: requirements.lock, the runtime (what requirements.txt needs, with every
-file's sha256 from PyPI: the venv and the worker image install it with hash checking), and
+"""Write the locks from the venv: requirements.lock, the runtime (what requirements.txt needs, with every
+file's sha256 from PyPI: the venv and the worker image install it with hash checking),
 requirements-dev.lock, the development tools of requirements-dev.txt that the runtime does not need (tests,
-lint, profiler: never in the worker image).
+lint, profiler: never in the worker image), and requirements-pip.lock, the pip that installs them (the venv's
+own, bootstrapped first by `make venv`).
+
+Every `name[extra]` that the closure asks for gets a line of its own (`google-auth[pyopenssl]==2.63.0`, same
+hashes as the plain pin). The pip that `python3.11 -m venv` brings (23.2.1 on Python 3.11.7) resolves a
+requirement with extras as a candidate apart from the plain name: without that line it takes the newest
+release on the index, which has no hash in the lock, and the install fails the day upstream publishes a patch
+(issue #39; tests/test_lock.py).
 
     make lock        # pip install -r requirements.txt -r requirements-dev.txt, then python -m ops.lock
 
@@ -31,8 +38,9 @@ def roots(path: str) -> list[Requirement]:
     return [Requirement(ln) for ln in lines if ln and not ln.startswith("-")]
 
 
-def closure(reqs: list[Requirement]) -> dict[str, str]:
-    """canonical name -> installed version of everything reqs need, transitively."""
+def closure(reqs: list[Requirement], extras_seen: dict[str, set] | None = None) -> dict[str, str]:
+    """canonical name -> installed version of everything reqs need, transitively; extras_seen, if given,
+    gets every set of extras asked of each name."""
     found: dict[str, str] = {}
     todo = [(r, frozenset(r.extras)) for r in reqs]
     seen: set = set()
@@ -42,6 +50,8 @@ def closure(reqs: list[Requirement]) -> dict[str, str]:
         if (name, extras) in seen:
             continue
         seen.add((name, extras))
+        if extras and extras_seen is not None:
+            extras_seen.setdefault(name, set()).add(extras)
         dist = md.distribution(req.name)
         found[name] = dist.version
         for line in dist.requires or []:
@@ -71,25 +81,34 @@ def hashes(name: str, version: str) -> list[str]:
     return sorted(out)
 
 
-def write(path: str, header: str, pins: dict[str, str]) -> None:
+def write(path: str, header: str, pins: dict[str, str], extras: dict[str, set] | None = None) -> None:
     lines = [header]
     for name in sorted(pins):
-        lines.append(f"{name}=={pins[name]} \\")
-        lines += [f"    --hash=sha256:{h} \\" for h in hashes(name, pins[name])]
-        lines[-1] = lines[-1].rstrip(" \\")
+        sha = hashes(name, pins[name])
+        spellings = [name] + [f"{name}[{','.join(sorted(e))}]" for e in sorted((extras or {}).get(name, ()), key=sorted)]
+        for spelling in spellings:
+            lines.append(f"{spelling}=={pins[name]} \\")
+            lines += [f"    --hash=sha256:{h} \\" for h in sha]
+            lines[-1] = lines[-1].rstrip(" \\")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
 def main(argv=None) -> int:
     argparse.ArgumentParser(prog="python -m ops.lock", description=__doc__.splitlines()[0]).parse_args(argv)
-    runtime = closure(roots(os.path.join(ROOT, "requirements.txt")) + [Requirement(n) for n in ALWAYS])
-    dev = {n: v for n, v in closure(roots(os.path.join(ROOT, "requirements-dev.txt"))).items() if n not in runtime}
+    extras: dict[str, set] = {}
+    runtime = closure(roots(os.path.join(ROOT, "requirements.txt")) + [Requirement(n) for n in ALWAYS], extras)
+    dev_extras: dict[str, set] = {}
+    dev = {n: v for n, v in closure(roots(os.path.join(ROOT, "requirements-dev.txt")), dev_extras).items()
+           if n not in runtime}
     write(os.path.join(ROOT, "requirements.lock"), "# The runtime lock: what requirements.txt needs, with sha256 "
-          "(make lock; ops/lock.py). The worker image installs exactly this.", runtime)
+          "(make lock; ops/lock.py). The worker image installs exactly this.", runtime, extras)
     write(os.path.join(ROOT, "requirements-dev.lock"), "# Development tools (requirements-dev.txt) beyond the "
-          "runtime lock, with sha256 (make lock; ops/lock.py). Never in the worker image.", dev)
-    print(f"requirements.lock: {len(runtime)} packages; requirements-dev.lock: {len(dev)}")
+          "runtime lock, with sha256 (make lock; ops/lock.py). Never in the worker image.", dev,
+          {n: e for n, e in dev_extras.items() if n in dev})
+    write(os.path.join(ROOT, "requirements-pip.lock"), "# The pip that installs the locks, installed into the "
+          "venv first (make venv; make lock; ops/lock.py).", {"pip": md.version("pip")})
+    print(f"requirements.lock: {len(runtime)} packages; requirements-dev.lock: {len(dev)}; pip {md.version('pip')}")
     return 0
 
 
