@@ -47,7 +47,7 @@ test-gcs: $(STAMP) gcs-fetch
 gcs-fetch: $(STAMP)
 	@$(PY) -m pipeline gcs fetch
 
-# The same object store for trying a gs:// root by hand: make gcs-up; eval "$$(.venv/bin/python -m pipeline gcs env)"
+# The same object store for trying a gs:// root by hand: make gcs-up, then --set pipeline.object_store=local
 gcs-up: gcs-fetch
 	@$(PY) -m pipeline gcs up
 

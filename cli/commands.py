@@ -45,7 +45,27 @@ def load(args):
     if args.config == DEFAULT_CONFIG and not os.path.exists(args.config):
         raise ConfigError(f"{DEFAULT_CONFIG}: not found in {os.getcwd()}; run in the repository's folder (where "
                           f"`make` runs) or name a config file with --config PATH")
-    return load_config(args.config, args.set, getattr(args, "profile", None))
+    cfg = load_config(args.config, args.set, getattr(args, "profile", None))
+    use_object_store(cfg.pipeline.object_store)
+    return cfg
+
+
+def use_object_store(name: str) -> None:
+    """pipeline.object_store: a local test store's variables (ops/gcs.py Store.env) go into this process's
+    environment, so this command and every process it starts (SDK workers, a step's child process, the serving
+    check) reach it, and the user's shell keeps its own proxy settings (issue #39). `google`: nothing is set."""
+    if name == "google":
+        return
+    from ops import cluster, gcs
+    if name == "local":
+        store, start = gcs.status(gcs.HOME), "make gcs-up"
+        env = store.env() if store else None
+    else:
+        store, start = cluster.store(), "make cluster-up"
+        env = cluster.env() if gcs.answers(store) else None
+    if env is None:
+        raise ConfigError(f"pipeline.object_store: {name}: no object store answers; start it with `{start}`")
+    os.environ.update(env)
 
 
 def cmd_report(args) -> int:
@@ -136,7 +156,7 @@ def cmd_gcs(args) -> int:
     elif args.action == "up":
         store = gcs.up(args.home, buckets=tuple(args.bucket))
         print(f"object store is up: {store.endpoint} (pids {store.server_pid}, {store.front_pid}); buckets "
-              f"{args.bucket}; use it from this shell with: eval \"$(python -m pipeline gcs env)\"; stop it with "
+              f"{args.bucket}; use it with --set pipeline.object_store=local (docs/storage.md); stop it with "
               "`make gcs-down`")
     elif args.action == "down":
         stopped = gcs.down(args.home)
@@ -162,8 +182,7 @@ def cmd_cluster(args) -> int:
     elif args.action == "up":
         o = cluster.up(cfg)
         print(f"pod cluster is up: Flink at http://127.0.0.1:{cluster.REST_PORT} ({o.get('taskmanagers')} TaskManagers), "
-              f"bucket gs://{cluster.BUCKET}; run with: eval \"$(python -m pipeline cluster env)\"; make pipeline "
-              f"RUNNER=flink-pods ARGS='--set pipeline.root=gs://{cluster.BUCKET}/root --set pipeline.metadata=build/pods.sqlite'"
+              f"bucket gs://{cluster.BUCKET}; run with: make pipeline RUNNER=flink-pods PROFILE=pods"
               "; stop with `make cluster-down`")
     elif args.action == "down":
         removed = cluster.down(cfg)

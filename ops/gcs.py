@@ -5,7 +5,7 @@ Its objects live in the server's memory: its filesystem backend cannot hold the 
 that TensorFlow's makedirs writes (an empty folder made by TensorFlow then reads as missing).
 
     python -m pipeline gcs up | down | status     # make gcs-up / gcs-down / gcs-status
-    eval "$(python -m pipeline gcs env)"           # this shell's storage clients use it (test-only variables)
+    python -m pipeline run --set pipeline.object_store=local ...   # the command sets the variables for itself
 """
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def up(home: str = HOME, server_port: int = 0, front_port: int = 0, buckets: tup
         json.dump(dataclasses.asdict(store), f, indent=1)
     os.replace(_state_path(home) + ".tmp", _state_path(home))
     deadline = time.monotonic() + timeout_s
-    while not _answers(store):
+    while not answers(store):
         for proc, name in ((server, "server.log"), (front, "front.log")):
             if proc.poll() is not None:
                 down(home)
@@ -147,7 +147,7 @@ def up(home: str = HOME, server_port: int = 0, front_port: int = 0, buckets: tup
     return store
 
 
-def _answers(store: Store) -> bool:
+def answers(store: Store) -> bool:
     try:
         with urllib.request.urlopen(f"{store.endpoint}/storage/v1/b?project={PROJECT}", timeout=2) as r:
             return r.status == 200

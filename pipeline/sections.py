@@ -27,6 +27,7 @@ class PipelineSection:
     root: str = "pipeline_root"         # a local folder or gs://BUCKET/PATH (the only object store TF 2.21 reads)
     seed: int = 42
     metadata: Optional[str] = None      # the SQLite store, always a local file; default <root>/metadata.sqlite
+    object_store: str = "google"        # where gs:// goes: google | local (make gcs-up) | pods (make cluster-up)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,6 +225,7 @@ CHECKS = {
                                 and "{" not in v.replace("{dataset}", ""), "a path without '..'; '{dataset}' may appear"),
     "pusher.serving_dir": (lambda v: _storage(v) and _contained(v), STORAGE + ", without '..'"),
     "pipeline.seed": (lambda v: v >= 0, "a non-negative integer"),
+    "pipeline.object_store": (lambda v: v in ("google", "local", "pods"), "'google', 'local' or 'pods'"),
     "ingest.eval_fraction": (lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"),
     "ingest.test_fraction": (lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"),
     "ingest.num_shards": (lambda v: 1 <= v <= 1024, "1..1024"),

@@ -57,3 +57,19 @@ def test_a_trace_that_cannot_be_written_is_not_a_second_error():
     except RuntimeError:
         assert keep_trace("/dev/full") is False
         assert keep_trace(os.devnull) is True
+
+
+@pytest.mark.parametrize("store, start", [("pods", "make cluster-up"), ("local", "make gcs-up")])
+def test_an_object_store_that_does_not_answer_is_one_line(store, start, tmp_path, capsys, monkeypatch):
+    """pipeline.object_store names a local test store: the command sets its variables for itself (never the
+    shell's, issue #39), so a store that is not up is a config error at once, not a proxy error later."""
+    import shutil
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    shutil.copy(os.path.join(repo, "pipeline.yaml"), tmp_path / "pipeline.yaml")
+    monkeypatch.chdir(tmp_path)   # no build/gcs/state.json here: no local store recorded
+    before = dict(os.environ)
+    assert main(["runs", "--set", "pipeline.root=gs://bkt/root", "--set", "pipeline.metadata=m.sqlite",
+                 "--set", f"pipeline.object_store={store}"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: pipeline.object_store: {store}: no object store answers; start it with `{start}`" in err
+    assert dict(os.environ) == before

@@ -50,11 +50,13 @@ def _podman_env(cfg):
 
 def _cli(cluster, folder, tmp, root, *extra, runner="flink-pods", wait=True, sets=()):
     sets = tiny_overrides(root, folder, ["trainer.epochs=1", f"pipeline.metadata={tmp}/{runner}.sqlite",
-                                         f"validation.expectations={tmp}/expectations-{runner}.yaml", *sets])
+                                         f"validation.expectations={tmp}/expectations-{runner}.yaml",
+                                         "pipeline.object_store=pods", *sets])
     argv = [sys.executable, os.path.join(REPO, "tests", "run_tiny.py"), folder, "run", "--runner", runner, *extra]
     for kv in sets:
         argv += ["--set", kv]
-    env = dict(os.environ, **cluster.env())
+    # the driver sets the object store's variables for itself (pipeline.object_store=pods), none from here
+    env = {k: v for k, v in os.environ.items() if k not in cluster.env()}
     if not wait:
         return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)   # its own process group, to kill the driver whole

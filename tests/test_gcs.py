@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -230,3 +231,19 @@ def test_a_missing_bucket_is_one_line_in_seconds(gcs_store, module_dataset):
     proc = cli(gcs_store, folder, tmp, root="gs://no-such-bucket/root")
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "error: pipeline.root gs://no-such-bucket/root: bucket no-such-bucket does not exist" in proc.stderr
+
+
+def test_object_store_local_serves_the_command_and_leaves_the_shell_alone(runs, tmp_path):
+    """`--set pipeline.object_store=local` instead of `eval "$(python -m pipeline gcs env)"`: a command started
+    with none of the store's variables reads the gs:// root through the store of build/gcs (here the session's,
+    recorded in this folder's build/gcs/state.json), and the caller's environment keeps no proxy (issue #39)."""
+    store, folder, tmp, first, again = runs
+    (tmp_path / "build" / "gcs").mkdir(parents=True)
+    shutil.copy(os.path.join(store.home, "state.json"), tmp_path / "build" / "gcs" / "state.json")
+    shutil.copy(os.path.join(REPO, "pipeline.yaml"), tmp_path / "pipeline.yaml")
+    env = {k: v for k, v in os.environ.items() if k not in store.env()} | {"PYTHONPATH": REPO}
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "report", first["run_id"], "--set", f"pipeline.root={ROOT}",
+                           "--set", f"pipeline.metadata={tmp}/gs.sqlite", "--set", "pipeline.object_store=local"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert first["artifacts"]["report"] in proc.stdout
