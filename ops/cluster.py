@@ -69,8 +69,14 @@ def images(cfg) -> list[str]:
     from ops import flink_dist, worker_image
     worker_image.build(cfg.worker)          # also the debootstrap base the other two start from
     flink_home, job_server = flink_dist.fetch(cfg.flink.home)
-    flink = _context("flink", {**{f"flink/{d}": os.path.join(flink_home, d) for d in ("bin", "conf", "lib", "plugins")},
-                               "jobserver": os.path.join(job_server, "lib")})
+    # Flink's lib/ with the Beam runner's jars, as the local cluster has it (flink_dist.cluster_lib): a job
+    # ships no jars; the job server's own main (flink/LoopbackJobServer.java) is told so
+    lib = flink_dist.cluster_lib(cfg.flink.home, flink_home, job_server)
+    flink = _context("flink", {**{f"flink/{d}": os.path.join(flink_home, d) for d in ("bin", "conf", "plugins")},
+                               **{f"flink/lib/{n}": os.path.realpath(os.path.join(lib, n)) for n in os.listdir(lib)
+                                  if n.endswith(".jar")},
+                               "jobserver": os.path.join(job_server, "lib"),
+                               "jobserver-main/loopback.jar": flink_dist.loopback_jar(cfg.flink.home, job_server)})
     store = _context("objstore", {"fake-gcs-server": gcs.fetch(),
                                   "ops/__init__.py": os.path.join(ROOT, "ops", "__init__.py"),
                                   "ops/gcs_front.py": os.path.join(ROOT, "ops", "gcs_front.py")})

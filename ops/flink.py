@@ -64,7 +64,8 @@ taskmanager.memory.network.max: 256m
 # default (0) task off-heap memory ("OutOfMemoryError: Direct buffer memory").
 taskmanager.memory.task.off-heap.size: 512m
 taskmanager.memory.managed.fraction: 0.1
-parallelism.default: {section.task_slots}
+# half the slots: a job that names no --parallelism leaves room for the job of the step beside it
+parallelism.default: {max(1, section.task_slots // 2)}
 rest.address: localhost
 rest.bind-address: localhost
 rest.port: {section.rest_port}
@@ -111,7 +112,10 @@ def _commands(section, flink_home: str, job_server_lib: str) -> dict[str, list[s
     p = _paths(section)
     return {"jobmanager": [os.path.join(flink_home, "bin", "jobmanager.sh"), "start-foreground"],
             "taskmanager": [os.path.join(flink_home, "bin", "taskmanager.sh"), "start-foreground"],
-            "jobserver": ["java", "-Xmx512m", "-cp", flink_dist.loopback_jar(section.home, job_server_lib)
+            # slf4j-simple writes no time unless asked: bench/flink_phases.py reads when each job was invoked
+            # the cluster has the runner's jars (flink_dist.cluster_lib): a job ships none
+            "jobserver": ["java", "-Xmx512m", "-Dbeam.flink.stage=none", "-Dorg.slf4j.simpleLogger.showDateTime=true",
+                          "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss,SSS", "-cp", flink_dist.loopback_jar(section.home, job_server_lib)
                           + os.pathsep + os.path.join(job_server_lib, "lib", "*"), flink_dist.LOOPBACK_MAIN,
                           f"--flink-master=localhost:{section.rest_port}", "--job-host=127.0.0.1",
                           f"--job-port={section.job_port}",
@@ -134,7 +138,7 @@ def up(section, extra_env: dict | None = None) -> dict[str, int]:
             with open(src) as a, open(os.path.join(p["conf"], name), "w") as b:
                 b.write(a.read())
     env = dict(os.environ, **(extra_env or {}), FLINK_CONF_DIR=p["conf"], FLINK_LOG_DIR=p["log"],
-               FLINK_PID_DIR=p["home"])
+               FLINK_PID_DIR=p["home"], FLINK_LIB_DIR=flink_dist.cluster_lib(section.home, flink_home, job_server_lib))
     pids, started = running(section), {}
     for name, cmd in _commands(section, flink_home, job_server_lib).items():
         if name in pids:

@@ -45,19 +45,16 @@ _PR_SET_PDEATHSIG = 1
 PROGRESS_FD = "PIPELINE_PROGRESS_FD"
 
 
-def placed(specs, beam_args) -> list:
-    """The DAG as it runs with these Beam args: where the workers are not local, a step meant for its own
-    process runs in line instead, so that two Beam jobs never compete for a cluster's task slots."""
-    from pipeline.packaging import workers_are_local
-    if workers_are_local(beam_args):
-        return list(specs)
-    return [dataclasses.replace(s, background=False) if s.process else s for s in specs]
-
-
 def call_executor(spec, ctx, inputs: dict, outputs: dict, meanwhile=None) -> dict:
     """The executor's facts, from a child process when spec.process allows it here, else in this one.
-    meanwhile: called in a thread of this process while the child runs (its errors are only logged)."""
+    meanwhile: called in a thread of this process while the child runs, or while a cluster runs the step's job
+    (its errors are only logged)."""
     if not (spec.process and ctx.workers_are_local and not ctx.dry_run):
+        if meanwhile is not None and not ctx.workers_are_local and not ctx.dry_run:
+            # On a cluster this thread mostly waits for the step's job: the next step's imports overlap it
+            # (transform's TensorFlow and TFT took 2.1 s of its submission after ingest; docs/flink.md).
+            threading.Thread(target=_quietly, args=(meanwhile, spec.name), name=f"meanwhile-{spec.name}",
+                             daemon=True).start()
         return spec.load_executor()(ctx, inputs, outputs) or {}
     with tempfile.TemporaryDirectory(prefix=f"step-{spec.name}-") as tmp:
         request, result = os.path.join(tmp, "request.pickle"), os.path.join(tmp, "result.pickle")

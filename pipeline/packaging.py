@@ -49,6 +49,7 @@ def sources_digest() -> str:
 
 def build_wheel(out_root: str) -> str:
     """Build (once per source digest) the project's wheel under out_root; return its path."""
+    out_root = os.path.abspath(out_root)   # pip runs in the checkout: a relative -w would land there, not here
     out = os.path.join(out_root, sources_digest()[:16])
     os.makedirs(out_root, exist_ok=True)
     # One build at a time (setuptools shares the checkout's build/ folder): parallel runs wait, then reuse it.

@@ -18,8 +18,9 @@ from pipeline import artifacts as af
 from pipeline import console, end_report, fs
 from pipeline.faults import fault_point
 from pipeline.fingerprint import code_version, execution_fingerprint, library_versions
-from pipeline.isolated import call_executor, placed
+from pipeline.isolated import call_executor
 from pipeline.metadata import MetadataStore
+from pipeline.packaging import workers_are_local
 from pipeline.resolvers import resolve
 from pipeline.schedule import run_in_order
 from pipeline.spec import ExecContext, Params, StopPipeline
@@ -149,6 +150,14 @@ class _Run:
         log.info("%s: cached (execution %s of run %s)", spec.name, prev["id"], prev["run_id"])
         return True
 
+    def _for_workers(self, uri: str) -> str:
+        """An input's path as the workers of a non-local runner see it: they do not share the driver's working
+        folder, and an artifact of an earlier run (the evaluator's baseline model) may be recorded relative to
+        it, as every artifact of a run with the default relative root is."""
+        if fs.is_remote(uri) or os.path.isabs(uri) or workers_are_local(self.beam_args):
+            return uri
+        return os.path.abspath(uri)
+
     def _execute(self, spec, exe, inputs, entry, fp, params) -> None:
         staging = af.staging_dir(self.run_dir, spec.name)
         outputs = {name: fs.join(staging, name) for name in spec.outputs}
@@ -161,7 +170,7 @@ class _Run:
         try:
             fault_point(spec.name, "start")
             with self._unlocked():
-                facts = call_executor(spec, ctx, {n: a["uri"] for n, a in inputs.items()}, outputs,
+                facts = call_executor(spec, ctx, {n: self._for_workers(a["uri"]) for n, a in inputs.items()}, outputs,
                                       meanwhile=None if spec.background else self._prepare_after(spec))
             external = ctx.external_outputs  # outputs written outside the run (e.g. a pushed model)
             missing = [n for n, p in outputs.items() if not fs.exists(p)]
@@ -261,7 +270,7 @@ def _run_steps(cfg, store, run, dag, after, given) -> dict:
         else:
             run.produced.update({name: _given_artifact(store, name, uri) for name, uri in given.items()})
             run.summary["given"] = dict(given)
-        run.specs = placed(dag, run.beam_args)
+        run.specs = list(dag)   # background steps stay so on a cluster: their jobs run beside the next step's
         run_in_order(run.specs, run.step)
         _finish(run)
         af.discard(fs.join(run.run_dir, ".staging"))

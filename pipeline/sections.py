@@ -153,7 +153,7 @@ class FlinkSection:
     rpc_port: int = 6123
     job_port: int = 8099                # Beam's job server, Job API (--job_endpoint)
     artifact_port: int = 8098           # Beam's job server, artifact staging
-    task_slots: int = 2                 # in the one TaskManager: the most parallelism a step can get
+    task_slots: int = 4                 # in the one TaskManager: two jobs of --parallelism=2 at once
     jobmanager_memory: str = "1024m"    # JVM process sizes (Flink's *.memory.process.size)
     taskmanager_memory: str = "2560m"
     start_timeout_s: float = 120.0      # how long `up` waits for the REST API, the TaskManager, the job server

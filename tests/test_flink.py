@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -47,12 +48,12 @@ def base(module_dataset, cluster):
     return folder, root, summary
 
 
-def _run(folder, root, *extra, wait=True):
+def _run(folder, root, *extra, wait=True, cwd=REPO):
     args = [sys.executable, os.path.join(REPO, "tests", "run_tiny.py"), folder, "run",
             "--config", os.path.join(REPO, "pipeline.yaml"), "--runner", "flink"]
     for kv in tiny_overrides(root, folder, ["trainer.epochs=1"]):
         args += ["--set", kv]
-    proc = subprocess.Popen(args + list(extra), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args + list(extra), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if not wait:
         return proc
     out, err = proc.communicate(timeout=900)
@@ -100,7 +101,29 @@ def test_beam_steps_on_flink_match_direct(base, cluster):
         a, b = _files(direct["artifacts"][name]), _files(full["artifacts"][name])
         assert len(a) >= 4 and a == b, name
     assert full["records"] == direct["records"] and full["split_digest"] == direct["split_digest"]
+    # statistics (a background step) runs beside transform, as in-process: both steps were running at once
+    with sqlite3.connect(os.path.join(root, "metadata.sqlite")) as db:
+        spans = dict(db.execute("SELECT component, started || ' ' || finished FROM executions WHERE run_id = ? AND "
+                                "component IN ('statistics', 'transform')", (full["run_id"],)).fetchall())
+    (s0, s1), (t0, t1) = (map(float, spans[c].split()) for c in ("statistics", "transform"))
+    assert s0 < t1 and t0 < s1, spans
     assert processes_running("ops.worker_pool", "worker_pool_main", "sdk_worker_main") == []    # the run's worker pool and its SDK workers are gone
+
+
+def test_a_relative_root_of_an_earlier_direct_run_reaches_the_workers(module_dataset, cluster, tmp_path):
+    """The default root is relative (`pipeline_root`), and so is every artifact a direct run records with it.
+    A Flink run on that root hands the evaluator the earlier run's blessed model as its baseline: the
+    workers, in a folder of their own, get it as an absolute path (before: "SavedModel file does not exist
+    at: pipeline_root/runs/...")."""
+    folder, _ = module_dataset
+    rc, _, err = _run(folder, "relroot", "--runner", "direct", cwd=tmp_path)
+    assert rc == 0, err[-3000:]
+    rc, _, err = _run(folder, "relroot", "--invalidate", "trainer", "--invalidate", "evaluator", cwd=tmp_path)
+    assert rc == 0, err[-3000:]
+    second = _latest(os.path.join(tmp_path, "relroot"))
+    baseline = second["components"]["evaluator"]["baseline_model"]
+    assert baseline and not os.path.isabs(baseline) and baseline.startswith("relroot/runs/"), baseline
+    assert _jobs(cluster)[f"tiny-evaluator-{second['run_id']}"] == "FINISHED"
 
 
 def test_predict_on_flink_matches_direct(base, cluster, tmp_path):

@@ -13,9 +13,8 @@ import time
 
 import pytest
 
-from cli.dag import components
 from data.idx import IdxError
-from pipeline.isolated import REPO, call_executor, placed
+from pipeline.isolated import REPO, call_executor
 from pipeline.spec import ComponentSpec, ExecContext, Params
 
 LOCAL = ("--runner=FnApiRunner",)
@@ -146,12 +145,12 @@ def test_an_error_comes_back_with_its_type_and_message(tmp_path, io):
     assert raised.value.offset == 16 and raised.value.path == io[0]["examples"]
 
 
-def test_on_a_cluster_steps_of_their_own_process_run_in_line():
-    dag = components()
-    assert [s.name for s in dag if s.process] == ["ingest", "statistics"]
-    local, flink = placed(dag, list(LOCAL)), placed(dag, ["--runner=FlinkRunner"])
-    assert [s.background for s in local] == [s.background for s in dag]
-    assert {s.name for s in flink if s.background} == {s.name for s in dag if s.background and not s.process}
+def test_on_a_cluster_a_step_of_its_own_process_runs_in_this_one(tmp_path, io):
+    """Where the workers are not local the executor runs in this process (a background step in a thread of
+    it), so that its Beam job is submitted beside the next step's (issue #42)."""
+    ctx = _ctx(tmp_path, beam_args=("--runner=FlinkRunner", "--flink_master=localhost:8081"))
+    facts = call_executor(_spec("writes_and_reports"), ctx, *io)
+    assert facts["pid"] == os.getpid()
 
 
 def test_the_child_dies_with_the_pipeline_process(tmp_path, io):
