@@ -1,6 +1,7 @@
 """Beam's EXTERNAL worker pool, kept warm: the pool answers on loopback and hands each SDK worker that a
-Flink TaskManager asks for to one of N worker processes, each of which imported TensorFlow, TFT, TFMA and
-the steps' modules once when the pool started and runs its workers as threads (Beam's `use_process=False`).
+Flink TaskManager asks for to one of N worker processes, each of which imports TensorFlow, TFT, TFMA and
+the steps' modules once when the pool starts (ingest's first, the rest while ingest's workers run) and runs
+its workers as threads (Beam's `use_process=False`).
 
 Why: Beam's `python -m apache_beam.runners.worker.worker_pool_main` forks a fresh Python for every worker
 (`use_process=True`), and Flink asks for one per stage: 16 fresh Pythons in the 70k run, each importing
@@ -26,9 +27,14 @@ from apache_beam.portability.api import beam_fn_api_pb2, beam_fn_api_pb2_grpc
 
 log = logging.getLogger("worker-pool")
 # What the steps' workers import (their closures pull in the rest): once per worker process, not per stage.
-PRELOAD = ("tensorflow", "apache_beam", "tensorflow_transform", "tensorflow_transform.beam",
-           "tensorflow_model_analysis", "components.ingest.transforms", "components.statistics.transforms",
-           "components.transform.preprocessing", "components.evaluator.metrics", "contract.records")
+# A run's first job is ingest, whose workers need none of TensorFlow: a warm process answers once it has
+# imported LIGHT, and imports HEAVY while ingest's workers run (before: ingest's job waited 3.8-4.1 s for
+# the whole import; docs/flink.md "Where a step's time goes"). A later step's worker that unpickles TFT
+# while HEAVY is still importing waits on Python's per-module import locks.
+LIGHT = ("apache_beam", "apache_beam.runners.worker.sdk_worker", "contract.records", "contract.record_batch",
+         "components.ingest.transforms")
+HEAVY = ("tensorflow", "tensorflow_transform", "tensorflow_transform.beam", "tensorflow_model_analysis",
+         "components.statistics.transforms", "components.transform.preprocessing", "components.evaluator.metrics")
 
 
 def _server(port: int, servicer):
@@ -46,13 +52,18 @@ def serve_warm(port: int) -> None:
     """One warm worker process: import what the workers need, then run each as a thread of this process."""
     from pipeline.isolated import die_with_parent
     die_with_parent(os.getppid())   # a pool killed with SIGKILL takes its workers with it
-    for name in PRELOAD:
+    for name in LIGHT:
         importlib.import_module(name)
     from apache_beam.runners.worker.worker_pool_main import BeamFnExternalWorkerPoolServicer
     servicer = BeamFnExternalWorkerPoolServicer(use_process=False, state_cache_size=0, data_buffer_time_limit_ms=-1)
     server, bound = _server(port, servicer)
     print(f"READY {bound}", flush=True)
     os.dup2(2, 1)   # the pool reads one line from our stdout: what follows must not fill that pipe
+    started = time.monotonic()
+    for name in HEAVY:   # while the first workers (ingest's) run in the server's threads
+        importlib.import_module(name)
+    log.info("warm process %d: TensorFlow, TFT and TFMA imported %.1f s after it answered", os.getpid(),
+             time.monotonic() - started)
     server.wait_for_termination()
 
 
