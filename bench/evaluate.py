@@ -17,8 +17,8 @@ from bench.harness import latest_summary, measure, report, variant_args  # noqa:
 
 
 def ours(summary, out):
+    from cli.config import load_config
     from components.evaluator.executor import run
-    from pipeline.config import load_config
     from pipeline.spec import ExecContext
     cfg = load_config("pipeline.yaml", [f"data.dataset={summary['dataset']}"])
     from components.evaluator.component import SPEC

@@ -87,8 +87,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default="fashion_mnist")
     args = parser.parse_args()
+    from cli.config import load_config
     from ops import flink
-    from pipeline.config import load_config
     section = load_config(os.path.join(REPO, "pipeline.yaml")).flink
     started = len(flink.running(section)) < len(flink.PROCESSES)
     pids = flink.up(section)

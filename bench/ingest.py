@@ -22,8 +22,8 @@ from bench.harness import measure, report  # noqa: E402
 
 
 def _setup(dataset, runner):
+    from cli.config import load_config
     from data.acquire import acquire
-    from pipeline.config import load_config
     cfg = load_config("pipeline.yaml", [f"data.dataset={dataset}", f"beam.runner={runner}"])
     return cfg, acquire(cfg.data)
 

@@ -73,9 +73,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default="fashion_mnist")
     args = parser.parse_args()
+    from cli.config import load_config
     from ops import cluster
     from ops.worker_image import podman_env
-    from pipeline.config import load_config
     cfg = load_config(os.path.join(REPO, "pipeline.yaml"))
     started = not cluster.status_overview(cfg)
     if started:

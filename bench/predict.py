@@ -21,8 +21,8 @@ BATCH = 256
 
 
 def ours(summary, split_dir, root, out):
+    from cli.config import load_config
     from cli.predict import run_predict
-    from pipeline.config import load_config
     cfg = load_config("pipeline.yaml", [f"pipeline.root={root}", f"data.dataset={summary['dataset']}",
                                         f"predict.batch_size={BATCH}"])
     facts = run_predict(cfg, list(cfg.beam_args()), summary["run_id"], split_dir, os.path.join(out, "p"))

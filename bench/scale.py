@@ -31,9 +31,9 @@ SHIFTS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (
 
 
 def _fashion():
+    from cli.config import load_config
     from data.acquire import acquire
     from data.idx import read_idx_pair
-    from pipeline.config import load_config
     src = acquire(load_config(os.path.join(REPO, "pipeline.yaml"), ["data.dataset=fashion_mnist"]).data)
     train = read_idx_pair(src.files["train_images"], src.files["train_labels"])
     test = read_idx_pair(src.files["test_images"], src.files["test_labels"])

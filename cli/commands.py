@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from pipeline.config import ConfigError, load_config
+from cli.config import ConfigError, load_config
 
 DEFAULT_CONFIG = "pipeline.yaml"
 

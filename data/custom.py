@@ -4,7 +4,7 @@ No checksum is published for them, so none is checked: the content sha256 of eve
 recorded instead (run summary, lineage, report), and a change of any file is a new data version.
 The files' content is validated where it is read (IDX in ingest's plan, images in ingest's Beam job).
 
-    python -c "from data.custom import acquire_custom; from pipeline.config import load_config; \
+    python -c "from data.custom import acquire_custom; from cli.config import load_config; \
 c = load_config('pipeline.yaml', ['data.dataset=mine']); print(acquire_custom(c.data))"
 """
 from __future__ import annotations

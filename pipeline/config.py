@@ -1,6 +1,8 @@
-"""`pipeline.yaml` loaded once into frozen, validated dataclasses.
+"""`pipeline.yaml` loaded once into frozen, validated dataclasses: the core's sections and the sections the
+DAG's steps declare (ComponentSpec.section), handed in by the caller (cli/config.py knows the DAG).
 
-Unknown keys, wrong types and out-of-range values are errors naming the key path.
+Unknown keys, wrong types and out-of-range values are errors naming the key path; each section's CHECKS
+says its ranges, and a section's validate() what spans its keys.
 
     python -m pipeline run --config pipeline.yaml --set trainer.epochs=2
 """
@@ -14,23 +16,14 @@ from typing import Any, Optional
 import yaml
 
 from pipeline.sections import (  # noqa: F401
-    CHECKS,
     DATASET_CHECKS,
     FOLDER_NAME,
     NAME,
-    RUNNER_REFUSED,
-    BeamSection,
-    Config,
     ConfigError,
     DataSection,
     DatasetSpec,
-    EvaluatorSection,
-    IngestSection,
     PipelineSection,
-    PusherSection,
-    TrainerSection,
-    TransformSection,
-    ValidationSection,
+    config_class,
 )
 
 
@@ -68,10 +61,13 @@ def _build(cls, raw: Any, prefix: str):
             kwargs[key] = _build(hints[key], value, f"{path}.")
         else:
             kwargs[key] = _coerce(path, value, hints[key])
-        check = CHECKS.get(path)
+        check = getattr(cls, "CHECKS", {}).get(key)
         if check and not check[0](kwargs[key]):
             raise ConfigError(f"{path}: got {kwargs[key]!r}; expected {check[1]}")
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    if hasattr(built, "validate"):
+        built.validate()
+    return built
 
 
 def _datasets(raw: Any, path: str) -> dict:
@@ -101,7 +97,7 @@ def _datasets(raw: Any, path: str) -> dict:
 
 
 def _nest(flat: dict, where: str) -> dict:
-    """{'trainer.epochs': 2} -> {'trainer': {'epochs': 2}}."""
+    """{'pipeline.seed': 2} -> {'pipeline': {'seed': 2}}."""
     out: dict = {}
     for key, value in flat.items():
         if not isinstance(key, str) or not key or not all(key.split(".")):
@@ -133,9 +129,11 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = None,
-                profile: Optional[str] = None) -> Config:
+                profile: Optional[str] = None, sections=()) -> Any:
     """Read YAML (safe loader), apply a profile's overrides, then --set overrides; validate into a
-    frozen Config. A profile is an entry of the top-level `profiles:` mapping (dotted key -> value)."""
+    frozen Config of the core's sections and `sections` ((key, class) of each step that has one). A profile
+    is an entry of the top-level `profiles:` mapping (dotted key -> value)."""
+    config_type = config_class(sections)
     raw: dict = {}
     if path:
         try:
@@ -150,10 +148,10 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
         raise ConfigError("profiles: expected a mapping of profile name -> {dotted.key: value}")
     sets = parse_set(overrides or [])
     name = profile or sets.get("profile") or raw.get("profile")
-    _build(Config, _merge(raw, sets), "")   # the file and --set first: their errors name no profile
+    _build(config_type, _merge(raw, sets), "")   # the file and --set first: their errors name no profile
     for other, values in profiles.items():  # a typo in any profile is an error now, not when it is used
         try:
-            _build(Config, _merge(raw, _nest(values, f"profiles.{other}:")), "")
+            _build(config_type, _merge(raw, _nest(values, f"profiles.{other}:")), "")
         except ConfigError as e:
             raise ConfigError(f"profiles.{other}: {e}") from None
     if name is not None and name not in profiles:
@@ -162,7 +160,7 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
         raw = _merge(raw, _nest(profiles[name], f"profiles.{name}:"))
         raw["profile"] = name
     raw = _merge(raw, sets)
-    cfg = _build(Config, raw, "")
+    cfg = _build(config_type, raw, "")
     if cfg.beam.runner not in cfg.beam.profiles:
         raise ConfigError(f"beam.runner: unknown runner {cfg.beam.runner!r}; expected one of {sorted(cfg.beam.profiles)}")
     from data.registry import DATASETS
@@ -172,9 +170,6 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise ConfigError(f"data.dataset: unknown dataset {cfg.data.dataset!r}; expected one of {known} "
                           f"(declare your own under data.datasets){hint}")
-    if cfg.ingest.eval_fraction + cfg.ingest.test_fraction >= 1:
-        raise ConfigError(f"ingest.test_fraction: {cfg.ingest.test_fraction} with ingest.eval_fraction "
-                          f"{cfg.ingest.eval_fraction} leaves no training data; expected a sum below 1")
     if "://" in cfg.pipeline.root and not cfg.pipeline.metadata:
         raise ConfigError(f"pipeline.metadata: pipeline.root is {cfg.pipeline.root}, an object store; name a local "
                           "file for the metadata store (SQLite), e.g. --set pipeline.metadata=build/metadata.sqlite")

@@ -28,6 +28,9 @@ class ComponentSpec:
     headline: Optional[Callable[[dict], str]] = None    # facts -> the few words of its console line
     summarize: Optional[Callable[[dict], dict]] = None  # facts -> keys of a succeeded run's summary.json
     shown_files: Mapping[str, str] = dataclasses.field(default_factory=dict)  # output -> the file a user opens
+    # (key, frozen dataclass): the step's own section of pipeline.yaml (components/<step>/section.py), which
+    # the loader adds to the Config of a DAG that has this step (pipeline/sections.py config_class)
+    section: Optional[tuple[str, type]] = None
 
     def headline_of(self, facts: dict | None) -> str:
         """The step's headline for its facts; "" when it has none or the facts lack what it shows."""

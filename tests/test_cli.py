@@ -29,8 +29,8 @@ def test_beam_flags_pass_and_anything_after_the_separator_passes_unchecked():
 def test_a_relative_root_is_made_absolute_for_workers_of_a_remote_runner():
     import os
 
+    from cli.config import load_config
     from ops.workers import root_for_workers as _root_for_workers
-    from pipeline.config import load_config
     cfg = load_config(None, ["pipeline.root=rel/root"])
     assert _root_for_workers(cfg, ["--runner=FnApiRunner"]).pipeline.root == "rel/root"
     assert _root_for_workers(cfg, ["--runner=FlinkRunner"]).pipeline.root == os.path.abspath("rel/root")

@@ -24,8 +24,8 @@ BEAM_STEPS = ("ingest", "statistics", "transform", "evaluator")
 
 @pytest.fixture(scope="module")
 def pods():
+    from cli.config import load_config
     from ops import cluster
-    from pipeline.config import load_config
     cfg = load_config(os.path.join(REPO, "pipeline.yaml"))
     started = not cluster.status_overview(cfg)
     if started:

@@ -6,8 +6,8 @@ import zipfile
 import pytest
 import yaml
 
+from cli.config import load_config
 from ops import cluster
-from pipeline.config import load_config
 from tests.test_e2e import REPO
 
 

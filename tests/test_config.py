@@ -4,12 +4,12 @@ import os
 
 import pytest
 
-from pipeline.config import Config, ConfigError, load_config, parse_set
+from cli.config import ConfigError, load_config, parse_set
 
 
 def test_repository_config_loads():
     cfg = load_config("pipeline.yaml")
-    assert isinstance(cfg, Config) and cfg.data.dataset == "mnist"
+    assert type(cfg).__name__ == "Config" and cfg.data.dataset == "mnist"
     assert cfg.beam_args()[0] == "--runner=FnApiRunner"
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.trainer.epochs = 9
@@ -140,3 +140,33 @@ def test_a_missing_config_file_is_an_error_not_the_code_defaults(tmp_path):
                           env={**os.environ, "PYTHONPATH": repo})
     assert done.returncode == 2
     assert f"pipeline.yaml: not found in {tmp_path}" in done.stderr
+
+
+def test_each_step_owns_its_section_and_the_core_names_none():
+    """A step's section lives in its package and comes in through its spec (issue #40: a new step must not
+    teach the core about itself): the core's sources name no step's section, and a DAG without a step has
+    no section of it."""
+    import pathlib
+    import re
+
+    from cli.config import sections
+    from pipeline.config import load_config as core_load
+    keys = [key for key, _ in sections()]
+    assert {"ingest", "validation", "trainer", "evaluator", "infra_validator", "pusher", "predict"} <= set(keys)
+    for key, cls in sections():
+        assert cls.__module__.startswith("components.") and cls.__module__.endswith(".section"), cls
+    core = "\n".join(f.read_text() for f in pathlib.Path("pipeline").glob("*.py"))
+    named = sorted(k for k in keys if re.search(rf"\b(cfg|config)\.{k}\b|[\"']{k}\.[a-z_]+[\"']", core))
+    assert named == []
+    bare = core_load(None)
+    assert not hasattr(bare, "trainer") and bare.pipeline.seed == 42
+    with pytest.raises(ConfigError, match=r"trainer: unknown key"):
+        core_load(None, ["trainer.epochs=2"])
+
+
+def test_a_section_checks_its_own_ranges_and_what_spans_its_keys():
+    with pytest.raises(ConfigError, match=r"trainer.cell_size: got 0; expected 1..4096"):
+        load_config(None, ["trainer.cell_size=0"])
+    with pytest.raises(ConfigError, match=r"ingest.test_fraction: 0.5 with ingest.eval_fraction 0.5 leaves no "
+                                          r"training data"):
+        load_config(None, ["ingest.test_fraction=0.5", "ingest.eval_fraction=0.5"])

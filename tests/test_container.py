@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
+from cli.config import load_config
 from ops import flink, podman_service, worker_image
-from pipeline.config import load_config
 from tests.conftest import error_line, processes_running, results_of, write_dataset
 from tests.test_e2e import REPO, tiny_overrides
 

@@ -11,11 +11,11 @@ import pytest
 from conftest import RUNNER, make_images
 from PIL import Image
 
+from cli.config import ConfigError, load_config
 from cli.run import run_pipeline
 from data.acquire import DataError
 from data.idx import IdxError, encode_idx
 from data.images import ImageError, to_mnist
-from pipeline.config import ConfigError, load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
+from cli.config import load_config
 from cli.run import run_pipeline
 from data.idx import IdxError, read_idx_pair, write_idx_gz
-from pipeline.config import load_config
 
 pytestmark = pytest.mark.e2e
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

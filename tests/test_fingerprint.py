@@ -82,8 +82,8 @@ def test_the_lock_file_changes_every_key(tree):
 
 
 def test_precision_auto_is_resolved_from_the_machine_into_the_trainers_params(monkeypatch):
+    from cli.config import load_config
     from components.trainer import precision
-    from pipeline.config import load_config
     spec = {s.name: s for s in components()}["trainer"]
     cfg = load_config(os.path.join(REPO, "pipeline.yaml"), overrides=["trainer.precision=auto"])
     monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
@@ -109,7 +109,7 @@ def test_lazy_relative_and_submodule_imports_count(tmp_path):
 def test_executors_get_only_hashed_params_and_each_changes_the_fingerprint():
     import dataclasses
 
-    from pipeline.config import load_config
+    from cli.config import load_config
     from pipeline.fingerprint import execution_fingerprint
     from pipeline.spec import ExecContext, Params
     cfg = load_config(os.path.join(REPO, "pipeline.yaml"))
@@ -129,7 +129,7 @@ def test_executors_get_only_hashed_params_and_each_changes_the_fingerprint():
 
 
 def test_dataset_is_declared_where_it_changes_the_output():
-    from pipeline.config import load_config
+    from cli.config import load_config
     cfg = load_config(os.path.join(REPO, "pipeline.yaml"))
     for spec in components():
         if spec.name in ("ingest", "statistics", "validator", "trainer", "evaluator", "pusher"):

@@ -14,9 +14,9 @@ import time
 
 import pytest
 
+from cli.config import load_config
 from cli.run import run_pipeline
 from ops import flink, podman_service
-from pipeline.config import load_config
 from tests.conftest import error_line, processes_running, results_of
 from tests.test_e2e import REPO, _config, tiny_overrides
 from tests.test_runners import _free_port

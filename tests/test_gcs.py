@@ -199,7 +199,7 @@ def _staged_pipeline(store, job: dict):
 
 
 def test_dataflow_submission_of_each_beam_step_up_to_the_service(runs):
-    from pipeline.config import load_config
+    from cli.config import load_config
     from tests.dataflow_recorder import Recorder
 
     store, folder, tmp, first, _ = runs

@@ -127,9 +127,9 @@ def test_a_failure_meanwhile_does_not_fail_the_step(tmp_path, io, caplog):
 
 
 def test_ingest_in_its_own_process_never_imports_tensorflow(tiny_dataset, tmp_path):
+    from cli.config import load_config
     from components.ingest.component import SPEC
     from data.acquire import acquire
-    from pipeline.config import load_config
     from tests.test_e2e import tiny_overrides
     cfg = load_config(os.path.join(REPO, "pipeline.yaml"), tiny_overrides(str(tmp_path / "root"), tiny_dataset[1]))
     ctx = ExecContext(run_id="r", run_dir=str(tmp_path), params=Params(SPEC.declared_params(cfg)), beam_args=LOCAL,

@@ -15,7 +15,7 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OURS = ("pipeline", "components", "contract", "data", "ops", "cli")
-STEP_API = ("pipeline.spec", "pipeline.artifacts", "pipeline.fs")
+STEP_API = ("pipeline.spec", "pipeline.artifacts", "pipeline.fs", "pipeline.sections")   # sections: ConfigError, checks
 ENTRY_POINTS = {"pipeline/__main__.py"}   # `python -m pipeline` is the program: it starts the CLI
 
 

@@ -176,7 +176,7 @@ def test_precision_auto_follows_the_hardware(tmp_path):
 def test_tutorial_profile_has_the_tutorials_settings():
     import os
 
-    from pipeline.config import load_config
+    from cli.config import load_config
     t = load_config(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pipeline.yaml"),
                     profile="tutorial").trainer
     assert (t.cell_size, t.batch_size, t.learning_rate, t.lr_schedule, t.augment) == (256, 256, 0.001, "constant", "none")

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
+from cli.config import load_config
 from ops import podman_service, worker_image
 from ops.flink import ClusterError
-from pipeline.config import load_config
 from tests.test_e2e import REPO
 
 CFG = load_config(os.path.join(REPO, "pipeline.yaml"))

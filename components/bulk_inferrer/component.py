@@ -3,11 +3,13 @@
 runs it as a run of its own through the same runner, so it is recorded, and `lineage` leads from its
 predictions to the model and the run that trained it. Never cached: a prediction run is asked for each time.
 """
+from components.bulk_inferrer.section import PredictSection
 from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
 
 SPEC = ComponentSpec(
     name="bulk_inferrer",
+    section=("predict", PredictSection),
     inputs=("model", "inference_data"),
     outputs=("predictions",),
     # the model must answer in the classes of the dataset it is told (data.dataset)

@@ -1,6 +1,7 @@
 """Evaluator: `model` + raw `examples` -> `evaluation` (TFMA output) and `blessing`."""
 import dataclasses
 
+from components.evaluator.section import EvaluatorSection
 from data.registry import dataset_info
 from pipeline.spec import ComponentSpec, FromHistory
 
@@ -13,6 +14,7 @@ def _headline(f: dict) -> str:
 
 SPEC = ComponentSpec(
     name="evaluator",
+    section=("evaluator", EvaluatorSection),
     inputs=("model", "examples"),
     # the last blessed model of this dataset, if any, unless it is this very model
     optional_inputs={"baseline_model": FromHistory("evaluator", "blessed", "model", unless_same_as="model")},

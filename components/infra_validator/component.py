@@ -8,6 +8,7 @@ Latency per request is recorded (p50, p99). It needs nothing of the evaluator, s
 """
 import dataclasses
 
+from components.infra_validator.section import InfraValidatorSection
 from pipeline.spec import ComponentSpec
 
 
@@ -19,6 +20,7 @@ def _headline(f: dict) -> str:
 
 SPEC = ComponentSpec(
     name="infra_validator",
+    section=("infra_validator", InfraValidatorSection),
     inputs=("model", "examples"),
     outputs=("infra_blessing",),
     params=lambda cfg: {"split": cfg.evaluator.split, **dataclasses.asdict(cfg.infra_validator)},  # the evaluated split

@@ -5,6 +5,7 @@ pipeline process imports the next step's (transform's) TensorFlow, Beam and TFT,
 """
 import dataclasses
 
+from components.ingest.section import IngestSection
 from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
 
@@ -23,6 +24,7 @@ def _params(cfg) -> dict:
 
 SPEC = ComponentSpec(
     name="ingest",
+    section=("ingest", IngestSection),
     inputs=("raw_data",),
     outputs=("examples",),
     params=_params,

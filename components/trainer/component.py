@@ -2,6 +2,7 @@
 import dataclasses
 
 from components.trainer.precision import resolve
+from components.trainer.section import TrainerSection
 from data.registry import dataset_info
 from pipeline.spec import ComponentSpec
 
@@ -14,6 +15,7 @@ def _headline(f: dict) -> str:
 
 SPEC = ComponentSpec(
     name="trainer",
+    section=("trainer", TrainerSection),
     inputs=("transformed_examples", "transform_graph", "examples"),   # examples: its record counts (steps per epoch)
     outputs=("model", "model_run"),
     # the dataset decides the class count and what 'augment: auto' may do (data/registry.py)

@@ -3,6 +3,7 @@
 Anomalies stop the run before the Trainer unless `validation.allow_anomalies` is true (Transform runs
 beside Statistics, before this step: see docs/architecture.md).
 """
+from components.validator.section import ValidationSection
 from pipeline.spec import ComponentSpec, FromHistory
 
 
@@ -12,6 +13,7 @@ def expectations_path(cfg) -> str:
 
 SPEC = ComponentSpec(
     name="validator",
+    section=("validation", ValidationSection),
     inputs=("statistics",),
     # drift is measured against the newest data that passed without an override, unless it is this run's own
     optional_inputs={"previous_statistics": FromHistory("validator", "passed", "statistics",
