@@ -199,9 +199,9 @@ class _Run:
         entry.update(status="succeeded", facts=facts)
 
     def _prepare_after(self, spec):
-        """What the main thread does while `spec` runs in a child process: import the executor of the next
-        step that runs in this process (after ingest, transform's: TensorFlow, Beam and TFT, about 6 s),
-        on the idle core. Only the next one: TFMA imported before training would stay in memory through
+        """What the main thread does while `spec` runs in a child process, or its job runs on a cluster: import
+        the executor of the next step that runs in this process (after ingest, transform's: TensorFlow, Beam
+        and TFT, about 6 s), on the idle core. Only the next one: TFMA imported before training would stay in memory through
         it and raise the process's peak (docs/performance.md)."""
         later = [s for s in self.specs[self.specs.index(spec) + 1:] if not s.process] if spec in self.specs else []
         return later[0].load_executor if later else None
