@@ -112,8 +112,8 @@ def _commands(section, flink_home: str, job_server_lib: str) -> dict[str, list[s
     p = _paths(section)
     return {"jobmanager": [os.path.join(flink_home, "bin", "jobmanager.sh"), "start-foreground"],
             "taskmanager": [os.path.join(flink_home, "bin", "taskmanager.sh"), "start-foreground"],
-            # slf4j-simple writes no time unless asked: bench/flink_phases.py reads when each job was invoked
-            # the cluster has the runner's jars (flink_dist.cluster_lib): a job ships none
+            # stage=none: the cluster has the runner's jars (flink_dist.cluster_lib), a job ships none; slf4j-simple
+            # writes no time unless asked, and bench/flink_phases.py reads when each job was invoked
             "jobserver": ["java", "-Xmx512m", "-Dbeam.flink.stage=none", "-Dorg.slf4j.simpleLogger.showDateTime=true",
                           "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss,SSS", "-cp", flink_dist.loopback_jar(section.home, job_server_lib)
                           + os.pathsep + os.path.join(job_server_lib, "lib", "*"), flink_dist.LOOPBACK_MAIN,

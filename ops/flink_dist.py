@@ -81,6 +81,7 @@ def cluster_lib(home: str, flink_home: str, job_server_lib: str) -> str:
     beam = sorted(n for n in os.listdir(os.path.join(job_server_lib, "lib"))
                   if n.endswith(".jar") and not n.startswith(PROVIDED_BY_FLINK))
     digest = hashlib.sha256("\n".join(beam).encode()).hexdigest()[:12]
+    os.makedirs(home, exist_ok=True)
 
     def build(out: str) -> None:
         for folder, names in ((os.path.join(flink_home, "lib"), os.listdir(os.path.join(flink_home, "lib"))),
