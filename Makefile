@@ -148,6 +148,8 @@ bench-pods: $(STAMP) fashion-data cluster-images
 # Fashion-MNIST on the local Flink cluster against the in-process runner (starts and stops it if not up).
 bench-flink: $(STAMP) fashion-data flink-fetch
 	$(PY) bench/flink.py
+	$(PY) bench/flink_phases.py --compare   # each Beam step's phases and fixed cost (MNIST sample)
+	$(PY) bench/table.py
 
 wheel: $(STAMP)
 	rm -rf dist && $(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .

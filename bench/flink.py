@@ -19,7 +19,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench.harness import cpu_flags, cpu_ticks, stolen  # noqa: E402
+from bench.harness import cpu_flags, cpu_ticks, record, stolen, verdict  # noqa: E402
 
 BEAM_STEPS = ("ingest", "statistics", "transform", "evaluator")
 
@@ -115,7 +115,10 @@ def main():
         d, f = direct["steps"][step], on_flink["steps"][step]
         mark = " (Beam)" if step in BEAM_STEPS else ""
         print(f"  {step:<11}{d:>10.1f}{f:>10.1f}{(f / d if d > 0.05 else float('nan')):>8.2f}{mark}")
-    print(f"  {'whole run':<11}{direct['wall']:>10.1f}{on_flink['wall']:>10.1f}{on_flink['wall'] / direct['wall']:>8.2f}")
+    ratio = on_flink['wall'] / direct['wall']
+    print(f"  {'whole run':<11}{direct['wall']:>10.1f}{on_flink['wall']:>10.1f}{ratio:>8.2f}")
+    record("flink.py", f"{args.dataset}, 1 epoch, cold: the whole run on the local Flink cluster {ratio:.2f}x in-process "
+           f"({on_flink['wall']:.1f} against {direct['wall']:.1f} s)", verdict("<= 1.5", ratio))
     print(f"  accuracy: direct {direct['accuracy']:.4f}, flink {on_flink['accuracy']:.4f} (flink run {on_flink['run_id']})")
     print(f"  SDK workers started by the run's worker pool: {starts}")
     print("  peak RSS (GB): direct driver {:.2f}; flink: driver {:.2f}, JobManager {:.2f}, TaskManager {:.2f}, "

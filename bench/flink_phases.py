@@ -1,7 +1,7 @@
 """Where a Beam step's time goes on Flink: each phase of each step of one run, from five clocks (issue #42).
 
-    make flink-up && python bench/flink_phases.py --compare    # direct, then flink twice (the second on a warm
-                                                               # cluster): phases, and each step's fixed cost
+    python bench/flink_phases.py --compare    # direct, then flink twice (the second on a warm cluster): phases
+                                              # and each step's fixed cost; starts (and stops) the cluster if down
     make pipeline RUNNER=flink ARGS=--no-cache && python bench/flink_phases.py   # the latest run's phases
     python bench/flink_phases.py --run RUN_ID --metadata pipeline_root/metadata.sqlite --flink-home build/flink
 
@@ -114,13 +114,22 @@ def compare(args) -> dict:
     import tempfile
 
     from bench.harness import cpu_flags, cpu_ticks, record, stolen, verdict
+    from cli.config import load_config
+    from ops import flink as cluster
+    section = load_config(os.path.join(REPO, "pipeline.yaml")).flink
+    started = len(cluster.running(section)) < len(cluster.PROCESSES)   # a cluster it starts, it stops
+    cluster.up(section)
     ticks = cpu_ticks()
-    with tempfile.TemporaryDirectory(prefix="flink-phases-", dir=os.path.join(REPO, "build")) as tmp:
-        direct = _run(os.path.join(tmp, "direct"), "direct")
-        for _ in range(2):   # the first on Flink also warms the cluster's JVMs (class loading, JIT)
-            flink = _run(os.path.join(tmp, "flink"), "flink")
-        run_id, steps = steps_of(os.path.join(tmp, "flink", "metadata.sqlite"), None)
-        rows = phases(run_id, steps, args.flink_home, args.rest_port)
+    try:
+        with tempfile.TemporaryDirectory(prefix="flink-phases-", dir=os.path.join(REPO, "build")) as tmp:
+            direct = _run(os.path.join(tmp, "direct"), "direct")
+            for _ in range(2):   # the first on Flink also warms the cluster's JVMs (class loading, JIT)
+                flink = _run(os.path.join(tmp, "flink"), "flink")
+            run_id, steps = steps_of(os.path.join(tmp, "flink", "metadata.sqlite"), None)
+            rows = phases(run_id, steps, args.flink_home, args.rest_port)
+    finally:
+        if started:
+            cluster.down(section)
     print(f"run {run_id} (the second on Flink), on {cpu_flags()}; {stolen(ticks)}")
     print(table(rows))
     print("\n| step | in-process s | flink s | fixed cost s (goal <= 5) |\n| --- | --- | --- | --- |")
