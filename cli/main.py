@@ -153,17 +153,7 @@ def _name_log() -> None:
 def main(argv: list[str] | None = None) -> int:
     configure_environment()
     args, beam_flags = _parser().parse_known_args(argv)
-    from cli.predict import PredictError
-    from components.validator.expectations import ExpectationsError
-    from contract.artifacts import SchemaError
-    from data.acquire import DataError
-    from data.idx import IdxError
-    from ops.cluster import ClusterUpError
-    from ops.flink import ClusterError
-    from ops.flink_dist import FetchError
-    from ops.gcs import StoreError
-    from pipeline.metadata import StoreVersionError
-    from pipeline.spec import StopPipeline
+    from contract.errors import PipelineError
     try:
         if args.command == "run":
             from pipeline.beamflags import split
@@ -187,15 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"log: {LOG['path']}")
             return code
         return commands.cmd_store(args)
-    except (ConfigError, DataError, IdxError, ExpectationsError, ClusterError, FetchError, StoreVersionError,
-            PredictError, StoreError, ClusterUpError, SchemaError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except PipelineError as e:  # a bad config or input, a cluster or store not there; "stopped": the data
+        print(f"{e.label}: {e}", file=sys.stderr)   # failed validation, the anomalies are the message (exit 3)
         _name_log()
-        return 2
-    except StopPipeline as e:  # the data failed validation: the anomalies are the message
-        print(f"stopped: {e}", file=sys.stderr)
-        _name_log()
-        return 3
+        return e.exit_code
     except OSError as e:  # unwritable root, disk full, a vanished file: say which path, no traceback
         print(f"error: {e.strerror or e} ({getattr(e, 'filename', None) or 'no file named'})", file=sys.stderr)
         _name_log()

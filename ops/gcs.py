@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 
+from contract.errors import PipelineError
 from ops import procs
 from ops.gcs_front import TLS_HOSTS
 
@@ -30,7 +31,7 @@ PROJECT = "local-project"
 SERVER_MARK, FRONT_MARK = "fake-gcs-server", "ops.gcs_front"
 
 
-class StoreError(RuntimeError):
+class StoreError(PipelineError, RuntimeError):
     """The local object store could not be built or started."""
 
 

@@ -11,6 +11,8 @@ import socket
 import sqlite3
 import time
 
+from contract.errors import PipelineError
+
 # Version 1 is the layout before versioning (no user_version); 2 adds the events index. Bump it with a migration.
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -33,7 +35,7 @@ MIGRATIONS = {  # from version -> the SQL that brings a store to the next one
 }
 
 
-class StoreVersionError(RuntimeError):
+class StoreVersionError(PipelineError, RuntimeError):
     """The store was written by a newer version of this code."""
 
 DONE = ("complete", "cached")

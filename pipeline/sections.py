@@ -15,13 +15,15 @@ import dataclasses
 import re
 from typing import Optional
 
+from contract.errors import PipelineError
+
 RUNNER_REFUSED = {
     "multi_threading": "--direct_running_mode=multi_threading silently loses records on this stack "
                        "(70,000 elements came out as 69,110); use the 'direct' or 'direct-mp' profile",
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(PipelineError, ValueError):
     """A configuration problem; the message starts with the key path."""
 
 

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
+from contract.errors import PipelineError
+
 
 @dataclasses.dataclass(frozen=True)
 class ComponentSpec:
@@ -218,6 +220,8 @@ class JobFailed(RuntimeError):
     """A step's Beam job ended in a failed state on its service; the message names the step, job and cause."""
 
 
-class StopPipeline(Exception):
+class StopPipeline(PipelineError):
     """Raised by the runner when a component's facts carry a `stop_reason` (e.g. data anomalies): its
     outputs are published, so the reason can be inspected, and nothing downstream runs."""
+    exit_code = 3
+    label = "stopped"

@@ -23,11 +23,12 @@ from components.bulk_inferrer.transforms import (
     to_example,
 )
 from contract import artifacts as files
+from contract.errors import PipelineError
 from pipeline import fs
 from pipeline.artifacts import read_file
 
 
-class PredictError(ValueError):
+class PredictError(PipelineError, ValueError):
     """A model or an input that cannot be used; the message names it and says what was expected."""
 
 

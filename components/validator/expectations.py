@@ -14,10 +14,12 @@ from typing import Optional
 
 import yaml
 
+from contract.errors import PipelineError
+
 FORMAT_VERSION = 1
 
 
-class ExpectationsError(ValueError):
+class ExpectationsError(PipelineError, ValueError):
     pass
 
 
