@@ -20,7 +20,7 @@ BATCH = 256
 
 
 def _fit(data, steps):
-    from components.trainer.model import build_model
+    from modeling.model import build_model
     model = build_model(128, 1e-3, num_classes=10)   # Fashion-MNIST's ten classes
     model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)        # warm-up: graph tracing is not input speed
     start = time.perf_counter()
@@ -29,7 +29,7 @@ def _fit(data, steps):
 
 
 def ours(summary, steps):
-    from components.trainer.executor import input_spec, make_dataset
+    from modeling.inputs import input_spec, make_dataset
     split = os.path.join(summary["artifacts"]["transformed_examples"], "Split-train")
     features = input_spec(summary["artifacts"]["transform_graph"])
     return _fit(make_dataset(split, features, BATCH, 10000, 42, repeat=True), steps)

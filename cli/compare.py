@@ -44,6 +44,17 @@ def config_diff(a: dict, b: dict) -> list[tuple[str, str, str]]:
     return [(k, str(fa.get(k)), str(fb.get(k))) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
 
 
+def tuned_values(a: dict, b: dict) -> list[tuple[str, str, str]]:
+    """The trainer keys either run's tuner chose: (key, A's value, B's value), each the tuned value marked
+    '(tuned)' or, where that run did not tune it, its configured value."""
+    def values(r):
+        best = (r["metrics"].get("tuning") or {}).get("best_hyperparameters", {}).get("values", {})
+        return best, r["metrics"]["config_flat"]
+    (ta, fa), (tb, fb) = values(a), values(b)
+    show = lambda tuned, flat, k: f"{tuned[k]} (tuned)" if k in tuned else str(flat.get(f"trainer.{k}"))
+    return [(k, show(ta, fa, k), show(tb, fb, k)) for k in sorted(set(ta) | set(tb))]
+
+
 def slice_deltas(a: dict, b: dict) -> list[dict]:
     """Slices of both runs joined by name: accuracy, interval and count of each, and B - A; worst change first."""
     sa = {s["slice"]: s for s in a["metrics"]["evaluation"]["slices"]}
@@ -126,6 +137,7 @@ def render(a: dict, b: dict, changed: tuple) -> str:
     names = list(b["metrics"]["source"]["class_names"])
     cfg = "".join(f"<tr><td>{_e(k)}</td><td>{_e(x)}</td><td>{_e(y)}</td></tr>" for k, x, y in config_diff(a, b))
     data = data_diff(a, b)
+    tuned = "".join(f"<tr><td>trainer.{_e(k)}</td><td>{_e(x)}</td><td>{_e(y)}</td></tr>" for k, x, y in tuned_values(a, b))
     sums = "".join(f"<tr><td>sha256 {_e(k)}</td>{_digest((data['sha256'][0] or {}).get(k))}"
                    f"{_digest((data['sha256'][1] or {}).get(k), (data['sha256'][0] or {}).get(k))}</tr>"
                    for k in sorted(set(data["sha256"][0] or {}) | set(data["sha256"][1] or {})))
@@ -152,6 +164,7 @@ def render(a: dict, b: dict, changed: tuple) -> str:
 <tr><td>accuracy</td><td class=num>{_acc(ea["accuracy"])} ({_e(ea["split"])})</td><td class=num>{_acc(eb["accuracy"])} ({_e(eb["split"])})</td></tr>
 <tr><td>blessed</td><td>{_e(ea["blessed"])}</td><td>{_e(eb["blessed"])}</td></tr></table>
 <h2>Configuration differences</h2>{f'<table class="config-diff"><tr><th>key</th><th>A</th><th>B</th></tr>{cfg}</table>' if cfg else "<p>None.</p>"}
+<h2>Tuned values</h2>{f'<table class="tuned"><tr><th>key</th><th>A</th><th>B</th></tr>{tuned}</table>' if tuned else "<p>Neither run tuned the trainer.</p>"}
 <h2>Data</h2><table class="data-diff"><tr><th></th><th>A</th><th>B</th></tr>{sums}{recs}{drift}</table>
 <h2>Accuracy per slice, B - A, worst change first</h2>
 <table class="slice-deltas"><tr><th>slice</th><th>A n</th><th>A accuracy</th><th>A 95%</th><th>B n</th><th>B accuracy</th><th>B 95%</th><th>change</th></tr>{slices}</table>
@@ -192,5 +205,6 @@ def compare(root: str, run_a: str, run_b: str, output: str | None = None,
     for r in deltas[:1] + [r for r in deltas[1:] if r["slice"] != "overall"][:5]:
         lines.append(f"{r['slice'][:27]:<28}{r['a']:8.4f}{r['b']:8.4f}{r['delta']:+9.4f}")
     lines.append(f"config differences: {len(config_diff(a, b))}; predictions changed: {changed[1]} of {changed[0]}")
+    lines += [f"tuned trainer.{k}: A {x}, B {y}" for k, x, y in tuned_values(a, b)]
     lines.append(f"page: {path}")
     return path, "\n".join(lines)

@@ -13,8 +13,8 @@ from pipeline.sections import config_class
 
 def sections() -> tuple:
     """(key, class) of every step's section, in the DAG's order (the run's steps, then predict's)."""
-    from cli.dag import components, predict_dag
-    return tuple(spec.section for spec in components() + predict_dag() if spec.section)
+    from cli.dag import every_step
+    return tuple(spec.section for spec in every_step() if spec.section)
 
 
 def load_config(path=None, overrides=None, profile=None):

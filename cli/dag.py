@@ -7,18 +7,31 @@ from components.infra_validator.component import SPEC as INFRA_VALIDATOR
 from components.ingest.component import SPEC as INGEST
 from components.pusher.component import SPEC as PUSHER
 from components.report.component import SPEC as REPORT
+from components.report.component import TUNED as TUNED_REPORT
 from components.statistics.component import SPEC as STATISTICS
 from components.trainer.component import SPEC as TRAINER
+from components.trainer.component import TUNED as TUNED_TRAINER
 from components.transform.component import SPEC as TRANSFORM
+from components.tuner.component import SPEC as TUNER
 from components.validator.component import SPEC as VALIDATOR
 
 EXTERNAL = ("raw_data",)
 
 
-def components():
+def components(cfg=None):
     """Ingest -> Statistics (in the background, its own process) and Transform -> Validator (the gate)
-    -> Trainer -> InfraValidator (in the background) and Evaluator -> Pusher -> Report."""
-    return check([INGEST, STATISTICS, TRANSFORM, VALIDATOR, TRAINER, INFRA_VALIDATOR, EVALUATOR, PUSHER, REPORT])
+    -> [Tuner, when cfg.tuner.enabled] -> Trainer -> InfraValidator (in the background) and Evaluator -> Pusher
+    -> Report. Without a cfg: the default DAG."""
+    tuned = cfg is not None and cfg.tuner.enabled
+    middle = [TUNER, TUNED_TRAINER, INFRA_VALIDATOR, EVALUATOR, PUSHER, TUNED_REPORT] if tuned else \
+        [TRAINER, INFRA_VALIDATOR, EVALUATOR, PUSHER, REPORT]
+    return check([INGEST, STATISTICS, TRANSFORM, VALIDATOR, *middle])
+
+
+def every_step():
+    """Every step any DAG here may hold (their config sections, `--invalidate`'s names)."""
+    return [INGEST, STATISTICS, TRANSFORM, VALIDATOR, TUNER, TRAINER, INFRA_VALIDATOR, EVALUATOR, PUSHER, REPORT,
+            BULK_INFERRER]
 
 
 def predict_dag():

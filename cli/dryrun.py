@@ -35,7 +35,7 @@ def dry_run_beam_steps(cfg, from_run: str | None = None) -> dict:
     source = acquire(cfg.data)
     scratch = tempfile.mkdtemp(prefix="dryrun-")
     jobs: dict = {}
-    for spec in components():
+    for spec in components(cfg):
         if spec.name not in BEAM_STEPS:
             continue
         inputs = {n: (source.location if n == "raw_data" else artifacts[n]) for n in spec.inputs}

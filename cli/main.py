@@ -28,7 +28,7 @@ DEFAULT_CONFIG = commands.DEFAULT_CONFIG
 
 def configure_environment() -> None:
     """Settings that must be in place before TensorFlow is first imported."""
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"          # Keras 2 everywhere (see components/trainer/model.py)
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"          # Keras 2 everywhere (see modeling/model.py)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -101,7 +101,7 @@ def _cmd_run(args, beam_flags: list[str]) -> int:
     cfg = commands.load(argparse.Namespace(config=args.config, set=overrides, profile=args.profile))
     from cli.dag import components
     from cli.run import run_pipeline
-    unknown = set(args.invalidate) - {spec.name for spec in components()}
+    unknown = set(args.invalidate) - {spec.name for spec in components(cfg)}
     if unknown:
         raise ConfigError(f"--invalidate: unknown component(s) {sorted(unknown)}")
     from pipeline import console, fs

@@ -15,5 +15,5 @@ def run_pipeline(cfg, beam_args: list[str], run_id: str | None = None, no_cache:
     from ops.services import for_runner
     from pipeline.runner import run
 
-    return run(cfg, beam_args, components(), services=for_runner(beam_args), run_id=run_id, no_cache=no_cache,
+    return run(cfg, beam_args, components(cfg), services=for_runner(beam_args), run_id=run_id, no_cache=no_cache,
                invalidate=invalidate, after=write_index)

@@ -45,6 +45,12 @@ ANOMALIES = ArtifactFile("anomalies", "anomalies.json", 1, "validator", ("report
                          "passed, overridden, the anomalies and the bounds they were checked against")
 HISTORY = ArtifactFile("model_run", "history.json", 1, "trainer", ("report",),
                        "per epoch: loss, accuracy, val_loss, val_accuracy")
+BEST_HYPERPARAMETERS = ArtifactFile("best_hyperparameters", "best_hyperparameters.json", 1, "tuner",
+                                    ("trainer", "report", "cli compare"),
+                                    "values: the chosen trainer keys; trial, score (eval accuracy), defaults they replace")
+TRIALS = ArtifactFile("trials", "trials.json", 1, "tuner", ("report",),
+                      "every trial: number, values, status (complete, stopped early, failed), reason, the eval "
+                      "accuracy after each epoch, score, seconds, rungs, the workers that ran it")
 CLASS_NAMES = ArtifactFile("model", "assets.extra/class_names.json", 1, "trainer", ("cli predict",),
                            "the model's class names in label order (a list)")
 RESULTS = ArtifactFile("evaluation", "results.json", 1, "evaluator", ("report",),
@@ -61,7 +67,7 @@ PUSH = ArtifactFile("pushed", "push.json", 1, "pusher", ("report",), "pushed or 
 METRICS = ArtifactFile("report", "metrics.json", 1, "report", ("cli compare",),
                        "everything the report shows, for machines")
 
-FILES = (COUNTS, BUCKET_EDGES, DATA_VERSION, STATISTICS, ANOMALIES, HISTORY, CLASS_NAMES, RESULTS, MISCLASSIFIED,
+FILES = (COUNTS, BUCKET_EDGES, DATA_VERSION, STATISTICS, ANOMALIES, HISTORY, BEST_HYPERPARAMETERS, TRIALS, CLASS_NAMES, RESULTS, MISCLASSIFIED,
          CANARIES, BLESSING, INFRA_BLESSING, PUSH, METRICS)
 
 

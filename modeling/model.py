@@ -106,3 +106,17 @@ def _step_features(steps, prefix: str, filters: int):
     grid = keras.layers.Reshape((STEPS, WIDTH, 1), name=f"{prefix}steps_as_grid")(steps)
     conv = keras.layers.Conv2D(filters, (1, 5), padding="same", activation="relu", name=f"{prefix}step_conv")(grid)
     return keras.layers.Reshape((STEPS, WIDTH * filters), name=f"{prefix}step_features")(conv)
+
+
+def from_knobs(knobs, num_classes: int, decay_steps: int | None) -> keras.Model:
+    """build_model from pipeline.yaml's trainer keys (a mapping: the trainer's params, a trial's values), under
+    the precision policy they resolved to (`precision`); the process-wide policy is left as it was found.
+    `decay_steps` is the cosine's length (None: the schedule is constant, whatever lr_schedule says)."""
+    keras.mixed_precision.set_global_policy(knobs["precision"])
+    try:
+        return build_model(knobs["cell_size"], knobs["learning_rate"], num_classes, knobs["bidirectional"],
+                           knobs["dropout"], decay_steps=decay_steps if knobs["lr_schedule"] == "cosine" else None,
+                           columns=knobs["columns"], pool=knobs["pool"], label_smoothing=knobs["label_smoothing"],
+                           weight_decay=knobs["weight_decay"], ema=knobs["ema"], step_filters=knobs["step_filters"])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -4,7 +4,7 @@ bfloat16 matmuls with float32 weights (Keras' mixed_bfloat16) were about 1.8x fa
 AVX512_BF16; on a CPU without it, TensorFlow emulates bfloat16 and the same setting is slower than float32.
 So the choice is made here, from the machine, and recorded with its reason in the trainer's facts.
 
-    python -c "from components.trainer.precision import choose; print(choose('auto'))"
+    python -c "from modeling.precision import choose; print(choose('auto'))"
 """
 from __future__ import annotations
 

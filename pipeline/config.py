@@ -2,7 +2,8 @@
 DAG's steps declare (ComponentSpec.section), handed in by the caller (cli/config.py knows the DAG).
 
 Unknown keys, wrong types and out-of-range values are errors naming the key path; each section's CHECKS
-says its ranges, and a section's validate() what spans its keys.
+says its ranges, a section's validate() what spans its keys, and its check_config(cfg) what it asks of other
+sections (a search space naming another step's keys).
 
     python -m pipeline run --config pipeline.yaml --set trainer.epochs=2
 """
@@ -70,6 +71,15 @@ def _build(cls, raw: Any, prefix: str):
     return built
 
 
+def _cross_checked(cfg):
+    """Each section's check_config(cfg), for what it asks of other sections; the Config back."""
+    for field in dataclasses.fields(cfg):
+        section = getattr(cfg, field.name)
+        if hasattr(section, "check_config"):
+            section.check_config(cfg)
+    return cfg
+
+
 def _datasets(raw: Any, path: str) -> dict:
     """data.datasets: {name: DatasetSpec}; a name may not shadow a registered public dataset."""
     from data.registry import DATASETS
@@ -96,8 +106,13 @@ def _datasets(raw: Any, path: str) -> dict:
     return out
 
 
+class _Whole(dict):
+    """A mapping given as one key's value (--set tuner.space={...}, a profile's entry): it replaces that key's
+    mapping instead of merging into it, so a user can say exactly what the key holds."""
+
+
 def _nest(flat: dict, where: str) -> dict:
-    """{'pipeline.seed': 2} -> {'pipeline': {'seed': 2}}."""
+    """{'pipeline.seed': 2} -> {'pipeline': {'seed': 2}}; a mapping value stays whole (_Whole)."""
     out: dict = {}
     for key, value in flat.items():
         if not isinstance(key, str) or not key or not all(key.split(".")):
@@ -106,7 +121,7 @@ def _nest(flat: dict, where: str) -> dict:
         parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        node[parts[-1]] = _Whole(value) if isinstance(value, dict) else value
     return out
 
 
@@ -124,7 +139,10 @@ def parse_set(assignments: list[str]) -> dict:
 def _merge(base: dict, over: dict) -> dict:
     merged = dict(base)
     for k, v in over.items():
-        merged[k] = _merge(merged[k], v) if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
+        if isinstance(v, dict) and isinstance(merged.get(k), dict) and not isinstance(v, _Whole):
+            merged[k] = _merge(merged[k], v)      # a path: merge along it
+        else:
+            merged[k] = dict(v) if isinstance(v, dict) else v
     return merged
 
 
@@ -151,7 +169,7 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
     _build(config_type, _merge(raw, sets), "")   # the file and --set first: their errors name no profile
     for other, values in profiles.items():  # a typo in any profile is an error now, not when it is used
         try:
-            _build(config_type, _merge(raw, _nest(values, f"profiles.{other}:")), "")
+            _cross_checked(_build(config_type, _merge(raw, _nest(values, f"profiles.{other}:")), ""))
         except ConfigError as e:
             raise ConfigError(f"profiles.{other}: {e}") from None
     if name is not None and name not in profiles:
@@ -160,7 +178,7 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
         raw = _merge(raw, _nest(profiles[name], f"profiles.{name}:"))
         raw["profile"] = name
     raw = _merge(raw, sets)
-    cfg = _build(config_type, raw, "")
+    cfg = _cross_checked(_build(config_type, raw, ""))
     if cfg.beam.runner not in cfg.beam.profiles:
         raise ConfigError(f"beam.runner: unknown runner {cfg.beam.runner!r}; expected one of {sorted(cfg.beam.profiles)}")
     from data.registry import DATASETS

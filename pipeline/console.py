@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-OURS = ("pipeline", "components", "data", "contract", "ops", "cli")   # loggers whose warnings the console shows
+OURS = ("pipeline", "components", "data", "contract", "modeling", "ops", "cli")   # loggers whose warnings the console shows
 _lock = threading.Lock()
 _current: "Console | Relay | None" = None   # a Relay in a step's child process
 

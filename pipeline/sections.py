@@ -7,7 +7,7 @@ pipeline.yaml is where every key is documented, with its default; the defaults h
 sections are the same values (tests/test_config.py `test_the_code_defaults_are_the_files`), so a key left
 out of a file means what pipeline.yaml says.
 
-    python -c "from cli.config import Config; print(Config().trainer)"
+    python -c "from cli.config import config_type; print(config_type()().trainer)"
 """
 from __future__ import annotations
 

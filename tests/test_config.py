@@ -71,7 +71,7 @@ def test_profiles_are_validated_even_when_unused(tmp_path):
     bad.write_text("profiles:\n  fast:\n    trainer.epoch: 1\n")
     with pytest.raises(ConfigError, match=r"profiles.fast: trainer.epoch: unknown key; did you mean 'trainer.epochs'"):
         load_config(str(bad))
-    with pytest.raises(ConfigError, match=r"profile: unknown profile 'ful'; expected one of \['full', 'pods', 'tutorial'\]"):
+    with pytest.raises(ConfigError, match=r"profile: unknown profile 'ful'; expected one of \['full', 'pods', 'tune', 'tutorial'\]"):
         load_config("pipeline.yaml", profile="ful")
 
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from cli.dag import components
+from cli.dag import every_step as components  # every step a DAG here may hold (the tuner too)
 from pipeline.fingerprint import NEUTRAL, closure, code_files, code_version
 from tests.test_e2e import REPO
 
@@ -20,7 +20,7 @@ def _versions(root) -> dict:
 @pytest.fixture
 def tree(tmp_path):
     """A copy of the repository's sources to edit."""
-    for pkg in ("pipeline", "components", "contract", "data", "bench"):
+    for pkg in ("pipeline", "components", "contract", "data", "modeling", "bench"):
         shutil.copytree(os.path.join(REPO, pkg), tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(os.path.join(REPO, "requirements.lock"), tmp_path / "requirements.lock")
     yield str(tmp_path)
@@ -56,7 +56,7 @@ def test_every_file_of_a_component_package_is_in_its_key():
 
 @pytest.mark.parametrize("rel", ["contract/wire.py", "data/registry.py", "components/pusher/executor.py",
                                  "components/report/render.py", "components/evaluator/metrics.py",
-                                 "components/infra_validator/probe.py"])
+                                 "components/infra_validator/probe.py", "modeling/model.py"])
 def test_an_edit_changes_exactly_the_components_that_import_it(tree, rel):
     before = _versions(tree)
     holders = {s.name for s in components() if rel in code_files(s.code_modules(), tree)}
@@ -83,7 +83,7 @@ def test_the_lock_file_changes_every_key(tree):
 
 def test_precision_auto_is_resolved_from_the_machine_into_the_trainers_params(monkeypatch):
     from cli.config import load_config
-    from components.trainer import precision
+    from modeling import precision
     spec = {s.name: s for s in components()}["trainer"]
     cfg = load_config(os.path.join(REPO, "pipeline.yaml"), overrides=["trainer.precision=auto"])
     monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})

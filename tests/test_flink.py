@@ -247,3 +247,27 @@ def test_the_local_cluster_listens_on_loopback_only(cluster):
     assert {cluster.rest_port, cluster.job_port, cluster.artifact_port} <= set(found), found
     assert len([p for p, (owner, _) in found.items() if owner == "taskmanager"]) >= 2, found   # its RPC and data
     assert {addr for _, addr in found.values()} <= {"127.0.0.1", "[::1]", "[::ffff:127.0.0.1]"}, found
+
+
+def test_a_tuner_round_is_one_flink_job_with_its_trials_at_once(base, cluster):
+    """The tuner's trials are Beam elements: each round one Flink job, its two trials trained at the same time by
+    two SDK workers (Reshuffle -> Flink's rebalance spreads them over the job's two subtasks)."""
+    from contract import artifacts as files
+    from pipeline.artifacts import read_file
+    from tests.test_tuner import TINY_TUNER
+    folder, root, _ = base
+    rc, _, err = _run(folder, root, *(a for kv in TINY_TUNER for a in ("--set", kv)))
+    assert rc == 0, err[-3000:]
+    run = _latest(root)
+    facts = run["components"]["tuner"]["facts"]
+    assert facts["beam_jobs"] >= 2 and facts["turns_run"] >= 3
+    jobs = _jobs(cluster)
+    assert {r: jobs.get(f"tiny-tuner-r{r}-{run['run_id']}") for r in (1, 2)} == {1: "FINISHED", 2: "FINISHED"}
+    trials = read_file(files.TRIALS, run["artifacts"]["trials"])["trials"]
+    first = [t["rungs"][0] for t in trials[:2]]        # round 1: trials 0 and 1, their first turn
+    assert first[0]["worker"] != first[1]["worker"], first
+    spans = [json.load(open(glob.glob(os.path.join(root, "tuning", "*", f"trial-{n}", "rung-0.json"))[0]))
+             for n in (0, 1)]
+    assert spans[0]["started"] < spans[1]["ended"] and spans[1]["started"] < spans[0]["ended"], spans
+    assert run["components"]["trainer"]["facts"]["tuned"] == read_file(
+        files.BEST_HYPERPARAMETERS, run["artifacts"]["best_hyperparameters"])["values"]

@@ -3,7 +3,8 @@ file or inside a function, is checked against the rules below.
 
     contract, data   the data's format and sources: import nothing else of ours (data may use contract)
     pipeline         the core (spec, artifacts, runner, metadata, fingerprint): no component, no CLI, no ops
-    components/<x>   their own package, the core's step API (STEP_API), contract and data: no other component
+    modeling         the model and its input function, shared by the trainer and the tuner: contract, STEP_API
+    components/<x>   their own package, the core's step API (STEP_API), contract, data, modeling: no other component
     ops              cluster operations (Flink, podman, images, worker pools, the object store): the core, not
                      components or the CLI
     cli              the program on top: anything
@@ -14,7 +15,7 @@ import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OURS = ("pipeline", "components", "contract", "data", "ops", "cli")
+OURS = ("pipeline", "components", "contract", "data", "modeling", "ops", "cli")
 STEP_API = ("pipeline.spec", "pipeline.artifacts", "pipeline.fs", "pipeline.sections")   # sections: ConfigError, checks
 ENTRY_POINTS = {"pipeline/__main__.py"}   # `python -m pipeline` is the program: it starts the CLI
 
@@ -44,6 +45,8 @@ def allowed(file: str, module: str) -> bool:
         return top == "contract"
     if layer == "data":
         return top in ("data", "contract")
+    if layer == "modeling":
+        return top in ("modeling", "contract") or module in STEP_API
     if layer == "pipeline":
         return top in ("pipeline", "contract", "data")
     if layer == "ops":
@@ -53,7 +56,7 @@ def allowed(file: str, module: str) -> bool:
         if top == "components":
             return module == "components" or module.startswith(own.replace("/", ".") + ".") or \
                 module == own.replace("/", ".")
-        return top in ("contract", "data") or module in STEP_API
+        return top in ("contract", "data", "modeling") or module in STEP_API
     return True
 
 
@@ -82,6 +85,7 @@ def test_the_check_catches_each_kind_of_wrong_import(tmp_path, monkeypatch):
         "pipeline/bad2.py": "from ops import workers\n",                          # core -> cluster operations
         "ops/bad.py": "from cli.dag import components\n",                         # ops -> CLI
         "contract/bad.py": "from pipeline.fs import join\n",
+        "modeling/bad.py": "from components.trainer.export import export_model\n",  # shared code -> a component
     }
     files = []
     for rel, text in cases.items():

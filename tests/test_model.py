@@ -1,7 +1,7 @@
 """The tutorial's LSTM: shapes, layer sizes and the forget-gate bias."""
 import numpy as np
 
-from components.trainer.model import build_model
+from modeling.model import build_model
 
 NUM_CLASSES = 10   # these tests' model size
 
@@ -102,7 +102,7 @@ def _transformed_records(path, n):
 
 
 def test_mirror_augment_is_seeded_per_batch_and_survives_a_skip(tmp_path):
-    from components.trainer.executor import make_dataset
+    from modeling.inputs import make_dataset
     _transformed_records(tmp_path / "part-0.tfrecord", 64)
     def batches(skip):
         ds = make_dataset(str(tmp_path), _SPEC(), 16, shuffle_buffer=64, seed=3, repeat=True, skip_batches=skip, augment=("mirror",))
@@ -121,7 +121,7 @@ def test_mirror_augment_is_seeded_per_batch_and_survives_a_skip(tmp_path):
 
 
 def test_shift_moves_whole_images_by_at_most_two_pixels(tmp_path):
-    from components.trainer.executor import augmentations, make_dataset
+    from modeling.inputs import augmentations, make_dataset
     assert augmentations("auto", True) == ("mirror",) and augmentations("auto", False) == ("shift",)
     assert augmentations("none", False) == () and augmentations("mirror+shift", False) == ("mirror", "shift")
     import tensorflow as tf
@@ -161,7 +161,7 @@ def _SPEC():
 
 
 def test_precision_auto_follows_the_hardware(tmp_path):
-    from components.trainer.precision import choose, cpu_flags
+    from modeling.precision import choose, cpu_flags
     assert choose("auto", {"avx2", "fma", "avx512f", "avx512_bf16"}, gpus=0)[0] == "mixed_bfloat16"
     assert choose("auto", {"avx2", "fma", "amx_bf16", "amx_tile"}, gpus=0)[0] == "mixed_bfloat16"
     policy, why = choose("auto", {"avx2", "fma", "avx512f"}, gpus=0)
@@ -184,7 +184,7 @@ def test_tutorial_profile_has_the_tutorials_settings():
 
 
 def test_erase_blanks_one_small_square_in_about_half_the_images(tmp_path):
-    from components.trainer.executor import ERASE_HALF, augmentations, make_dataset
+    from modeling.inputs import ERASE_HALF, augmentations, make_dataset
     assert augmentations("mirror+erase", True) == ("mirror", "erase")
     import tensorflow as tf
     with tf.io.TFRecordWriter(str(tmp_path / "p.tfrecord")) as w:
@@ -208,8 +208,8 @@ def test_erase_blanks_one_small_square_in_about_half_the_images(tmp_path):
 
 
 def test_mirror_average_serves_the_same_answer_for_an_image_and_its_mirror():
-    from components.trainer.executor import test_time
     from components.trainer.export import mirrored, served_logits
+    from modeling.inputs import test_time
     model = build_model(cell_size=8, learning_rate=1e-3, num_classes=NUM_CLASSES)
     x = np.random.default_rng(0).random((4, 784)).astype(np.float32)
     flipped = mirrored(x).numpy()
@@ -228,7 +228,7 @@ def test_mirror_average_serves_the_same_answer_for_an_image_and_its_mirror():
 def test_smoothed_loss_is_cross_entropy_against_smoothed_targets():
     import tensorflow as tf
 
-    from components.trainer.model import smoothed_loss
+    from modeling.model import smoothed_loss
     logits = tf.constant([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
     labels = tf.constant([0, 2], tf.int64)
     targets = 0.9 * tf.one_hot(labels, 3) + 0.1 / 3

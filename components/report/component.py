@@ -13,3 +13,5 @@ SPEC = ComponentSpec(
     executor="components.report.executor:run",
     shown_files={"report": "report.html"},
 )
+# in a run with the tuner (cli/dag.py): its trials and chosen values shown too
+TUNED = dataclasses.replace(SPEC, inputs=SPEC.inputs + ("best_hyperparameters", "trials"))

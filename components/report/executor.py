@@ -49,6 +49,9 @@ def run(ctx, inputs, outputs) -> dict:
         "data": {"statistics": read_file(files.STATISTICS, inputs["statistics"]),
                  "validation": read_file(files.ANOMALIES, inputs["anomalies"])},
     }
+    if "trials" in inputs:   # a run with the tuner (cli/dag.py)
+        metrics["tuning"] = {"best_hyperparameters": read_file(files.BEST_HYPERPARAMETERS, inputs["best_hyperparameters"]),
+                             "trials": read_file(files.TRIALS, inputs["trials"])}
     out = outputs["report"]
     fs.makedirs(out)
     write_file(files.METRICS, out, metrics)

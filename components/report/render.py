@@ -6,6 +6,7 @@ import html
 
 from components.report.charts import confusion_heatmap, interval_chart, line_chart, png_data_uri
 from components.report.data_section import render_data
+from components.report.tuning_section import render_tuning
 
 CSS = """body{font:14px system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
@@ -165,6 +166,7 @@ small and are not gated. Buckets are quantiles of the train split (edges below).
 <h2>Misclassified examples, worst classes first</h2>{_gallery(ev.get("misclassified", []), names)}
 <h2>Data: statistics and validation</h2>{render_data(m.get("data", {}).get("statistics"), m.get("data", {}).get("validation"), names)}
 <h2>Learning curves</h2><div id="learning-curves">{curves or "<p>No history.</p>"}</div>
+{render_tuning(m.get("tuning"))}
 <h2>Bucket edges (train quantiles)</h2>{_table(["property", "inner edges"], edges)}
 <h2>Component wall time (s)</h2>{_table(["component", "seconds", ""], timing)}
 <h2>Configuration</h2>{_table(["key", "value"], [[f"<td>{_e(k)}</td>", f"<td>{_e(v)}</td>"] for k, v in m["config_flat"].items()])}

@@ -1,16 +1,20 @@
-"""Trainer: `transformed_examples` + `transform_graph` -> `model` (SavedModel) and `model_run` (logs)."""
+"""Trainer: `transformed_examples` + `transform_graph` -> `model` (SavedModel) and `model_run` (logs).
+
+TUNED is the same step in a run with the tuner (cli/dag.py): it also takes `best_hyperparameters`, whose values
+replace those keys of the trainer section."""
 import dataclasses
 
-from components.trainer.precision import resolve
 from components.trainer.section import TrainerSection
 from data.registry import dataset_info
+from modeling.precision import resolve
 from pipeline.spec import ComponentSpec
 
 
 def _headline(f: dict) -> str:
     best = f" (best {f['best_epoch']})" if f.get("best_epoch") else ""
     acc = f.get("eval_accuracy_keras")
-    return f"{f['epochs']} epochs{best}, {f.get('precision', '')}" + (f", eval accuracy {acc:.4f}" if acc is not None else "")
+    tuned = f", tuned {len(f['tuned'])} values" if f.get("tuned") else ""
+    return f"{f['epochs']} epochs{best}, {f.get('precision', '')}{tuned}" + (f", eval accuracy {acc:.4f}" if acc is not None else "")
 
 
 SPEC = ComponentSpec(
@@ -26,3 +30,4 @@ SPEC = ComponentSpec(
     executor="components.trainer.executor:run",
     headline=_headline,
 )
+TUNED = dataclasses.replace(SPEC, inputs=SPEC.inputs + ("best_hyperparameters",))

@@ -10,97 +10,17 @@ import logging
 import time
 
 import tensorflow as tf
-import tensorflow_transform as tft
 import tf_keras as keras
 
 from components.trainer.export import export_model
-from components.trainer.model import build_model
 from contract import artifacts as files
-from contract.records import LABEL, PIXELS_XF
+from modeling.inputs import augmentations, input_spec, make_dataset, test_time
+from modeling.model import from_knobs
 from pipeline import fs
 from pipeline.artifacts import join, read_file, write_file
+from pipeline.spec import Params
 
 log = logging.getLogger(__name__)
-
-
-def input_spec(transform_graph_dir: str) -> dict:
-    """What the trainer parses, as the transform step declared it (TFTransformOutput), not restated here."""
-    spec = tft.TFTransformOutput(transform_graph_dir).transformed_feature_spec()
-    return {PIXELS_XF: spec[PIXELS_XF], LABEL: spec[LABEL]}
-
-
-def make_dataset(split_dir: str, features: dict, batch_size: int, shuffle_buffer: int = 0, seed: int = 0,
-                 repeat: bool = False, skip_batches: int = 0, augment: tuple = (), max_shift: int = 2) -> tf.data.Dataset:
-    """Transformed tf.Examples -> (pixels_xf [B, 784], label [B]) batches; files in sorted order.
-
-    With repeat, the whole infinite stream is fixed by the seed, so skipping the batches a killed run
-    had consumed continues it exactly where it stopped. `augment` may hold 'mirror' (flip half the
-    images left-right) and 'shift' (move each image by up to max_shift pixels each way, filling with 0): the
-    draws are stateless, keyed by (seed, batch number), so a resumed run sees the same batches.
-    """
-    files = sorted(tf.io.gfile.glob(join(split_dir, "*.tfrecord")))
-    if not files:
-        raise FileNotFoundError(f"{split_dir}: no .tfrecord files; expected the transform step's output")
-    ds = tf.data.TFRecordDataset(files)
-    if shuffle_buffer:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size).enumerate()
-    if skip_batches:
-        ds = ds.skip(skip_batches)
-    parse = lambda i, s: (i, tf.io.parse_example(s, features))
-    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-    pairs = (lambda i, f: (_augmented(f[PIXELS_XF], seed, i, augment, max_shift), f[LABEL])) if augment else \
-        (lambda i, f: (f[PIXELS_XF], f[LABEL]))
-    return ds.map(pairs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-
-ERASE_HALF = 4  # the erased square's side is 2 * ERASE_HALF - 1 = 7 pixels
-
-
-def _augmented(pixels, seed, batch_number, augment, max_shift):
-    images = tf.reshape(pixels, [-1, 28, 28])
-    n = tf.shape(images)[0]
-    key = lambda k: tf.stack([tf.cast(seed, tf.int64) * 8 + k, batch_number])  # independent draws
-    if "mirror" in augment:
-        flip = tf.random.stateless_uniform([n], seed=key(1)) < 0.5
-        images = tf.where(flip[:, None, None], tf.reverse(images, axis=[2]), images)
-    if "shift" in augment:
-        dy, dx = (tf.random.stateless_uniform([n], seed=key(k), minval=-max_shift, maxval=max_shift + 1,
-                                              dtype=tf.int32) for k in (2, 3))
-        # out[i, l] = image[i - dy, l - dx]: one-hot shift matrices (rows that fall outside are zero)
-        rows = tf.one_hot(tf.range(28)[None, :] - dy[:, None], 28)
-        cols = tf.one_hot(tf.range(28)[None, :] - dx[:, None], 28)
-        images = tf.einsum("bij,bjk,blk->bil", rows, images, cols)
-    if "erase" in augment:  # cutout: blank a 7x7 square (clipped at the border) in half the images
-        cy, cx = (tf.random.stateless_uniform([n], seed=key(k), maxval=28, dtype=tf.int32) for k in (4, 5))
-        erase = tf.random.stateless_uniform([n], seed=key(6)) < 0.5
-        near = lambda centre: tf.abs(tf.range(28)[None, :] - centre[:, None]) < ERASE_HALF
-        box = near(cy)[:, :, None] & near(cx)[:, None, :] & erase[:, None, None]
-        images = tf.where(box, tf.zeros_like(images), images)
-    return tf.reshape(images, [-1, 28 * 28])
-
-
-def augmentations(augment: str, mirror_invariant: bool) -> tuple[str, ...]:
-    """pipeline.yaml's trainer.augment -> the transformations to apply.
-
-    'auto': mirroring where the classes survive a left-right flip (Fashion-MNIST), shifts otherwise
-    (digits). On Fashion-MNIST shifts held the LSTM back: with them it fitted the train split less well
-    than it generalized (docs/performance.md "Accuracy")."""
-    if augment == "auto":
-        return ("mirror",) if mirror_invariant else ("shift",)
-    return tuple(a for a in augment.split("+") if a != "none")
-
-
-def test_time(tta: str, mirror_invariant: bool, dataset: str) -> str:
-    """pipeline.yaml's trainer.tta -> 'mirror' or 'none'. 'auto' mirrors where the classes survive a mirror."""
-    if tta == "auto":
-        return "mirror" if mirror_invariant else "none"
-    if tta == "mirror" and not mirror_invariant:
-        raise ValueError(f"trainer.tta: 'mirror' needs a dataset whose classes survive a left-right mirror; "
-                         f"{dataset} is not declared mirror_invariant")
-    return tta
 
 
 class _StepCounter(keras.callbacks.Callback):
@@ -140,7 +60,12 @@ def consumed_batches(backup: str, steps_per_epoch: int) -> int:
 
 
 def run(ctx, inputs, outputs) -> dict:
-    cfg, seed = ctx.params, ctx.params.seed
+    # with the tuner in the run, its chosen values replace those keys of pipeline.yaml's trainer section (as
+    # TFX's Trainer takes `hyperparameters`); the tuner's artifact is an input, so its digest is in our key
+    tuned = read_file(files.BEST_HYPERPARAMETERS, inputs["best_hyperparameters"])["values"] \
+        if "best_hyperparameters" in inputs else {}
+    cfg = Params({**ctx.params, **tuned})
+    seed = cfg.seed
     keras.utils.set_random_seed(seed)
     if cfg.deterministic:  # same data and seed, same weights: reproducible metrics after a re-run
         tf.config.experimental.enable_op_determinism()
@@ -160,18 +85,8 @@ def run(ctx, inputs, outputs) -> dict:
     train = make_dataset(join(xf, "Split-train"), features, cfg.batch_size, cfg.shuffle_buffer, seed, repeat=True,
                          skip_batches=skip, augment=augment, max_shift=cfg.max_shift)
     evals = make_dataset(join(xf, "Split-eval"), features, cfg.batch_size)
-    policy, why = cfg.precision, cfg.precision_reason   # `auto` resolved by the component (precision.py)
-    log.info("trainer precision: %s (%s)", policy, why)
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        model = build_model(cfg.cell_size, cfg.learning_rate, len(cfg.class_names),
-                            cfg.bidirectional, cfg.dropout,
-                            decay_steps=epochs * steps if cfg.lr_schedule == "cosine" else None,
-                            columns=cfg.columns, pool=cfg.pool, label_smoothing=cfg.label_smoothing,
-                            weight_decay=cfg.weight_decay, ema=cfg.ema,
-                            step_filters=cfg.step_filters)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it as found
+    log.info("trainer precision: %s (%s)", cfg.precision, cfg.precision_reason)   # `auto` resolved by the component
+    model = from_knobs(cfg, len(cfg.class_names), epochs * steps)
     counter = _StepCounter(ctx, steps)
     ctx.progress.expect(epochs, "epochs")
     callbacks = [
@@ -196,5 +111,5 @@ def run(ctx, inputs, outputs) -> dict:
     evals_acc = hist.get("val_accuracy") or [None]
     return {"train_seconds": round(seconds, 2), "epochs": len(hist.get("loss", [])), "steps_run": counter.ran,
             "resumed_from_checkpoint": resumed, "augment": list(augment), "tta": tta, "resumed_after_batches": skip,
-            "epochs_planned": epochs, "precision": policy, "precision_reason": why, "best_epoch": (stopper.best_epoch + 1) if stopper else None,
+            "epochs_planned": epochs, "tuned": tuned, "precision": cfg.precision, "precision_reason": cfg.precision_reason, "best_epoch": (stopper.best_epoch + 1) if stopper else None,
             "eval_accuracy_keras": max(evals_acc) if stopper and evals_acc[0] is not None else evals_acc[-1]}
