@@ -73,6 +73,14 @@ def test_the_same_seed_proposes_the_same_trials_and_another_seed_others():
     assert best["status"] == "complete" and best["score"] == max(t["score"] for t in ra["trials"] if t["status"] == "complete")
 
 
+def test_the_baseline_is_trial_zero_under_the_same_budget():
+    result = _search(recorded=lambda n: None).run(_stand_in([]))
+    with_base = Search(distributions(SPACE, DEFAULTS), trials=9, parallel=2, min_epochs=1, max_epochs=9, reduction=3,
+                       seed=7, baseline={"learning_rate": 0.002, "cell_size": 32}).run(_stand_in([]))
+    assert with_base["trials"][0]["values"] == {"learning_rate": 0.002, "cell_size": 32}
+    assert result["trials"][0]["values"] != with_base["trials"][0]["values"]
+
+
 def test_a_killed_search_resumes_and_runs_only_the_missing_turns():
     whole_log = []
     whole = _search().run(_stand_in(whole_log))

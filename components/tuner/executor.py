@@ -14,7 +14,7 @@ import logging
 import os
 
 from components.tuner.search import Search, SearchError
-from components.tuner.space import distributions
+from components.tuner.space import distributions, within
 from components.tuner.transforms import RunTrials
 from components.tuner.trial import finished
 from contract import artifacts as files
@@ -47,8 +47,12 @@ def run(ctx, inputs, outputs) -> dict:
     trial_dir = lambda n: join(folder, f"trial-{n}")
     asked = lambda n: read_json(join(trial_dir(n), "asked.json")) if fs.exists(join(trial_dir(n), "asked.json")) else None
     seed = p.seed if tuner["seed"] is None else tuner["seed"]
-    search = Search(distributions(tuner["space"], values), tuner["trials"], tuner["parallel"], tuner["min_epochs"],
-                    tuner["max_epochs"], tuner["reduction"], seed, recorded=asked)
+    dists = distributions(tuner["space"], values)
+    baseline = within(dists, values) if tuner["baseline"] else None
+    if tuner["baseline"] and baseline is None:
+        log.warning("tuner: the trainer's own values lie outside tuner.space; no baseline trial")
+    search = Search(dists, tuner["trials"], tuner["parallel"], tuner["min_epochs"], tuner["max_epochs"],
+                    tuner["reduction"], seed, recorded=asked, baseline=baseline)
     counts = {"run": 0, "reused": 0, "jobs": 0}
     train_records = read_file(files.COUNTS, inputs["examples"])["train"]
     beam_ctx = dataclasses.replace(ctx, beam_args=beam_args_for(ctx.beam_args, tuner["parallel"]))

@@ -42,13 +42,15 @@ def rungs(min_epochs: int, max_epochs: int, reduction: int) -> list[int]:
 
 class Search:
     def __init__(self, distributions: dict, trials: int, parallel: int, min_epochs: int, max_epochs: int,
-                 reduction: int, seed: int, recorded: Callable[[int], dict | None] = lambda n: None):
+                 reduction: int, seed: int, recorded: Callable[[int], dict | None] = lambda n: None,
+                 baseline: dict | None = None):
         import optuna
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna, self.dists, self.trials, self.parallel, self.seed = optuna, distributions, trials, parallel, seed
         self.reduction = reduction
         self.rungs = rungs(min_epochs, max_epochs, reduction)
         self.recorded = recorded   # trial number -> the values it was asked with in an earlier, killed run
+        self.baseline = baseline   # trial 0's values (the trainer's own), judged under the same budget
         self.study = optuna.create_study(direction="maximize", pruner=optuna.pruners.SuccessiveHalvingPruner(
             min_resource=min_epochs, reduction_factor=reduction, min_early_stopping_rate=0))
         self.records: dict[int, dict] = {}
@@ -62,6 +64,8 @@ class Search:
         self.study.sampler = self.optuna.samplers.TPESampler(seed=self.seed * 1009 + number, constant_liar=True,
                                                              n_startup_trials=startup)
         earlier = self.recorded(number)
+        if earlier is None and number == 0 and self.baseline is not None:
+            earlier = self.baseline
         if earlier is not None:
             self.study.enqueue_trial(earlier)
         trial = self.study.ask(self.dists)

@@ -22,18 +22,21 @@ def default_space() -> dict:
         "batch_size": {"choices": [64, 128, 256]},
         "weight_decay": {"choices": [0.0, 0.0001, 0.001]},
         "label_smoothing": {"choices": [0.0, 0.1]},
+        "bidirectional": {"choices": [False, True]},
+        "pool": {"choices": ["last", "last+max"]},
     }
 
 
 @dataclasses.dataclass(frozen=True)
 class TunerSection:
     enabled: bool = False               # true: the tuner runs before the trainer, which takes its best values
-    trials: int = 12                    # trials proposed in all
+    trials: int = 16                    # trials proposed in all
     parallel: int = 2                   # trials at once: a round is one Beam job of this many
     min_epochs: int = 2                 # every trial's first budget: successive halving's first rung
     max_epochs: int = 18                # the budget of a trial never stopped early
     reduction: int = 3                  # about one trial in `reduction` goes on from a rung to the next
     seed: Optional[int] = None          # the sampler's; null: pipeline.seed
+    baseline: bool = True               # trial 0 is the trainer section's own values, where the space holds them
     # trainer key -> {low, high, log} (an int or float key) or {choices: [...]} (any key); null: not searched
     space: dict = dataclasses.field(default_factory=default_space)
 

@@ -80,3 +80,11 @@ def distributions(space: dict, defaults) -> dict:
         else:
             out[key] = FloatDistribution(float(spec["low"]), float(spec["high"]), log=spec.get("log", False))
     return out
+
+
+def within(distributions: dict, values: dict) -> dict | None:
+    """values (the trainer's own) for the searched keys, or None when one lies outside its distribution."""
+    picked = {k: values[k] for k in distributions}
+    ok = all(picked[k] in d.choices if hasattr(d, "choices") else d.low <= picked[k] <= d.high
+             for k, d in distributions.items())
+    return picked if ok else None
