@@ -11,7 +11,7 @@ PROFILE    ?=
 
 .PHONY: pipeline test test-unit test-e2e test-faults test-flink bench bench-flink report venv lock clean fashion-data wheel worker-image \
 	flink-fetch flink-up flink-down flink-status flink-lock lint worker-up worker-down test-container bench-scale \
-	test-gcs gcs-fetch gcs-up gcs-down gcs-status bench-gcs test-cluster cluster-images cluster-up cluster-down cluster-status bench-pods
+	test-gcs gcs-fetch gcs-up gcs-down gcs-status bench-gcs bench-tuner test-cluster cluster-images cluster-up cluster-down cluster-status bench-pods
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
@@ -136,6 +136,12 @@ bench: $(STAMP) fashion-data gcs-fetch
 # A gs:// root against a local one, same run (docs/storage.md): builds fake-gcs-server once (Go).
 bench-gcs: $(STAMP) fashion-data gcs-fetch
 	$(PY) bench/gcs.py
+
+# The Tuner (docs/tuner.md): the tune profile against the default run, 1 and 2 trials at once and on the local
+# Flink cluster (make flink-up first), on the MNIST sample; about 45 minutes.
+bench-tuner: $(STAMP) flink-fetch
+	$(PY) bench/tuner.py --flink
+	$(PY) bench/table.py
 
 # Only the scaling curve (7k, 70k, 700k images; about 15 minutes): bench/scale.py.
 bench-scale: $(STAMP) fashion-data

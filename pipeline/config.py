@@ -107,7 +107,7 @@ def _datasets(raw: Any, path: str) -> dict:
 
 
 class _Whole(dict):
-    """A mapping given as one key's value (--set tuner.space={...}, a profile's entry): it replaces that key's
+    """A mapping given as one key's value (--set data.datasets={...}, a profile's entry): it replaces that key's
     mapping instead of merging into it, so a user can say exactly what the key holds."""
 
 

@@ -244,3 +244,25 @@ def test_run_trials_trains_each_turn_and_tags_the_failed(tmp_path):
                     equal_to([(1, "FileNotFoundError")]), label="MissingDataFails")
     assert os.path.exists(tmp_path / "trial-0" / "rung-0.json")
     assert os.path.exists(tmp_path / "trial-0" / "checkpoint" / "turn-0.index")
+
+
+def test_the_report_and_compare_show_the_tuning():
+    from cli.compare import tuned_values
+    from components.report.tuning_section import render_tuning
+    trial = lambda n, status, score, curve: {"number": n, "values": {"cell_size": 32 + n, "learning_rate": 0.004},
+                                             "status": status, "reason": "" if status == "complete" else "why",
+                                             "score": score, "curve": curve, "seconds": 2.5, "workers": ["vm:1"]}
+    tuning = {"best_hyperparameters": {"values": {"cell_size": 33, "learning_rate": 0.004}, "trial": 1, "score": 0.9,
+                                       "defaults": {"cell_size": 128, "learning_rate": 0.002}},
+              "trials": {"trials": [trial(0, "stopped early", 0.5, [0.5]), trial(1, "complete", 0.9, [0.6, 0.9]),
+                                    trial(2, "failed", None, [])],
+                         "best_so_far": [{"trial": 0, "best": 0.5}, {"trial": 2, "best": 0.5}, {"trial": 1, "best": 0.9}],
+                         "rungs": [1, 2], "best": 1}}
+    html = render_tuning(tuning)
+    rows = html.split('id="trials"')[1].split("<tr>")[2:]
+    assert [r.split("<td>")[1].split("</td>")[0] for r in rows] == ["<b>1</b>", "0", "2"]   # best first, failed last
+    assert "failed: why" in html and "<svg" in html and "128" in html and "<b>33</b>" in html
+    run = lambda tuned, lr: {"metrics": {"tuning": tuned, "config_flat": {"trainer.cell_size": 128,
+                                                                         "trainer.learning_rate": lr}}}
+    assert tuned_values(run(tuning, 0.002), run(None, 0.003)) == [("cell_size", "33 (tuned)", "128"),
+                                                                   ("learning_rate", "0.004 (tuned)", "0.003")]
