@@ -115,7 +115,8 @@ class Search:
             return None
         if trial.should_prune():
             self.study.tell(trial, state=state.PRUNED)
-            record.update(status="stopped early", reason=f"not among the best 1 in {self.reduction} at {turn.end_epoch} epochs")
+            epochs = f"{turn.end_epoch} epoch" + ("s" if turn.end_epoch != 1 else "")
+            record.update(status="stopped early", reason=f"not among the best 1 in {self.reduction} at {epochs}")
             self.ended.append(turn.trial)
             return None
         return Turn(turn.trial, turn.rung + 1, turn.end_epoch, self.rungs[turn.rung + 1], turn.values)
