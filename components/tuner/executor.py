@@ -78,12 +78,17 @@ def run(ctx, inputs, outputs) -> dict:
         counts["reused"] += len(turns) - len(todo)
         if todo:
             results.update(_run_job(beam_ctx, todo, counts))
-        ended = sum(1 for t in turns if results[(t.trial, t.rung)]["status"] != "ok" or t.end_epoch == tuner["max_epochs"])
-        ctx.progress.tick(ended, f"round {counts['jobs']}")
         return results
 
+    shown = []
+
+    def after_round(n: int) -> None:
+        ctx.progress.tick(len(search.ended) - len(shown), f"round {n}")   # trials finished, stopped or failed
+        shown[:] = search.ended
+        ctx.fault_point("mid")   # tests kill the search here, between rounds
+
     try:
-        summary = search.run(run_round, after_round=lambda n: ctx.fault_point("mid"))
+        summary = search.run(run_round, after_round)
     except SearchError:
         write_json(join(ctx.evidence_dir, "trials.json"), search.records)   # every trial's reason, kept
         raise
