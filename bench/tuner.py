@@ -41,7 +41,9 @@ def run(name: str, dataset: str, sets: list[str]) -> dict:
     tuner = summary["components"].get("tuner", {})
     facts = tuner.get("facts", {})
     shutil.rmtree(root, ignore_errors=True)
+    trained = summary["components"]["trainer"]["facts"]
     return {"wall": wall, "test": summary["metrics"]["accuracy"], "examples": summary["metrics"]["examples"],
+            "trainer_eval": trained.get("eval_accuracy_keras"), "tuned": trained.get("tuned") or {},
             "tuner_s": tuner.get("seconds"), "facts": facts, "load": stolen(ticks)}
 
 
@@ -55,15 +57,19 @@ def main():
     os.makedirs(os.path.join(REPO, "build"), exist_ok=True)
     names = args.only.split(",") if args.only else ["default", "tune-1", "tune-2"] + (["tune-flink"] if args.flink else [])
     print(f"tuner bench ({args.dataset}; {' '.join(args.set) or 'pipeline.yaml as it is'}) on {cpu_flags()}")
-    print(f"{'variant':<11}{'wall s':>8}{'tuner s':>9}  trials (complete/stopped/failed)  best eval  test accuracy")
+    print(f"{'variant':<11}{'wall s':>8}{'tuner s':>9}  trials (complete/stopped/failed)  best eval  trainer eval"
+          "  test accuracy")
     results = {}
     for name in names:
         r = results[name] = run(name, args.dataset, args.set)
         f = r["facts"]
         trials = f"{f['trials']} ({f['complete']}/{f['stopped_early']}/{f['failed']})" if f else "-"
         best = f"{f['best_eval_accuracy']:.4f}" if f else "-"
-        print(f"{name:<11}{r['wall']:8.0f}{r['tuner_s'] or 0:9.0f}  {trials:<33}  {best:>9}  {r['test']:.4f} "
-              f"of {r['examples']}; {r['load']}", flush=True)
+        print(f"{name:<11}{r['wall']:8.0f}{r['tuner_s'] or 0:9.0f}  {trials:<33}  {best:>9}  {r['trainer_eval']:12.4f}"
+              f"  {r['test']:.4f} of {r['examples']}; {r['load']}", flush=True)
+        if r["tuned"]:
+            print(f"{'':<11}chosen: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                for k, v in sorted(r["tuned"].items())), flush=True)
     base = results.get("default")
     for name, r in results.items():
         if name == "default":

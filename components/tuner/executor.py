@@ -40,6 +40,12 @@ def _root(path: str) -> str:
     return path if "://" in path else os.path.abspath(path)   # workers elsewhere resolve no relative path
 
 
+def trainer_epochs(trainer: dict, train_records: int) -> int:
+    """The epochs the trainer plans for its own values: trainer.epochs, capped by max_steps (its executor's rule)."""
+    steps = trainer["steps_per_epoch"] or -(-train_records // trainer["batch_size"])
+    return min(trainer["epochs"], -(-trainer["max_steps"] // steps)) if trainer["max_steps"] else trainer["epochs"]
+
+
 def run(ctx, inputs, outputs) -> dict:
     p = ctx.params
     tuner, values = p.tuner, p.trainer
@@ -51,16 +57,17 @@ def run(ctx, inputs, outputs) -> dict:
     baseline = within(dists, values) if tuner["baseline"] else None
     if tuner["baseline"] and baseline is None:
         log.warning("tuner: the trainer's own values lie outside tuner.space; no baseline trial")
-    search = Search(dists, tuner["trials"], tuner["parallel"], tuner["min_epochs"], tuner["max_epochs"],
+    train_records = read_file(files.COUNTS, inputs["examples"])["train"]
+    max_epochs = tuner["max_epochs"] or trainer_epochs(values, train_records)
+    search = Search(dists, tuner["trials"], tuner["parallel"], min(tuner["min_epochs"], max_epochs), max_epochs,
                     tuner["reduction"], seed, recorded=asked, baseline=baseline)
     counts = {"run": 0, "reused": 0, "jobs": 0}
-    train_records = read_file(files.COUNTS, inputs["examples"])["train"]
     beam_ctx = dataclasses.replace(ctx, beam_args=beam_args_for(ctx.beam_args, tuner["parallel"]))
     ctx.progress.expect(tuner["trials"], "trials")
 
     def task(turn) -> dict:
         return {"trial": turn.trial, "rung": turn.rung, "start_epoch": turn.start_epoch, "end_epoch": turn.end_epoch,
-                "max_epochs": tuner["max_epochs"], "values": {**values, **turn.values},
+                "max_epochs": max_epochs, "values": {**values, **turn.values},
                 "examples": _root(inputs["transformed_examples"]), "transform_graph": _root(inputs["transform_graph"]),
                 "train_records": train_records, "folder": trial_dir(turn.trial),
                 "threads": max(1, (os.cpu_count() or 2) // tuner["parallel"])}
