@@ -121,11 +121,16 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, required=True, help="the pool's loopback port (--environment_config)")
     parser.add_argument("--processes", type=int, default=2, help="warm worker processes")
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)  # internal: be one warm process
+    parser.add_argument("--die-with-parent", action="store_true",
+                        help="exit when the process that started it dies (the runner's pool of one run)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.warm:
         serve_warm(args.port)
         return 0
+    if args.die_with_parent:   # a pipeline killed mid-run leaves no pool holding its port, nor its workers busy
+        from pipeline.isolated import die_with_parent
+        die_with_parent(os.getppid())
     children = [subprocess.Popen([sys.executable, "-m", "ops.worker_pool", "--port", "0", "--warm"],
                                  stdout=subprocess.PIPE, text=True) for _ in range(args.processes)]
     try:

@@ -271,3 +271,25 @@ def test_a_tuner_round_is_one_flink_job_with_its_trials_at_once(base, cluster):
     assert spans[0]["started"] < spans[1]["ended"] and spans[1]["started"] < spans[0]["ended"], spans
     assert run["components"]["trainer"]["facts"]["tuned"] == read_file(
         files.BEST_HYPERPARAMETERS, run["artifacts"]["best_hyperparameters"])["values"]
+
+
+def test_a_pipeline_killed_mid_run_takes_its_worker_pool_with_it(base, cluster):
+    """The runner's worker pool dies with the pipeline process (PR_SET_PDEATHSIG), so a killed run leaves no pool
+    holding port 50000 for the next run, and no warm worker training on (found: a killed tuner run's trials)."""
+    import urllib.request
+    folder, root, _ = base
+    proc = _run(folder, root, "--no-cache", wait=False)
+    deadline = time.monotonic() + 300
+    while not processes_running("ops.worker_pool") and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert processes_running("ops.worker_pool"), "the run never started its worker pool"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 20
+    while processes_running("ops.worker_pool", "sdk_worker_main") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert processes_running("ops.worker_pool", "sdk_worker_main") == []
+    for job in flink.rest(cluster, "jobs/overview")["jobs"]:   # the killed run's job: cancelled for the next tests
+        if job["state"] == "RUNNING":
+            urllib.request.urlopen(urllib.request.Request(
+                f"http://localhost:{cluster.rest_port}/jobs/{job['jid']}?mode=cancel", method="PATCH"), timeout=10)
