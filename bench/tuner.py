@@ -29,9 +29,9 @@ BUDGET_S = 15 * 60
 
 def run(name: str, dataset: str, sets: list[str]) -> dict:
     root = tempfile.mkdtemp(prefix=f"bench_tuner_{name}_", dir=os.path.join(REPO, "build"))
-    extra = [a for kv in sets for a in ("--set", kv)]
+    extra = [a for kv in sets if name != "default" or not kv.startswith("tuner.") for a in ("--set", kv)]
     cmd = [sys.executable, "-m", "pipeline", "run", "--set", f"data.dataset={dataset}", "--set", f"pipeline.root={root}",
-           *VARIANTS[name], *(extra if name != "default" else [a for a in extra if "tuner." not in a])]
+           *VARIANTS[name], *extra]
     ticks, start = cpu_ticks(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - start
