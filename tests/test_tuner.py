@@ -4,6 +4,7 @@ taking the chosen values, a kill mid-search and its rerun, failed trials, a sear
 
     .venv/bin/python -m pytest -q tests/test_tuner.py
 """
+import glob
 import json
 import os
 import signal
@@ -197,6 +198,9 @@ def test_a_trial_whose_loss_is_nan_fails_with_its_reason_and_all_failing_stops(m
     assert every.returncode == 2, every.stderr[-3000:]
     line = [ln for ln in every.stderr.splitlines() if ln.startswith("error:")]
     assert len(line) == 1 and "tuner: all 4 trials failed; trial 0: the loss became NaN" in line[0]
+    (kept,) = glob.glob(os.path.join(root, "runs", "*", "evidence", "tuner"))   # the failed run's, for the user
+    evidence = read_file(files.TRIALS, kept)["trials"]
+    assert len(evidence) == 4 and {t["status"] for t in evidence} == {"failed"}
 
 
 def _transformed(folder, n=64):

@@ -97,7 +97,9 @@ def run(ctx, inputs, outputs) -> dict:
     try:
         summary = search.run(run_round, after_round)
     except SearchError:
-        write_json(join(ctx.evidence_dir, "trials.json"), search.records)   # every trial's reason, kept
+        fs.makedirs(ctx.evidence_dir)   # every trial's reason, kept: the TRIALS layout, no best
+        write_file(files.TRIALS, ctx.evidence_dir, {"trials": [search.records[n] for n in sorted(search.records)],
+                                                    "best_so_far": [], "rungs": search.rungs, "best": None})
         raise
     return _publish(outputs, summary, search, values, counts)
 
