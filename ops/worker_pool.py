@@ -48,10 +48,10 @@ def _server(port: int, servicer):
     return server, bound
 
 
-def serve_warm(port: int) -> None:
+def serve_warm(port: int, pool: int) -> None:
     """One warm worker process: import what the workers need, then run each as a thread of this process."""
     from pipeline.isolated import die_with_parent
-    die_with_parent(os.getppid())   # a pool killed with SIGKILL takes its workers with it
+    die_with_parent(pool)   # a pool killed with SIGKILL takes its workers with it
     for name in LIGHT:
         importlib.import_module(name)
     from apache_beam.runners.worker.worker_pool_main import BeamFnExternalWorkerPoolServicer
@@ -121,17 +121,18 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, required=True, help="the pool's loopback port (--environment_config)")
     parser.add_argument("--processes", type=int, default=2, help="warm worker processes")
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)  # internal: be one warm process
-    parser.add_argument("--die-with-parent", action="store_true",
-                        help="exit when the process that started it dies (the runner's pool of one run)")
+    parser.add_argument("--die-with-parent", type=int, metavar="PID",
+                        help="exit when process PID, which started it, dies (the runner's pool of one run)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.warm:
-        serve_warm(args.port)
+        serve_warm(args.port, args.die_with_parent)
         return 0
     if args.die_with_parent:   # a pipeline killed mid-run leaves no pool holding its port, nor its workers busy
         from pipeline.isolated import die_with_parent
-        die_with_parent(os.getppid())
-    children = [subprocess.Popen([sys.executable, "-m", "ops.worker_pool", "--port", "0", "--warm"],
+        die_with_parent(args.die_with_parent)   # the pid it was given: getppid() is 1 if it died before this line
+    children = [subprocess.Popen([sys.executable, "-m", "ops.worker_pool", "--port", "0", "--warm",
+                                  f"--die-with-parent={os.getpid()}"],
                                  stdout=subprocess.PIPE, text=True) for _ in range(args.processes)]
     try:
         server, bound = _server(args.port, Dispatcher(children))

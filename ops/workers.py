@@ -107,7 +107,7 @@ class WorkerPool:
         env.update(PATH=venv_bin + os.pathsep + env.get("PATH", ""), PYTHONPATH=site, TF_USE_LEGACY_KERAS="1",
                    TF_CPP_MIN_LOG_LEVEL="2")
         self.proc = subprocess.Popen([sys.executable, "-m", "ops.worker_pool", f"--port={self.port}",
-                                      f"--processes={self.processes}", "--die-with-parent"], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                      f"--processes={self.processes}", f"--die-with-parent={os.getpid()}"], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                      stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
                                      start_new_session=True)   # its own group: the workers it forks go with it
         deadline = time.monotonic() + self.timeout
