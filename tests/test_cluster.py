@@ -260,3 +260,39 @@ def test_nothing_listens_beyond_loopback(pods, first):
             assert ci["HostConfig"]["NetworkMode"] != "host", c["Name"]
             assert not [m for m in ci["Mounts"] if m["Type"] == "bind" and not m["Source"].startswith(
                 "/var/lib/containers/")], (c["Name"], ci["Mounts"])
+
+
+def test_the_tuner_on_the_pods_with_a_gs_root(pods, first, module_dataset):
+    """The tuner on the pods with a gs:// root: each round one Flink job, the trials' checkpoints in the bucket, the
+    trainer taking the chosen values. (Both subtasks of a round land in one TaskManager's two slots: docs/tuner.md.)"""
+    from contract.artifacts import BEST_HYPERPARAMETERS, TRIALS, unstamped
+    from tests.test_tuner import TINY_TUNER
+    cluster, _ = pods
+    folder, tmp = module_dataset
+    root, _ = first
+    proc = _cli(cluster, folder, tmp, root, sets=TINY_TUNER)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_id = re.search(r"^run (\S+): succeeded", proc.stdout, re.M).group(1)
+    jobs = {j["name"]: j["state"] for j in cluster.rest("jobs/overview")["jobs"]}
+    assert jobs.get(f"tiny-tuner-r1-{run_id}") == "FINISHED", jobs
+    bucket = f"gs://{cluster.BUCKET}/"
+    read = lambda path: json.loads(_download(cluster, path[len(bucket):]))
+    summary = read(f"{root}/runs/{run_id}/summary.json")
+    trials = unstamped(TRIALS, read(f"{summary['artifacts']['trials']}/{TRIALS.file}"), "trials")["trials"]
+    assert all(t["status"] != "failed" and t["workers"] for t in trials) and len(trials) == 3
+    best = unstamped(BEST_HYPERPARAMETERS, read(f"{summary['artifacts']['best_hyperparameters']}/"
+                                                f"{BEST_HYPERPARAMETERS.file}"), "best")
+    assert summary["components"]["trainer"]["facts"]["tuned"] == best["values"]
+    assert any("/checkpoint/" in n for n in _names(cluster, root[len(bucket):] + "/tuning/")), "no checkpoint"
+
+
+def _download(cluster, name: str) -> bytes:
+    base = f"http://127.0.0.1:{cluster.OBJSTORE_PORT}"
+    return urllib.request.urlopen(f"{base}/download/storage/v1/b/{cluster.BUCKET}/o/"
+                                  f"{urllib.parse.quote(name, safe='')}?alt=media", timeout=30).read()
+
+
+def _names(cluster, prefix: str) -> list[str]:
+    base = f"http://127.0.0.1:{cluster.OBJSTORE_PORT}"
+    url = f"{base}/storage/v1/b/{cluster.BUCKET}/o?prefix={urllib.parse.quote(prefix, safe='')}&maxResults=5000"
+    return [i["name"] for i in json.load(urllib.request.urlopen(url, timeout=30)).get("items", [])]
