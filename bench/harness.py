@@ -90,12 +90,15 @@ def latest_summary(root: str) -> dict:
     return json.load(open(os.path.join(root, "runs", run_id, "summary.json")))
 
 
-def variant_args(default_root: str = "pipeline_root"):
-    """--variant (ours | baseline; none: measure both) and --root, as every run-based bench takes them."""
+def variant_args(default_root: str = "pipeline_root", extra=()):
+    """--variant (ours | baseline; none: measure both) and --root, as every run-based bench takes them;
+    extra: (flag, type, default) a bench adds."""
     import argparse
     parser = argparse.ArgumentParser()
     parser.add_argument("--variant", choices=["ours", "baseline"])
     parser.add_argument("--root", default=default_root)
+    for flag, kind, default in extra:
+        parser.add_argument(flag, type=kind, default=default)
     return parser.parse_args()
 
 

@@ -1,9 +1,13 @@
-"""Bulk inference: `python -m pipeline predict` (Beam RunInference, in-process runner) against a plain
-serving_default loop over the same raw records, batch 256 both. Throughput ratio, higher is better.
+"""Bulk inference: `python -m pipeline predict` (components/bulk_inferrer, in-process runner) against a plain
+serving_default loop (tf.data reading, batch 256 both) over the same raw records. Throughput ratio, higher
+is better.
 
-Needs a finished run (the latest under --root) for its model and its test split's raw records.
+Needs a finished run (the latest under --root) for its model and its test split's raw records. The input is
+the test split's files COPIES times over (links in a scratch folder; 10 copies of Fashion-MNIST's test split
+are 100,000 records): a user with a million images pays the per-record rate, and a step's fixed cost (the
+run record, Beam's pipeline and bundle set-up, about 1.3 s here) would otherwise be most of 10,000 records.
 
-    python bench/predict.py [--root pipeline_root]
+    python bench/predict.py [--root pipeline_root] [--copies 10]
 """
 from __future__ import annotations
 
@@ -38,24 +42,33 @@ def baseline(summary, split_dir, root, out):
     return n
 
 
+def copies_of(split_dir: str, copies: int, folder: str) -> str:
+    """A folder holding links to the split's files, `copies` times over."""
+    for c in range(copies):
+        for path in sorted(glob.glob(os.path.join(split_dir, "*"))):
+            os.symlink(os.path.abspath(path), os.path.join(folder, f"copy{c:02d}-{os.path.basename(path)}"))
+    return folder
+
+
 def main():
-    args = variant_args()
+    args = variant_args(extra=[("--copies", int, 10)])
     if not args.variant:
-        a = measure(__file__, "ours", "--root", args.root)
-        b = measure(__file__, "baseline", "--root", args.root)
+        a = measure(__file__, "ours", "--root", args.root, "--copies", str(args.copies))
+        b = measure(__file__, "baseline", "--root", args.root, "--copies", str(args.copies))
         assert a["ITEMS"] == b["ITEMS"], (a, b)
         for r in (a, b):
             r["rate"] = r["ITEMS"] / r["SECONDS"]
-        report(f"predict ({int(a['ITEMS'])} raw records of the test split, batch {BATCH})", a, b,
-               ">= 0.5x of the plain loop's throughput", higher_is_better=True)
+        report(f"predict ({int(a['ITEMS'])} raw records: the test split {args.copies} times, batch {BATCH})", a, b,
+               ">= 0.9x of the plain loop's throughput", higher_is_better=True)
         return
     summary = latest_summary(args.root)
     split_dir = os.path.join(summary["artifacts"]["examples"], f"Split-{summary['metrics']['split']}")
     import apache_beam  # noqa: F401  (imports are not part of the measured work)
     import tensorflow  # noqa: F401
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as links:
+        source = copies_of(split_dir, args.copies, links)
         start = time.perf_counter()
-        n = (ours if args.variant == "ours" else baseline)(summary, split_dir, args.root, out)
+        n = (ours if args.variant == "ours" else baseline)(summary, source, args.root, out)
         print(f"SECONDS={time.perf_counter() - start:.3f}\nITEMS={n}")
 
 

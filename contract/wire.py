@@ -75,6 +75,21 @@ def _map(entries: dict[str, bytes]) -> bytes:
     return b"".join(_field(1, head + _field(2, entries[k])) for k, head in _order(tuple(entries)))
 
 
+def map_entry(key: str, feature: bytes) -> bytes:
+    """One entry of Features.feature (key -> an encoded Feature), for writers that join entries themselves."""
+    return _field(1, _field(1, key.encode()) + _field(2, feature))
+
+
+def ordered_keys(keys) -> tuple[str, ...]:
+    """The order example() writes these keys in."""
+    return tuple(k for k, _ in _order(tuple(keys)))
+
+
+def example_of_entries(entries: bytes) -> bytes:
+    """Example{features} from map entries already joined in ordered_keys() order."""
+    return _field(1, entries)
+
+
 def example(features: dict[str, bytes]) -> bytes:
     """Example{features{feature: features}}; features maps names to encoded Features."""
     return _field(1, _map(features))

@@ -78,6 +78,51 @@ def test_predict_on_raw_records_keeps_their_ids(trained, tmp_path):
     predicted = {r["id"]: int(r["class"]) for r in _rows(out)}
     canaries = json.load(open(os.path.join(summary["artifacts"]["evaluation"], "canaries.json")))["canaries"]
     assert {c["image_id"]: c["predicted"] for c in canaries} == {c["image_id"]: predicted[c["image_id"]] for c in canaries}
+    import tensorflow as tf
+    framed = tf.data.TFRecordDataset(sorted(glob.glob(os.path.join(out, "predictions-*.tfrecord"))))
+    examples = [tf.train.Example.FromString(r.numpy()).features.feature for r in framed]   # CRCs checked by TF
+    assert {e["id"].bytes_list.value[0].decode(): e["class"].int64_list.value[0] for e in examples} == predicted
+
+
+def test_predict_batches_give_the_serving_loops_classes(trained):
+    """The Beam part alone (TestPipeline): batches of raw records through Predict, against serving_default
+    called on the same records."""
+    import tensorflow as tf
+
+    from components.bulk_inferrer.transforms import Predict, read_tfrecord_batches
+    _, summary, _ = trained
+    files = sorted(glob.glob(os.path.join(summary["artifacts"]["examples"], "Split-test", "*")))
+    batches = [b for f in files for b in read_tfrecord_batches(f, 16)]
+    assert sum(map(len, batches)) == 80 and max(map(len, batches)) == 16
+    serve = tf.saved_model.load(summary["artifacts"]["model"]).signatures["serving_default"]
+    expected = sorted((i, int(np.argmax(p))) for b in batches for i, p in
+                      zip((i for i, _ in b), serve(examples=tf.constant([r for _, r in b]))["probabilities"].numpy()))
+
+    def classes(rows):
+        return sorted((line.split(",")[0], int(line.split(",")[1])) for csv_lines, _ in rows
+                      for line in csv_lines.split("\n"))
+
+    with TestPipeline(runner=RUNNER) as p:
+        rows = p | beam.Create(batches) | Predict(summary["artifacts"]["model"], tuple("abcdefghij"))
+        assert_that(rows | beam.combiners.ToList() | beam.Map(classes), equal_to([expected]), label="CheckClasses")
+
+
+def test_prediction_rows_are_what_protobuf_and_csv_write():
+    import csv
+    import io
+
+    from components.bulk_inferrer.rows import csv_block, prediction_examples
+    from contract import wire
+    ids, classes, names = ["a", 'b,"1"', "ü" * 100], [0, 2, 1], ("x", "y,z", "w")
+    probs = np.array([[0.5, 0.25, 0.25], [0.1, 0.2, 0.7], [1e-9, 1.0, 0.0]], "f4")
+    expected = [wire.example({"id": wire.bytes_feature((i.encode(),)), "class": wire.int64_feature((k,)),
+                              "class_name": wire.bytes_feature((names[k].encode(),)),
+                              "probabilities": wire.float_feature(tuple(float(v) for v in row))})
+                for i, k, row in zip(ids, classes, probs)]
+    assert prediction_examples(ids, classes, names, probs) == expected
+    rows = list(csv.reader(io.StringIO(csv_block(ids, classes, names, probs))))
+    assert [r[:3] for r in rows] == [[i, str(k), names[k]] for i, k in zip(ids, classes)]
+    assert [float(v) for v in rows[1][3:]] == pytest.approx([0.1, 0.2, 0.7], abs=1e-6)
 
 
 def test_predict_is_a_run_of_the_pipelines_runner_with_its_lineage(trained, tmp_path):

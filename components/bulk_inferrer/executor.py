@@ -1,5 +1,5 @@
 """BulkInferrer executor: plan the input, then one Beam job on the step's runner: read, predict with the
-model's serving_default (RunInference), write CSV and TFRecord rows, and the malformed inputs.
+model's serving_default (batches), write CSV and TFRecord rows, and the malformed inputs.
 
     python -m pipeline predict --model latest --input images/ --output preds/ [--runner flink]
 """
@@ -12,15 +12,14 @@ import os
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 
+from components.bulk_inferrer.rows import FramedRecordsSink
 from components.bulk_inferrer.transforms import (
     MALFORMED,
     NAMESPACE,
     DecodeImages,
     Predict,
     read_idx_chunk,
-    record_id,
-    to_csv,
-    to_example,
+    read_tfrecord_batches,
 )
 from contract import artifacts as files
 from contract.errors import PipelineError
@@ -82,17 +81,17 @@ def plan_input(path: str) -> tuple[str, list]:
     return "tfrecord", [os.path.abspath(m) for m in matches]
 
 
-def _records(p, kind: str, items: list, dark_on_light: bool):
-    """The Beam graph up to (id, serialized raw record), and the malformed inputs (or None)."""
+def _batches(p, kind: str, items: list, dark_on_light: bool, size: int):
+    """The Beam graph up to batches of (id, serialized raw record), and the malformed inputs (or None)."""
+    listed = p | "List" >> beam.Create(items) | "Spread" >> beam.Reshuffle()
     if kind == "idx":
-        return (p | "ListChunks" >> beam.Create(items) | "Spread" >> beam.Reshuffle()
-                | "ReadIdx" >> beam.FlatMap(read_idx_chunk)), None
+        return listed | "ReadIdx" >> beam.FlatMap(read_idx_chunk, size), None
     if kind == "images":
-        decoded = (p | "ListImages" >> beam.Create(items) | "Spread" >> beam.Reshuffle()
-                   | "DecodeImages" >> DecodeImages(dark_on_light))
-        return decoded.records, decoded[MALFORMED]
-    return (p | "ListFiles" >> beam.Create(items) | "ReadRecords" >> beam.io.ReadAllFromTFRecord(with_filename=True)
-            | "KeyById" >> beam.Map(record_id)), None
+        decoded = listed | "DecodeImages" >> DecodeImages(dark_on_light)
+        # fixed-size batches: BatchElements would otherwise start at 1 and grow, paying per call meanwhile
+        return (decoded.records | "Batch" >> beam.BatchElements(min_batch_size=size, max_batch_size=size),
+                decoded[MALFORMED])
+    return listed | "ReadRecords" >> beam.FlatMap(read_tfrecord_batches, size), None
 
 
 def _counters(result) -> dict:
@@ -109,13 +108,13 @@ def run(ctx, inputs, outputs) -> dict:
     check_classes(model_dir, names, cfg.dataset, cfg.class_names)
     kind, items = plan_input(inputs["inference_data"])
     p = ctx.beam_pipeline("predict")
-    records, malformed = _records(p, kind, items, cfg.dark_on_light)
-    rows = records | "Predict" >> Predict(model_dir, names, cfg.batch_size)
+    batches, malformed = _batches(p, kind, items, cfg.dark_on_light, cfg.batch_size)
+    rows = batches | "Predict" >> Predict(model_dir, names)
     header = ",".join(["id", "class", "class_name"] + [f"p_{n}" for n in names])
-    _ = rows | "AsCsv" >> beam.Map(to_csv) | "WriteCsv" >> beam.io.WriteToText(
+    _ = rows | "CsvLines" >> beam.Map(lambda r: r[0]) | "WriteCsv" >> beam.io.WriteToText(
         fs.join(out, "predictions"), file_name_suffix=".csv", header=header)
-    _ = rows | "AsExamples" >> beam.Map(to_example) | "WriteTFRecord" >> beam.io.WriteToTFRecord(
-        fs.join(out, "predictions"), file_name_suffix=".tfrecord")
+    _ = rows | "Frames" >> beam.Map(lambda r: r[1]) | "WriteTFRecord" >> beam.io.Write(
+        FramedRecordsSink(fs.join(out, "predictions")))
     if malformed is not None:
         _ = malformed | "WriteMalformed" >> beam.io.WriteToText(fs.join(out, "malformed"), file_name_suffix=".txt")
     counts = _counters(ctx.run_beam(p))
