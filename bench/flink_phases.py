@@ -84,9 +84,12 @@ def phases(run_id: str, steps: dict, home: str, port: int) -> dict[str, dict]:
         got = min((t for t, m in received if m.group(1) == name), default=ts.get("INITIALIZING"))
         first = min((t for t in workers if ts["RUNNING"] <= t <= ts.get("FINISHED", end)), default=None)
         points = [start, inv, got, ts.get("RUNNING"), first, ts.get("FINISHED"), end]
+        hosts = {t.get("taskmanager-id") for v in job["vertices"]
+                 for t in rest(port, f"jobs/{job['jid']}/vertices/{v['id']}").get("subtasks", [])}
         out[step] = {"wall": end - start, **{p: (b - a if a and b else None)
                                               for p, a, b in zip(PHASES, points, points[1:])},
-                     "vertices": len(job["vertices"])}
+                     "vertices": len(job["vertices"]), "taskmanagers": len(hosts - {None}),
+                     "running": ts["FINISHED"] - ts["RUNNING"] if "FINISHED" in ts and "RUNNING" in ts else None}
     return out
 
 

@@ -1,77 +1,101 @@
-"""The same cold run (Fashion-MNIST 70k, 1 epoch, nothing cached) in-process and on the Flink cluster in pods
-(k8s/flink.yaml, a gs:// root on the object store pod): wall per step, the driver's peak RSS, the peak of the
-summed memory of every container of the pods (podman stats, sampled every 2 s), and how many SDK workers the
-sidecars started (their logs: one line per hand-over).
+"""The Flink cluster in pods (k8s/flink.yaml, a gs:// root on the object store pod) against the in-process
+runner, cold runs with nothing cached (issue #42 items 2 and 3).
 
-    make cluster-up && python bench/pods.py      # make bench-pods (brings the cluster up and down if it was not up)
+    make bench-pods                           # both measures below; brings the cluster up and down if not up
+    python bench/pods.py                      # Fashion-MNIST 70k, 1 epoch: three runs, phases of the pods run
+    python bench/pods.py --scale 700000       # scale-out: the pods with one slot per step, then two
+
+The 70k measure runs in-process on a local root, in-process on a gs:// root of the same object store, and on
+the pods on a gs:// root: the pods' ratio is read against in-process on the same kind of root (the bucket's
+own cost is the second run against the first), each Beam step's phases come from the pods' logs
+(bench/flink_phases.py), and the peak memory of every container is sampled. The scale measure builds
+Fashion-MNIST 10x (bench/scale.py, 700k images) and runs the pipeline on the pods twice, with
+--parallelism=1 and =2, a few training steps: each Beam step's records per second from its Flink job's
+running time, and the ratio of two slots to one (goal >= 1.7x).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench.flink import BEAM_STEPS, _rss_mb  # noqa: E402
-from bench.harness import cpu_flags, cpu_ticks, stolen  # noqa: E402
-
-UNITS = {"B": 1e-9, "kB": 1e-6, "KB": 1e-6, "KiB": 2 ** 10 / 1e9, "MB": 1e-3, "MiB": 2 ** 20 / 1e9, "GB": 1.0,
-         "GiB": 2 ** 30 / 1e9}
+from bench.flink import BEAM_STEPS  # noqa: E402
+from bench.harness import cpu_flags, cpu_ticks, record, stolen, verdict  # noqa: E402
+from bench.pods_run import pods_phases, run, sidecar_starts  # noqa: E402
 
 
-def _gb(text: str) -> float:
-    num = text.rstrip("".join(sorted({c for u in UNITS for c in u})))
-    return float(num) * UNITS[text[len(num):]]
+def seventy_k(args, cluster, env: dict, tmp: str) -> None:
+    bucket = f"gs://{cluster.BUCKET}/bench-{uuid.uuid4().hex[:8]}"
+    ticks = cpu_ticks()
+    local = run(os.path.join(tmp, "direct"), "direct", args.dataset, env, f"{tmp}/direct.sqlite")
+    on_gs = run(f"{bucket}/direct", "direct", args.dataset, env, f"{tmp}/direct-gs.sqlite")
+    pods = run(f"{bucket}/pods", "flink-pods", args.dataset, env, f"{tmp}/pods.sqlite", sample_pods=True)
+    phases = pods_phases(pods, env, tmp)
+    print(f"\n{args.dataset}, 1 epoch, cold, on {cpu_flags()}; {stolen(ticks)}")
+    print(f"  {'step':<16}{'direct s':>10}{'direct gs s':>12}{'pods gs s':>11}{'pods/gs':>9}")
+    for step in pods["steps"]:
+        d, g, p = local["steps"][step], on_gs["steps"][step], pods["steps"][step]
+        mark = " (Beam)" if step in BEAM_STEPS else ""
+        print(f"  {step:<16}{d:>10.1f}{g:>12.1f}{p:>11.1f}{(p / g if g > 0.05 else float('nan')):>9.2f}{mark}")
+    ratio, bucket_cost = pods["wall"] / on_gs["wall"], on_gs["wall"] / local["wall"]
+    print(f"  {'whole run':<16}{local['wall']:>10.1f}{on_gs['wall']:>12.1f}{pods['wall']:>11.1f}{ratio:>9.2f}")
+    print(f"  accuracy: direct {local['accuracy']:.4f}, direct on gs {on_gs['accuracy']:.4f}, pods {pods['accuracy']:.4f}")
+    print(f"  SDK workers handed out by the two sidecars: {sidecar_starts(cluster, env, pods['since'])}")
+    print(f"  peak memory (GB): driver {pods['peak']['driver']:.2f}, every container summed {pods['peak']['containers']:.2f}")
+    from bench.flink_phases import table
+    print(f"\nphases of the pods run {pods['run_id']} (s; bench/flink_phases.py):\n{table(phases)}")
+    for step in BEAM_STEPS:
+        fixed = pods["steps"][step] - on_gs["steps"][step]
+        print(f"  {step}: fixed cost on the pods {fixed:.1f} s against in-process on the same root")
+    record("pods.py", f"{args.dataset}, 1 epoch, cold: the whole run on the pods {ratio:.2f}x in-process on the same "
+           f"gs:// root ({pods['wall']:.1f} against {on_gs['wall']:.1f} s)", verdict("<= 1.5", ratio))
+    record("pods.py", f"the gs:// root's own cost: in-process on gs:// {bucket_cost:.2f}x in-process on a local root "
+           f"({on_gs['wall']:.1f} against {local['wall']:.1f} s)", "none; context")
 
 
-class Sampler(threading.Thread):
-    def __init__(self, driver: int, env: dict, pods: bool):
-        super().__init__(daemon=True)
-        self.driver, self.env, self.pods = driver, env, pods
-        self.peak = {"driver": 0.0, "containers": 0.0}
-        self.stop = threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            self.peak["driver"] = max(self.peak["driver"], _rss_mb(self.driver) / 1024)
-            if self.pods:
-                out = subprocess.run(["podman", "stats", "--no-stream", "--format", "{{.MemUsage}}"], env=self.env,
-                                     capture_output=True, text=True).stdout.split("\n")
-                total = sum(_gb(line.split("/")[0].strip()) for line in out if "/" in line)
-                self.peak["containers"] = max(self.peak["containers"], total)
-            time.sleep(2.0)
-
-
-def run(root: str, runner: str, dataset: str, env: dict, metadata: str) -> dict:
-    from pipeline import artifacts as af
-    cmd = [sys.executable, "-m", "pipeline", "run", "--no-cache", "--runner", runner, "--set", f"data.dataset={dataset}",
-           "--set", "trainer.epochs=1", "--set", f"pipeline.root={root}", "--set", f"pipeline.metadata={metadata}",
-           "--set", "trainer.batch_size=256", "--set", "trainer.augment=none", "--set", "trainer.precision=float32"]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    sampler = Sampler(proc.pid, env, runner == "flink-pods")
-    sampler.start()
-    out, err = proc.communicate()
-    sampler.stop.set()
-    sampler.join()
-    if proc.returncode:
-        raise SystemExit(f"{runner} run failed:\n{err[-3000:]}")
-    run_id = [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("run ")][-1]
-    summary = af.read_json(f"{root}/runs/{run_id}/summary.json")
-    return {"wall": time.perf_counter() - start, "steps": {n: c["seconds"] for n, c in summary["components"].items()},
-            "peak": sampler.peak, "accuracy": summary["metrics"]["accuracy"], "run_id": run_id}
+def scale(args, cluster, env: dict, tmp: str) -> None:
+    from bench.scale import make_datasets
+    folder = make_datasets([args.scale])[args.scale]
+    config = os.path.join(tmp, "pipeline.yaml")
+    import yaml
+    base = yaml.safe_load(open(os.path.join(REPO, "pipeline.yaml")))
+    base["data"].setdefault("datasets", {})["scaled"] = {
+        "format": "idx", "path": folder, "class_names": base["data"]["datasets"]["fashion_mnist"]["class_names"]}
+    with open(config, "w") as f:
+        yaml.safe_dump(base, f)
+    extra = ["--config", config, "--set", "trainer.steps_per_epoch=20", "--set", "trainer.max_steps=null",
+             "--set", "trainer.early_stopping=null", "--set", "evaluator.min_accuracy=0.0",
+             "--set", f"validation.expectations={tmp}/expectations.yaml"]
+    ticks = cpu_ticks()
+    runs = {}
+    for slots in (1, 2):
+        runs[slots] = run(f"gs://{cluster.BUCKET}/scale-{slots}-{uuid.uuid4().hex[:6]}", "flink-pods", "scaled", env,
+                          f"{tmp}/scale-{slots}.sqlite", extra=extra + ["--set", f"beam.extra_args=[--parallelism={slots}]"])
+        runs[slots]["phases"] = pods_phases(runs[slots], env, tmp)
+    print(f"\n{args.scale} images on the pods, one slot per Beam step against two, on {cpu_flags()}; {stolen(ticks)}")
+    print(f"  {'step':<12}{'records':>9}{'1 slot s':>10}{'2 slots s':>11}{'1 slot /s':>11}{'2 slots /s':>12}{'ratio':>7}"
+          f"{'wall 1':>8}{'wall 2':>8}")
+    ratios = {}
+    for step in BEAM_STEPS:
+        n = runs[1]["records"][step]
+        one, two = (runs[s]["phases"][step]["running"] for s in (1, 2))
+        ratios[step] = one / two
+        print(f"  {step:<12}{n:>9}{one:>10.1f}{two:>11.1f}{n / one:>11.0f}{n / two:>12.0f}{ratios[step]:>7.2f}"
+              f"{runs[1]['steps'][step]:>8.1f}{runs[2]['steps'][step]:>8.1f}")
+    print("  (seconds: the Flink job's RUNNING to FINISHED; wall: the whole step, fixed cost included)")
+    record("pods.py", f"{args.scale} images on the pods, two slots against one, records/s per Beam step: "
+           + ", ".join(f"{s} {r:.2f}x" for s, r in ratios.items()), verdict(">= 1.7", min(ratios.values())))
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default="fashion_mnist")
+    parser.add_argument("--scale", type=int, help="images (bench/scale.py builds them): the scale-out measure")
     args = parser.parse_args()
     from cli.config import load_config
     from ops import cluster
@@ -83,31 +107,12 @@ def main():
     env = {**os.environ, **podman_env(cfg.worker), **cluster.env()}
     os.environ.update(cluster.env())   # this process reads the pods' summaries from the bucket too
     tmp = tempfile.mkdtemp(prefix="bench_pods_", dir=os.path.join(REPO, "build"))
-    since = time.strftime("%Y-%m-%dT%H:%M:%S")
-    ticks = cpu_ticks()
     try:
-        direct = run(os.path.join(tmp, "direct"), "direct", args.dataset, dict(os.environ), f"{tmp}/direct.sqlite")
-        pods = run(f"gs://{cluster.BUCKET}/bench-{uuid.uuid4().hex[:8]}", "flink-pods", args.dataset, env,
-                   f"{tmp}/pods.sqlite")
-        starts = sum(subprocess.run(["podman", "logs", "--since", since, f"{p}-beam-worker-pool"], env=env,
-                                    capture_output=True, text=True).stderr.count("-> warm process")
-                     for p in cluster.pod_names() if "taskmanager" in p)
+        (scale if args.scale else seventy_k)(args, cluster, env, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if started:
             cluster.down(cfg)
-    print(f"\nBeam steps on the pod cluster vs in-process ({args.dataset}, 1 epoch, cold; pods on a gs:// root) "
-          f"on {cpu_flags()}; {stolen(ticks)}")
-    print(f"  {'step':<16}{'direct s':>10}{'pods s':>10}{'ratio':>8}")
-    for step in direct["steps"]:
-        d, p = direct["steps"][step], pods["steps"][step]
-        mark = " (Beam)" if step in BEAM_STEPS else ""
-        print(f"  {step:<16}{d:>10.1f}{p:>10.1f}{(p / d if d > 0.05 else float('nan')):>8.2f}{mark}")
-    print(f"  {'whole run':<16}{direct['wall']:>10.1f}{pods['wall']:>10.1f}{pods['wall'] / direct['wall']:>8.2f}")
-    print(f"  accuracy: direct {direct['accuracy']:.4f}, pods {pods['accuracy']:.4f}")
-    print(f"  SDK workers handed out by the two sidecars: {starts}")
-    print(f"  peak memory (GB): direct driver {direct['peak']['driver']:.2f}; pods: driver {pods['peak']['driver']:.2f}, "
-          f"every container summed {pods['peak']['containers']:.2f}")
 
 
 if __name__ == "__main__":
