@@ -60,12 +60,13 @@ def seventy_k(args, cluster, env: dict, tmp: str) -> None:
 
 def scale(args, cluster, env: dict, tmp: str) -> None:
     from bench.scale import make_datasets
+    from data.registry import DATASETS
     folder = make_datasets([args.scale])[args.scale]
     config = os.path.join(tmp, "pipeline.yaml")
     import yaml
     base = yaml.safe_load(open(os.path.join(REPO, "pipeline.yaml")))
     base["data"].setdefault("datasets", {})["scaled"] = {
-        "format": "idx", "path": folder, "class_names": base["data"]["datasets"]["fashion_mnist"]["class_names"]}
+        "format": "idx", "path": folder, "class_names": list(DATASETS["fashion_mnist"].class_names)}
     with open(config, "w") as f:
         yaml.safe_dump(base, f)
     extra = ["--config", config, "--set", "trainer.steps_per_epoch=20", "--set", "trainer.max_steps=null",
