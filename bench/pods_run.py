@@ -72,9 +72,13 @@ def run(root: str, runner: str, dataset: str, env: dict, metadata: str, sample_p
 
 
 def _logs(container: str, env: dict, path: str) -> None:
-    proc = subprocess.run(["podman", "logs", container], env=env, capture_output=True, text=True)
+    """A container's log with podman's timestamp on every line, in the form bench/flink_phases.py reads
+    (the job server in the pod logs without one of its own)."""
+    import re
+    proc = subprocess.run(["podman", "logs", "--timestamps", container], env=env, capture_output=True, text=True)
+    stamp = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)\.(\d{3})\d*Z ", re.M)
     with open(path, "w") as f:
-        f.write(proc.stdout + proc.stderr)
+        f.write(stamp.sub(r"\1 \2,\3 ", proc.stdout + proc.stderr))
 
 
 def pods_phases(result: dict, env: dict, tmp: str) -> dict:
