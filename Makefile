@@ -147,9 +147,12 @@ bench-tuner: $(STAMP) flink-fetch
 bench-scale: $(STAMP) fashion-data
 	$(PY) bench/scale.py
 
-# Fashion-MNIST on the Flink cluster in pods (gs:// root) against the in-process runner (docs/cluster.md).
+# Fashion-MNIST on the Flink cluster in pods (gs:// root) against the in-process runner on the same root, then
+# 700k images with one slot per Beam step against two (docs/cluster.md); about 60 minutes.
 bench-pods: $(STAMP) fashion-data cluster-images
 	$(PY) bench/pods.py
+	$(PY) bench/pods.py --scale 700000
+	$(PY) bench/table.py
 
 # Fashion-MNIST on the local Flink cluster against the in-process runner (starts and stops it if not up).
 bench-flink: $(STAMP) fashion-data flink-fetch
