@@ -25,8 +25,8 @@ cell = lambda s: s.replace("|", "\\|").replace("\n", " ")  # noqa: E731
 
 
 def _key(bench: str, figure: str) -> tuple[str, str]:
-    """A figure's identity across runs: its bench and its words before the first number after ': '."""
-    return bench, re.split(r": [-+]?\d", figure, maxsplit=1)[0]
+    """A figure's identity across runs: its bench and its words, every number (and run id) left out."""
+    return bench, re.sub(r"[-+]?\d[\d.,:-]*", "#", figure)
 
 
 def _machine(cpu: str) -> str:
