@@ -223,7 +223,8 @@ def cmd_store(args) -> int:
     from pipeline.runner import metadata_path
     cfg = load(args)
     path = metadata_path(cfg)
-    if not os.path.exists(path):
+    from pipeline.store_sql import is_server
+    if not is_server(path) and not os.path.exists(path):   # a server's store says so itself if it is not there
         raise ConfigError(f"{path}: no metadata store yet; run the pipeline first")
     store = MetadataStore(path)
     try:

@@ -190,6 +190,7 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
                           f"(declare your own under data.datasets){hint}")
     if "://" in cfg.pipeline.root and not cfg.pipeline.metadata:
         raise ConfigError(f"pipeline.metadata: pipeline.root is {cfg.pipeline.root}, an object store; name a local "
-                          "file for the metadata store (SQLite), e.g. --set pipeline.metadata=build/metadata.sqlite")
+                          "file for the metadata store (SQLite), e.g. --set pipeline.metadata=build/metadata.sqlite, "
+                          "or a PostgreSQL server (postgresql://USER@HOST:PORT/DB)")
     cfg.beam_args()  # refuse dangerous flags at load time, not mid-run
     return cfg

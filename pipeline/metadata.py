@@ -1,20 +1,25 @@
-"""An embedded metadata store (SQLite), in the spirit of ML Metadata: runs, executions, artifacts and
-the input/output events between them. It decides caching and answers lineage questions.
+"""The metadata store, in the spirit of ML Metadata: runs, executions, artifacts and the input/output events
+between them. It decides caching and answers lineage questions. A SQLite file by default; a PostgreSQL
+server (`pipeline.metadata: postgresql://...`) where steps run as tasks on separate machines
+(pipeline/store_sql.py).
 
     python -m pipeline runs | python -m pipeline show RUN | python -m pipeline lineage ARTIFACT
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
-import sqlite3
 import time
 
 from contract.errors import PipelineError
+from pipeline.store_sql import connect, shown
 
-# Version 1 is the layout before versioning (no user_version); 2 adds the events index. Bump it with a migration.
-SCHEMA_VERSION = 2
+# Version 1 is the layout before versioning (no user_version); 2 adds the events index; 3 the artifacts'
+# properties (the raw data's description) and each run's inputs (what a step launched alone resolves).
+# Bump it with a migration.
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY, started REAL, finished REAL, status TEXT, dataset TEXT,
@@ -32,6 +37,7 @@ CREATE TABLE IF NOT EXISTS events (
 """
 MIGRATIONS = {  # from version -> the SQL that brings a store to the next one
     1: "CREATE INDEX IF NOT EXISTS events_execution ON events (execution_id, kind);",
+    2: "ALTER TABLE artifacts ADD COLUMN properties TEXT; ALTER TABLE runs ADD COLUMN inputs TEXT;",
 }
 
 
@@ -43,39 +49,59 @@ DONE = ("complete", "cached")
 
 class MetadataStore:
     def __init__(self, path: str):
-        if "://" in path:
-            raise ValueError(f"pipeline.metadata {path}: the SQLite store must be a local path")
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
-        # autocommit: every write lands; a background step's thread writes too (the runner serializes them)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = connect(path)
+        self.kind = self.db.kind
         self._open_schema()
 
     def _open_schema(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        has_tables = self.db.execute("SELECT count(*) FROM sqlite_master WHERE name='runs'").fetchone()[0]
-        if version > SCHEMA_VERSION:
+        try:
+            with self.db.locked("schema"):   # two processes opening a new (or older) store at once: one sets it up
+                self._set_up_schema()
+        except StoreVersionError:
             self.db.close()
-            raise StoreVersionError(f"{self.path}: metadata store schema version {version} is newer than this "
-                                    f"code's {SCHEMA_VERSION}; use the newer code, or another pipeline.metadata")
+            raise
+
+    def _set_up_schema(self) -> None:
+        version, has_tables = self.db.version()
+        if version > SCHEMA_VERSION:
+            raise StoreVersionError(f"{shown(self.path)}: metadata store schema version {version} is newer than "
+                                    f"this code's {SCHEMA_VERSION}; use the newer code, or another pipeline.metadata")
         if not has_tables:     # a new store: the current layout at once
-            self.db.executescript(SCHEMA + "".join(MIGRATIONS.values()) + f"PRAGMA user_version={SCHEMA_VERSION};")
+            self.db.script(SCHEMA + "".join(MIGRATIONS.values()) + self.db.set_version(SCHEMA_VERSION))
             return
         version = version or 1
         while version < SCHEMA_VERSION:
-            self.db.executescript(MIGRATIONS[version] + f"PRAGMA user_version={version + 1};")
+            self.db.script(MIGRATIONS[version] + self.db.set_version(version + 1))
             version += 1
+
+    @contextlib.contextmanager
+    def run_lock(self, run_id: str):
+        """Hold the run's lock: two steps of one run that finish at once (tasks of an orchestrator, even on two
+        machines sharing a PostgreSQL store) update its summary file one after the other."""
+        with self.db.locked(run_id):
+            yield
 
     def close(self):
         self.db.close()
 
     # --- runs
-    def start_run(self, run_id: str, dataset: str, summary_path: str) -> None:
+    def start_run(self, run_id: str, dataset: str, summary_path: str, driver: bool = True) -> None:
+        """driver: this process runs the run's steps, so the run was killed if it dies; a run begun for an
+        orchestrator's tasks (driver=False) has no such process and stays running until `finish`."""
         self.db.execute("INSERT INTO runs (run_id, started, finished, status, dataset, pid, host, summary_path, "
-                        "error) VALUES (?,?,?,?,?,?,?,?,?)", (run_id, time.time(), None, "running", dataset,
-                                                              os.getpid(), socket.gethostname(), summary_path, None))
+                        "error) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (run_id, time.time(), None, "running", dataset, os.getpid() if driver else None,
+                         socket.gethostname(), summary_path, None))
+
+    def set_run_inputs(self, run_id: str, inputs: dict) -> None:
+        """The artifacts a run starts from (name -> artifact id): raw_data, or predict's model and data."""
+        self.db.execute("UPDATE runs SET inputs=? WHERE run_id=?", (json.dumps(inputs), run_id))
+
+    def run_inputs(self, run_id: str) -> dict:
+        row = self.db.execute("SELECT inputs FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        ids = json.loads(row["inputs"]) if row and row["inputs"] else {}
+        return {name: self.artifact(str(i)) for name, i in ids.items()}
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
         self.db.execute("UPDATE runs SET finished=?, status=?, error=? WHERE run_id=?",
@@ -84,7 +110,7 @@ class MetadataStore:
     def runs(self) -> list[dict]:
         rows = [dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY started")]
         for r in rows:  # a 'running' run whose process is gone was killed
-            if r["status"] == "running" and r["host"] == socket.gethostname() and not _alive(r["pid"]):
+            if r["status"] == "running" and r["pid"] and r["host"] == socket.gethostname() and not _alive(r["pid"]):
                 r["status"] = "killed"
         return rows
 
@@ -92,13 +118,15 @@ class MetadataStore:
         return next((r for r in self.runs() if r["run_id"] == run_id), None)
 
     # --- artifacts
-    def put_artifact(self, uri: str, name: str, digest: str, producer: int | None, files: dict) -> int:
-        row = self.db.execute("SELECT id FROM artifacts WHERE uri=? AND digest=?", (uri, digest)).fetchone()
-        if row:
-            return row["id"]
-        cur = self.db.execute("INSERT INTO artifacts (uri, name, digest, producer, created, manifest) "
-                              "VALUES (?,?,?,?,?,?)", (uri, name, digest, producer, time.time(), json.dumps(files)))
-        return cur.lastrowid
+    def put_artifact(self, uri: str, name: str, digest: str, producer: int | None, files: dict,
+                     properties: dict | None = None) -> int:
+        """The artifact's id: these files at this place are one artifact, whoever records them first (two
+        tasks that finish at once do not both insert it)."""
+        self.db.execute("INSERT INTO artifacts (uri, name, digest, producer, created, manifest, properties) "
+                        "VALUES (?,?,?,?,?,?,?) ON CONFLICT (uri, digest) DO NOTHING",
+                        (uri, name, digest, producer, time.time(), json.dumps(files),
+                         json.dumps(properties) if properties is not None else None))
+        return self.db.execute("SELECT id FROM artifacts WHERE uri=? AND digest=?", (uri, digest)).fetchone()["id"]
 
     def artifact(self, key: str) -> dict | None:
         """Look up by id, or by URI (the newest one)."""
@@ -113,13 +141,13 @@ class MetadataStore:
 
     # --- executions
     def start_execution(self, run_id, component, fingerprint, code_version, params, inputs: dict) -> int:
-        cur = self.db.execute(
+        exe = self.db.insert(
             "INSERT INTO executions (run_id, component, fingerprint, code_version, params, status, started) "
             "VALUES (?,?,?,?,?,?,?)", (run_id, component, fingerprint, code_version, json.dumps(params, default=str),
                                        "running", time.time()))
         for name, art in inputs.items():
-            self._event(cur.lastrowid, art, "input", name)
-        return cur.lastrowid
+            self._event(exe, art, "input", name)
+        return exe
 
     def finish_execution(self, exe: int, status: str, facts: dict | None = None, outputs: dict | None = None,
                          cached_from: int | None = None, error: str | None = None) -> None:
@@ -130,6 +158,16 @@ class MetadataStore:
         self.db.execute("UPDATE executions SET status=?, finished=?, seconds=?, facts=?, cached_from=?, error=? "
                         "WHERE id=?", (status, now, round(now - started, 3), json.dumps(facts or {}, default=str),
                                        cached_from, error, exe))
+
+    def abandon_executions(self, run_id: str, component: str, why: str) -> None:
+        """Executions of a step of this run still recorded as running, whose process is gone: killed."""
+        self.db.execute("UPDATE executions SET status='killed', error=? WHERE run_id=? AND component=? "
+                        "AND status='running'", (why, run_id, component))
+
+    def forget_artifact(self, artifact_id: int) -> None:
+        """Drop an artifact no execution completed and none read: what a killed attempt recorded midway."""
+        self.db.execute("DELETE FROM artifacts WHERE id=? AND NOT EXISTS (SELECT 1 FROM events WHERE artifact_id=?)",
+                        (artifact_id, artifact_id))
 
     def _event(self, exe: int, artifact: int, kind: str, name: str) -> None:
         self.db.execute("INSERT INTO events (execution_id, artifact_id, kind, name) VALUES (?,?,?,?)",
@@ -172,7 +210,7 @@ def _decode(row) -> dict | None:
     if row is None:
         return None
     d = dict(row)
-    for key in ("params", "facts", "manifest"):
+    for key in ("params", "facts", "manifest", "properties"):
         if d.get(key):
             d[key] = json.loads(d[key])
     return d

@@ -45,14 +45,17 @@ STORAGE = "a local path or gs://BUCKET/PATH (TensorFlow 2.21 opens no s3://, hdf
 class PipelineSection:
     root: str = "pipeline_root"         # a local folder or gs://BUCKET/PATH (the only object store TF 2.21 reads)
     seed: int = 42
-    metadata: Optional[str] = None      # the SQLite store, always a local file; default <root>/metadata.sqlite
+    # the metadata store: a local SQLite file (default <root>/metadata.sqlite), or a PostgreSQL server's database,
+    # postgresql://USER[:PASSWORD]@HOST[:PORT]/DB, where steps run as tasks on separate machines (docs/orchestration.md)
+    metadata: Optional[str] = None
     object_store: str = "google"        # where gs:// goes: google | local (make gcs-up) | pods (make cluster-up)
 
     # key -> (what a value must satisfy, what is expected: the error's words)
     CHECKS = {
         "root": (lambda v: bool(v) and storage(v) and contained(v), STORAGE + ", without '..'"),
-        "metadata": (lambda v: contained(v) and (v is None or "://" not in v),
-                     "a local file path without '..' (the SQLite store cannot live on an object store)"),
+        "metadata": (lambda v: v is None or v.startswith(("postgresql://", "postgres://")) or
+                     (contained(v) and "://" not in v), "a local file path without '..' (the SQLite store cannot "
+                     "live on an object store), or a postgresql:// URL"),
         "seed": (lambda v: v >= 0, "a non-negative integer"),
         "object_store": (lambda v: v in ("google", "local", "pods"), "'google', 'local' or 'pods'"),
     }

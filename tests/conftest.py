@@ -113,3 +113,21 @@ def gcs_store(tmp_path_factory):
     gcs.down(store.home)
     assert not [p for p in (store.server_pid, store.front_pid) if os.path.exists(f"/proc/{p}/cmdline")
                 and open(f"/proc/{p}/cmdline", "rb").read()], "the object store outlived its test session"
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A PostgreSQL server of the tests' own (tests/pg_server.py), on loopback, for the session."""
+    from tests.pg_server import Server
+    server = Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_at(request, tmp_path):
+    """pipeline.metadata for a test, on each database: a SQLite file in its folder (make test), or a new
+    database on the tests' PostgreSQL server (make test-postgres)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store" / "metadata.sqlite")
+    return request.getfixturevalue("pg").database()
