@@ -23,7 +23,7 @@ def ours(summary, out):
     cfg = load_config("pipeline.yaml", [f"data.dataset={summary['dataset']}"])
     from components.evaluator.component import SPEC
     from pipeline.spec import Params
-    ctx = ExecContext("bench", out, Params(SPEC.declared_params(cfg)), tuple(cfg.beam_args()), None,
+    ctx = ExecContext("bench", out, Params(SPEC.declared_params(cfg)), tuple(cfg.beam_args()),
                       os.path.join(out, "tmp"), component="evaluator")
     facts = run(ctx, {"model": summary["artifacts"]["model"], "examples": summary["artifacts"]["examples"]},
                 {"evaluation": os.path.join(out, "ev"), "blessing": os.path.join(out, "bl")})

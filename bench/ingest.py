@@ -37,8 +37,8 @@ def _params(cfg):
 def ours(cfg, source, out):
     from components.ingest.executor import run
     from pipeline.spec import ExecContext
-    ctx = ExecContext("bench", out, _params(cfg), tuple(cfg.beam_args()), source, os.path.join(out, "tmp"),
-                      component="ingest")
+    ctx = ExecContext("bench", out, _params(cfg), tuple(cfg.beam_args()), os.path.join(out, "tmp"),
+                      input_properties={"raw_data": source.as_properties()}, component="ingest")
     return sum(run(ctx, {}, {"examples": os.path.join(out, "examples")})["records"].values())
 
 

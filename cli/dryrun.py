@@ -42,7 +42,7 @@ def dry_run_beam_steps(cfg, from_run: str | None = None) -> dict:
         outputs = {n: os.path.join(scratch, spec.name, n) for n in spec.outputs}
         ctx = ExecContext(run_id=f"dryrun-{run_id}", run_dir=scratch, params=Params(spec.declared_params(cfg)),
                           beam_args=tuple(beam_args),
-                          source=source, temp_dir=os.path.join(scratch, spec.name, ".tmp"), jobs=jobs,
+                          input_properties={"raw_data": source.as_properties()}, temp_dir=os.path.join(scratch, spec.name, ".tmp"), jobs=jobs,
                           component=spec.name, dataset=cfg.data.dataset)
         spec.load_executor()(ctx, inputs, outputs)
     return jobs

@@ -11,6 +11,8 @@
     python -m pipeline cluster images | up | down | status | env   # Flink in pods, k8s/*.yaml (docs/cluster.md)
     python -m pipeline compare RUN_A RUN_B [--output page.html]   # one HTML page; <root>/index.html lists runs
     python -m pipeline predict --model latest --input DIR_OR_FILE --output DIR [--runner flink]
+    python -m pipeline begin | step NAME --run-id RUN | finish --run-id RUN    # a run as tasks (docs/orchestration.md)
+    python -m pipeline airflow-dag --output DAG.py | kubeflow --output SPEC.yaml  # for Airflow 3, Kubeflow, Vertex
 """
 from __future__ import annotations
 
@@ -45,6 +47,23 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--invalidate", action="append", default=[], metavar="COMPONENT",
                      help="run this component again even if a cached execution matches")
     run.add_argument("-v", "--verbose", action="store_true", help="every library's log on the console too")
+    begin = sub.add_parser("begin", help="begin a run whose steps are launched as tasks; prints its id last")
+    begin.add_argument("--run-id", help="the run's id (default: a new one)")
+    begin.add_argument("--run-id-file", help="also write the run id to this file (an orchestrator's output)")
+    step = sub.add_parser("step", help="run one step of a begun run (an orchestrator's task)")
+    step.add_argument("name", help="the step, e.g. ingest")
+    finish = sub.add_parser("finish", help="finish a begun run whose steps ran: summary, report, runs/latest")
+    airflow = sub.add_parser("airflow-dag", help="write the pipeline as an Airflow 3 DAG file (every step a task)")
+    kubeflow = sub.add_parser("kubeflow", help="compile the pipeline into a Kubeflow Pipelines / Vertex AI spec")
+    for p in (airflow, kubeflow):
+        p.add_argument("--output", required=True, help="the file to write (.py for Airflow, .yaml for Kubeflow)")
+    for p in (begin, step, finish, airflow, kubeflow):
+        p.add_argument("--config", default=DEFAULT_CONFIG)
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+        p.add_argument("--runner", help="Beam runner profile from pipeline.yaml (beam.profiles)")
+        p.add_argument("--profile", help="a named set of overrides from pipeline.yaml (profiles:)")
+        if p in (step, finish):
+            p.add_argument("--run-id", required=True, help="the id `begin` printed")
     report = sub.add_parser("report", help="print a run's summary and the path of its HTML report")
     report.add_argument("run_id", nargs="?", help="default: the latest run")
     runs = sub.add_parser("runs", help="list runs recorded in the metadata store")
@@ -155,13 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     args, beam_flags = _parser().parse_known_args(argv)
     from contract.errors import PipelineError
     try:
-        if args.command == "run":
+        if args.command in ("run", "begin", "step", "finish", "airflow-dag", "kubeflow"):
             from pipeline.beamflags import split
             try:
                 beam_flags = split(beam_flags, _our_flags())
             except ValueError as e:
                 raise ConfigError(str(e)) from None
-            return _cmd_run(args, beam_flags)
+            if args.command == "run":
+                return _cmd_run(args, beam_flags)
+            from cli import units
+            return getattr(units, f"cmd_{args.command.replace('-', '_')}")(args, beam_flags, LOG)
         if beam_flags:
             raise ConfigError(f"unrecognized arguments: {' '.join(beam_flags)}")
         plain = {"report": commands.cmd_report, "graph": commands.cmd_graph, "expectations": commands.cmd_expectations,

@@ -44,6 +44,15 @@ class DataSource:
     # image folders only: every image as (split, 'class/file', label, sha256), sorted
     entries: tuple = ()
 
+    def as_properties(self) -> dict:
+        """Everything, as JSON: the raw_data artifact's properties in the metadata store, from which ingest
+        (on whatever machine it runs) takes its input."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_properties(cls, props: dict) -> "DataSource":
+        return cls(**{**props, "entries": tuple(tuple(e) for e in props.get("entries", ()))})
+
     def describe(self) -> dict:
         """What the run summary records: everything but the per-image list (that goes to the lineage)."""
         out = {k: v for k, v in dataclasses.asdict(self).items() if k != "entries"}

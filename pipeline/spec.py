@@ -121,9 +121,10 @@ class ExecContext:
     run_dir: str
     params: Params                     # the component's declared, hashed parameters (nothing else of the config)
     beam_args: tuple[str, ...]
-    source: Any                        # data.acquire.DataSource
     temp_dir: str                      # scratch space, removed after the component
     run_record: dict = dataclasses.field(default_factory=dict)  # the runner's record of this run's steps so far
+    # input name -> the properties its artifact was recorded with (raw_data: the data source, data/acquire.py)
+    input_properties: dict = dataclasses.field(default_factory=dict)
     external_outputs: dict = dataclasses.field(default_factory=dict)  # name -> uri written outside the run
     jobs: dict = dataclasses.field(default_factory=dict)  # component -> the job a dry run built
     component: str = ""

@@ -62,7 +62,7 @@ def _model(tmp_path, kind):
 
 
 def _ctx(tmp_path):
-    return ExecContext(run_id="r", run_dir=str(tmp_path), params=Params(PARAMS), beam_args=(), source=None,
+    return ExecContext(run_id="r", run_dir=str(tmp_path), params=Params(PARAMS), beam_args=(),
                        temp_dir=str(tmp_path / "tmp"), component="infra_validator")
 
 
@@ -80,7 +80,7 @@ def _push(tmp_path, kind, predicted):
     (blessing / "blessing.json").write_text(json.dumps({"blessed": True, "reasons": []}))
     ctx = ExecContext(run_id="r", run_dir=str(tmp_path), params=Params(
         {"serving_dir": str(tmp_path / "serving"), "root": str(tmp_path), "dataset": "t"}), beam_args=(),
-        source=None, temp_dir=str(tmp_path / "tmp"), component="pusher")
+        temp_dir=str(tmp_path / "tmp"), component="pusher")
     return pusher.run(ctx, {"model": str(tmp_path / f"model-{kind}"), "blessing": str(blessing),
                             "infra_blessing": str(tmp_path / "infra"), "evaluation": _evaluation(tmp_path, predicted)},
                       {"pushed": str(tmp_path / "pushed")})

@@ -67,7 +67,7 @@ def _spec(executor, process=True):
 
 def _ctx(tmp_path, beam_args=LOCAL):
     return ExecContext(run_id="r", run_dir=str(tmp_path), params=Params({"rows": 3}), beam_args=beam_args,
-                       source=None, temp_dir=str(tmp_path / "tmp"), component="step")
+                       temp_dir=str(tmp_path / "tmp"), component="step")
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def test_ingest_in_its_own_process_never_imports_tensorflow(tiny_dataset, tmp_pa
     from tests.test_e2e import tiny_overrides
     cfg = load_config(os.path.join(REPO, "pipeline.yaml"), tiny_overrides(str(tmp_path / "root"), tiny_dataset[1]))
     ctx = ExecContext(run_id="r", run_dir=str(tmp_path), params=Params(SPEC.declared_params(cfg)), beam_args=LOCAL,
-                      source=acquire(cfg.data), temp_dir=str(tmp_path / "tmp"), component="ingest")
+                      input_properties={"raw_data": acquire(cfg.data).as_properties()}, temp_dir=str(tmp_path / "tmp"), component="ingest")
     spec = dataclasses.replace(SPEC, executor="tests.test_isolated:ingests")
     facts = call_executor(spec, ctx, {}, {"examples": str(tmp_path / "examples")})
     assert sum(facts["records"].values()) == 320 and facts["tensorflow"] is False

@@ -26,6 +26,7 @@ from contract import artifacts as files
 from contract.features import bucket_edges, properties_in_chunks
 from contract.records import SPLITS
 from contract.shards import WriteShards
+from data.acquire import DataSource
 from data.idx import iter_idx_pair
 from pipeline import fs
 from pipeline.artifacts import join, write_file
@@ -37,8 +38,8 @@ SOURCES = (("train", "train_images", "train_labels"), ("test", "test_images", "t
 def carved_test(ctx) -> float:
     """The share of the training file that becomes the test split: none where the source has its own test
     set, else ingest.test_fraction, so the reported accuracy never comes from the split that chose the model."""
-    has_test = (any(e[0] == "test" for e in ctx.source.entries) if ctx.source.entries
-                else "test_images" in ctx.source.files)
+    has_test = (any(e[0] == "test" for e in _source(ctx).entries) if _source(ctx).entries
+                else "test_images" in _source(ctx).files)
     return 0.0 if has_test else ctx.params.test_fraction
 
 
@@ -46,16 +47,21 @@ class IngestError(RuntimeError):
     pass
 
 
+def _source(ctx):
+    """The raw data this run reads: the raw_data input's properties, as the runner resolved them from the store."""
+    return DataSource.from_properties(ctx.input_properties["raw_data"])
+
+
 def _worker_files(ctx) -> dict:
     """Local runners read the input files in place; cluster workers read copies under the pipeline root."""
     if ctx.workers_are_local:
-        return dict(ctx.source.files)
+        return dict(_source(ctx).files)
     staged = {}
     fs.makedirs(join(ctx.temp_dir, "raw"))
-    for role, path in ctx.source.files.items():
+    for role, path in _source(ctx).files.items():
         staged[role] = join(ctx.temp_dir, "raw", path.rstrip("/").rsplit("/", 1)[-1])
-        if ctx.source.entries:   # an image folder: copy the split's listed images
-            for split, rel, _, _ in ctx.source.entries:
+        if _source(ctx).entries:   # an image folder: copy the split's listed images
+            for split, rel, _, _ in _source(ctx).entries:
                 if split == role:
                     fs.makedirs(join(staged[role], rel.rsplit("/", 1)[0]))
                     fs.copy(join(path, rel), join(staged[role], rel))
@@ -77,7 +83,7 @@ def _plan_idx(ctx):
     images and labels to a chunk file the workers read, and fit the slice buckets (exact quantiles of each
     image property over the train split). Memory: one chunk of images plus the property values, whatever
     the dataset's size; no worker reads, or holds, a whole file."""
-    files, p, carve = ctx.source.files, ctx.params, carved_test(ctx)
+    files, p, carve = _source(ctx).files, ctx.params, carved_test(ctx)
     chunks, expected, membership, train_props = [], 0, hashlib.sha256(), {}
     folder = join(ctx.temp_dir, "chunks")
     fs.makedirs(folder)
@@ -112,7 +118,7 @@ def _write_chunk(path: str, images: np.ndarray, labels: np.ndarray, props: dict,
 
 def _plan_images(ctx):
     """An image folder: chunks of listed files (decoded in Beam); the edges are fitted in the Beam job."""
-    p, entries, carve = ctx.params, ctx.source.entries, carved_test(ctx)
+    p, entries, carve = ctx.params, _source(ctx).entries, carved_test(ctx)
     folders = _worker_files(ctx)
     chunks, members = [], []
     for source in ("train", "test"):
@@ -150,7 +156,7 @@ def _counters(result) -> dict:
 
 def run(ctx, inputs, outputs) -> dict:
     cfg = ctx.params
-    images = bool(ctx.source.entries)
+    images = bool(_source(ctx).entries)
     chunks, expected, digest, edges = (_plan_images if images else _plan_idx)(ctx)
     out = outputs["examples"]
     shards = cfg.num_shards
@@ -180,8 +186,8 @@ def run(ctx, inputs, outputs) -> dict:
     write_file(files.COUNTS, out, facts["records"])   # records per split, for the steps downstream
     # The data version these records come from (content digests, no paths: moved data is the same data)
     write_file(files.DATA_VERSION, out, {
-        "dataset": cfg.dataset, "kind": ctx.source.kind, "custom": ctx.source.kind.startswith("custom"),
-        "sha256": dict(sorted(ctx.source.sha256.items())), "records": facts["records"],
+        "dataset": cfg.dataset, "kind": _source(ctx).kind, "custom": _source(ctx).kind.startswith("custom"),
+        "sha256": dict(sorted(_source(ctx).sha256.items())), "records": facts["records"],
         "malformed": facts["records_malformed"], "test_split": test_split})
     return facts
 

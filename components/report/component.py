@@ -6,7 +6,8 @@ from pipeline.spec import ComponentSpec
 
 SPEC = ComponentSpec(
     name="report",
-    inputs=("evaluation", "blessing", "infra_blessing", "pushed", "statistics", "anomalies", "examples", "model_run"),
+    inputs=("raw_data", "evaluation", "blessing", "infra_blessing", "pushed", "statistics", "anomalies", "examples",
+            "model_run"),
     outputs=("report",),
     params=lambda cfg: {"config": cfg.as_dict(), "dataset": dataclasses.asdict(dataset_info(cfg.data))},   # shown in the report (never cached: it describes its run)
     cacheable=False,  # it describes this run: its id, timings, and what was cached

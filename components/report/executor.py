@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from components.report.render import render_html
 from contract import artifacts as files
+from data.acquire import DataSource
 from pipeline import fs
 from pipeline.artifacts import read_file, write_file
 
@@ -28,7 +29,7 @@ def _timings(components: dict) -> dict:
 def run(ctx, inputs, outputs) -> dict:
     ev = read_file(files.RESULTS, inputs["evaluation"]) | {
         "misclassified": read_file(files.MISCLASSIFIED, inputs["evaluation"])}
-    source = ctx.source.describe() | {"class_names": ctx.params.dataset["class_names"],
+    source = DataSource.from_properties(ctx.input_properties["raw_data"]).describe() | {"class_names": ctx.params.dataset["class_names"],
                                                "custom": ctx.params.dataset["custom"]}
     components = ctx.run_record
     pushed = read_file(files.PUSH, inputs["pushed"])
