@@ -11,14 +11,15 @@ PROFILE    ?=
 
 .PHONY: pipeline test test-unit test-e2e test-faults test-flink bench bench-flink report venv lock clean fashion-data wheel worker-image \
 	flink-fetch flink-up flink-down flink-status flink-lock lint worker-up worker-down test-container bench-scale \
-	test-gcs gcs-fetch gcs-up gcs-down gcs-status bench-gcs bench-tuner test-cluster cluster-images cluster-up cluster-down cluster-status bench-pods
+	test-gcs gcs-fetch gcs-up gcs-down gcs-status bench-gcs bench-tuner test-cluster cluster-images cluster-up cluster-down cluster-status bench-pods \
+	test-postgres airflow-venv airflow-lock test-airflow test-kfp kfp-venv kfp-lock
 
 pipeline: $(STAMP) $(if $(filter fashion_mnist,$(DATASET)),fashion-data)
 	$(PY) -m pipeline run --config $(CONFIG) --set data.dataset=$(DATASET) --runner $(RUNNER) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
 
 # The Flink tests (make test-flink) run in .ci/run after these, on the cluster it starts.
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not flink and not container and not gcs and not cluster" $(ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not flink and not container and not gcs and not cluster and not postgres and not airflow and not kfp" $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -75,6 +76,35 @@ cluster-status: $(STAMP)
 test-cluster: cluster-images
 	$(PY) -m pytest -q -p no:cacheprovider -m cluster $(ARGS)
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_cluster_yaml.py   # its Flink checks skip without build/flink
+
+# The metadata store's tests on a PostgreSQL server they start on loopback (Debian's postgresql; docs/orchestration.md).
+test-postgres: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "postgres and not airflow" $(ARGS)
+
+# Airflow 3 and the KFP SDK, each in a venv of its own from its hashed lock (never in the runtime image: KFP
+# pins a requests our lock does not have); the tasks they launch run .venv (docs/orchestration.md).
+build/%/venv/.installed: requirements-pip.lock requirements-%.lock
+	test -x build/$*/venv/bin/python || $(PYTHON_BIN) -m venv build/$*/venv
+	build/$*/venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements-pip.lock
+	build/$*/venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements-$*.lock
+	build/$*/venv/bin/python -m pip check
+	touch $@
+
+airflow-venv: build/airflow/venv/.installed
+kfp-venv: build/kfp/venv/.installed
+
+airflow-lock kfp-lock: %-lock:
+	test -x build/$*/venv/bin/python || $(PYTHON_BIN) -m venv build/$*/venv
+	build/$*/venv/bin/python -m pip install -q -r requirements-$*.txt packaging   # ops/lock.py reads with it
+	build/$*/venv/bin/python -m ops.lock --tool $*
+
+# The DAG run by the real Airflow engine (dag.test() on SQLite); one case with the store on PostgreSQL.
+test-airflow: $(STAMP) airflow-venv
+	$(PY) -m pytest -q -p no:cacheprovider -m airflow $(ARGS)
+
+# The Kubeflow Pipelines spec compiled by the KFP SDK and checked step by step, edge by edge.
+test-kfp: $(STAMP) kfp-venv
+	$(PY) -m pytest -q -p no:cacheprovider -m kfp $(ARGS)
 
 # A local Flink 1.19.3 session cluster and Beam's Flink job server (docs/flink.md): fetched once into
 # build/flink/ (pinned by sha256), started and stopped by PID. `make pipeline RUNNER=flink` runs on it.

@@ -12,9 +12,11 @@ from pipeline.sections import config_class
 
 
 def sections() -> tuple:
-    """(key, class) of every step's section, in the DAG's order (the run's steps, then predict's)."""
+    """(key, class) of every step's section, in the DAG's order (the run's steps, then predict's), then the
+    orchestrators' (orchestration/section.py: how they launch the steps as tasks)."""
     from cli.dag import every_step
-    return tuple(spec.section for spec in every_step() if spec.section)
+    from orchestration.section import OrchestrationSection
+    return tuple(spec.section for spec in every_step() if spec.section) + (("orchestration", OrchestrationSection),)
 
 
 def load_config(path=None, overrides=None, profile=None):

@@ -11,6 +11,7 @@ release on the index, which has no hash in the lock, and the install fails the d
 (issue #39; tests/test_lock.py).
 
     make lock        # pip install -r requirements.txt -r requirements-dev.txt, then python -m ops.lock
+    make airflow-lock   # a tool's own venv (airflow, kfp): build/airflow/venv/bin/python -m ops.lock --tool airflow
 
 The closure is read from the installed packages' metadata (their Requires-Dist, markers evaluated for this
 Python and the extras asked for), so nothing is resolved twice; hashes come from PyPI's simple API (PEP 691).
@@ -95,8 +96,18 @@ def write(path: str, header: str, pins: dict[str, str], extras: dict[str, set] |
 
 
 def main(argv=None) -> int:
-    argparse.ArgumentParser(prog="python -m ops.lock", description=__doc__.splitlines()[0]).parse_args(argv)
-    extras: dict[str, set] = {}
+    ap = argparse.ArgumentParser(prog="python -m ops.lock", description=__doc__.splitlines()[0])
+    ap.add_argument("--tool", choices=("airflow", "kfp"), help="run by that tool's own venv's Python "
+                    "(build/<tool>/venv): write requirements-<tool>.lock from requirements-<tool>.txt")
+    tool = ap.parse_args(argv).tool
+    if tool:
+        extras: dict[str, set] = {}
+        pins = closure(roots(os.path.join(ROOT, f"requirements-{tool}.txt")), extras)
+        write(os.path.join(ROOT, f"requirements-{tool}.lock"), f"# {tool} and what it needs, with sha256 (make "
+              f"{tool}-lock; ops/lock.py --tool {tool}), for its own venv (make {tool}-venv).", pins, extras)
+        print(f"requirements-{tool}.lock: {len(pins)} packages")
+        return 0
+    extras = {}
     runtime = closure(roots(os.path.join(ROOT, "requirements.txt")) + [Requirement(n) for n in ALWAYS], extras)
     dev_extras: dict[str, set] = {}
     dev = {n: v for n, v in closure(roots(os.path.join(ROOT, "requirements-dev.txt")), dev_extras).items()

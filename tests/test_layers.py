@@ -8,6 +8,7 @@ file or inside a function, is checked against the rules below.
     ops              cluster operations (Flink, podman, images, worker pools, the object store): the core, not
                      components or the CLI
     cli              the program on top: anything
+    orchestration    orchestrators launching the CLI's tasks (Airflow, Kubeflow): the CLI, the core, contract
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OURS = ("pipeline", "components", "contract", "data", "modeling", "ops", "cli")
+OURS = ("pipeline", "components", "contract", "data", "modeling", "ops", "cli", "orchestration")
 STEP_API = ("pipeline.spec", "pipeline.artifacts", "pipeline.fs", "pipeline.sections")   # sections: ConfigError, checks
 ENTRY_POINTS = {"pipeline/__main__.py"}   # `python -m pipeline` is the program: it starts the CLI
 
@@ -51,6 +52,8 @@ def allowed(file: str, module: str) -> bool:
         return top in ("pipeline", "contract", "data")
     if layer == "ops":
         return top in ("ops", "pipeline", "contract", "data")
+    if layer == "orchestration":
+        return top in ("orchestration", "cli", "pipeline", "contract")
     if layer == "components":
         own = ".".join(file.split("/")[:2])   # components.<step>
         if top == "components":
