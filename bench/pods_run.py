@@ -102,3 +102,32 @@ def sidecar_starts(cluster, env: dict, since: str) -> int:
     return sum(subprocess.run(["podman", "logs", "--since", since, f"{p}-beam-worker-pool"], env=env,
                               capture_output=True, text=True).stderr.count("-> warm process")
                for p in cluster.pod_names() if "taskmanager" in p)
+
+
+def run_as_tasks(root: str, runner: str, dataset: str, env: dict, metadata: str, steps: tuple, extra: tuple = ()) -> dict:
+    """A cold run as an orchestrator's tasks (`begin`, then `step` after step; docs/orchestration.md), so
+    each Beam step runs alone: `run` puts statistics beside transform, which would share the cores a
+    scale-out measure counts. Only `steps` run (no finish). Same dict as run()."""
+    from pipeline import artifacts as af
+    flags = ["--runner", runner, "--set", f"data.dataset={dataset}", "--set", "trainer.epochs=1",
+             "--set", f"pipeline.root={root}", "--set", f"pipeline.metadata={metadata}", "--set", "trainer.batch_size=256",
+             "--set", "trainer.augment=none", "--set", "trainer.precision=float32", *extra]
+    since = time.strftime("%Y-%m-%dT%H:%M:%S")
+    start = time.perf_counter()
+
+    def cli(*args):
+        done = subprocess.run([sys.executable, "-m", "pipeline", *args, *flags], cwd=REPO, env=env,
+                              capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"{' '.join(args[:2])} on {runner} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+    run_id = cli("begin").strip().splitlines()[-1]
+    for step in steps:
+        cli("step", step, "--run-id", run_id)
+    summary = af.read_json(f"{root}/runs/{run_id}/summary.json")
+    facts = {n: c.get("facts", {}) for n, c in summary["components"].items()}
+    every = facts["ingest"].get("records_read", 0)
+    return {"wall": time.perf_counter() - start, "steps": {n: c["seconds"] for n, c in summary["components"].items()},
+            "run_id": run_id, "since": since, "metadata": metadata,
+            "records": {"ingest": every, "statistics": every, "transform": every,
+                        "evaluator": facts.get("evaluator", {}).get("examples", 0)}}
