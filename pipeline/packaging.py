@@ -18,7 +18,7 @@ from pipeline.fingerprint import ROOT
 
 log = logging.getLogger(__name__)
 LOCAL_RUNNERS = {"fnapirunner", "directrunner", "bundlebaseddirectrunner", "switchingdirectrunner"}
-SOURCES = ("pipeline", "components", "contract", "data", "modeling", "ops", "cli", "pyproject.toml")
+SOURCES = ("pipeline", "components", "contract", "data", "modeling", "ops", "cli", "orchestration", "pyproject.toml")
 
 
 def runner_of(beam_args: list[str]) -> str:

@@ -20,7 +20,7 @@ STEP_FAILURES = {"pipeline.spec.JobFailed", "components.ingest.executor.IngestEr
 def _error_classes():
     for path in sorted(ROOT.glob("*/**/*.py")):
         rel = path.relative_to(ROOT)
-        if rel.parts[0] not in ("pipeline", "components", "contract", "data", "modeling", "ops", "cli"):
+        if rel.parts[0] not in ("pipeline", "components", "contract", "data", "modeling", "ops", "cli", "orchestration"):
             continue
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.ClassDef) and (node.name.endswith("Error") or node.name == "StopPipeline"):
