@@ -43,14 +43,18 @@ class Sampler(threading.Thread):
             time.sleep(2.0)
 
 
+def _flags(root: str, runner: str, dataset: str, metadata: str, extra: tuple) -> list[str]:
+    """The bench's run: 1 epoch, float32, no augmentation, batch 256, on that runner, root and store."""
+    return ["--runner", runner, "--set", f"data.dataset={dataset}", "--set", "trainer.epochs=1",
+            "--set", f"pipeline.root={root}", "--set", f"pipeline.metadata={metadata}", "--set", "trainer.batch_size=256",
+            "--set", "trainer.augment=none", "--set", "trainer.precision=float32", *extra]
+
+
 def run(root: str, runner: str, dataset: str, env: dict, metadata: str, sample_pods: bool = False,
         extra: tuple = ()) -> dict:
     """A cold run (1 epoch, float32, no augmentation): wall, each step's seconds and records, peaks."""
     from pipeline import artifacts as af
-    cmd = [sys.executable, "-m", "pipeline", "run", "--no-cache", "--runner", runner, "--set", f"data.dataset={dataset}",
-           "--set", "trainer.epochs=1", "--set", f"pipeline.root={root}", "--set", f"pipeline.metadata={metadata}",
-           "--set", "trainer.batch_size=256", "--set", "trainer.augment=none", "--set", "trainer.precision=float32",
-           *extra]
+    cmd = [sys.executable, "-m", "pipeline", "run", "--no-cache", *_flags(root, runner, dataset, metadata, extra)]
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -109,9 +113,7 @@ def run_as_tasks(root: str, runner: str, dataset: str, env: dict, metadata: str,
     each Beam step runs alone: `run` puts statistics beside transform, which would share the cores a
     scale-out measure counts. Only `steps` run (no finish). Same dict as run()."""
     from pipeline import artifacts as af
-    flags = ["--runner", runner, "--set", f"data.dataset={dataset}", "--set", "trainer.epochs=1",
-             "--set", f"pipeline.root={root}", "--set", f"pipeline.metadata={metadata}", "--set", "trainer.batch_size=256",
-             "--set", "trainer.augment=none", "--set", "trainer.precision=float32", *extra]
+    flags = _flags(root, runner, dataset, metadata, extra)
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
     start = time.perf_counter()
 
