@@ -43,7 +43,17 @@ def _server(port: int, servicer):
     server = grpc.server(thread_pool_executor.shared_unbounded_instance(),
                          options=[("grpc.http2.max_pings_without_data", 0), ("grpc.http2.max_ping_strikes", 0)])
     beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(servicer, server)
-    bound = server.add_insecure_port(f"127.0.0.1:{port}")   # loopback only
+    # The previous run's pool may still be going away on this port (its group killed, the kernel not done):
+    # CI saw three runs in a row refused for that within 15 s. Wait for the port up to 30 s, then fail.
+    for attempt in range(60 if port else 1):
+        try:
+            bound = server.add_insecure_port(f"127.0.0.1:{port}")   # loopback only
+            break
+        except RuntimeError:
+            if attempt == (59 if port else 0):
+                raise
+            log.info("port %d is still taken; waiting for it", port)
+            time.sleep(0.5)
     server.start()
     return server, bound
 
