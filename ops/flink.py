@@ -73,6 +73,9 @@ rest.port: {section.rest_port}
 # One TaskManager: a lost one cannot be replaced, so a restart would only wait; fail the job at once and let
 # the pipeline's cache make the rerun cheap (docs/flink.md "Faults").
 restart-strategy.type: none
+# An error in a TaskManager thread outside any task (an OutOfMemoryError in a gRPC thread) ends the
+# TaskManager, and so the job, with that error; LOG (the default) left the job RUNNING with no CPU used.
+cluster.uncaught-exception-handling: FAIL
 heartbeat.interval: 2000
 heartbeat.timeout: 15000
 # A job whose TaskManager is gone before its tasks are deployed waits for slots: 60 s, not Flink's 300 s.
