@@ -64,6 +64,7 @@ def seventy_k(args, cluster, env: dict, tmp: str) -> None:
 def scale(args, cluster, env: dict, tmp: str) -> None:
     from bench.scale import make_datasets
     from data.registry import DATASETS
+    from pipeline import artifacts as af
     folder = make_datasets([args.scale])[args.scale]
     config = os.path.join(tmp, "pipeline.yaml")
     import yaml
@@ -82,6 +83,8 @@ def scale(args, cluster, env: dict, tmp: str) -> None:
                                    "scaled", env, f"{tmp}/scale-{slots}.sqlite", STEPS_TO_EVALUATOR,
                                    extra=extra + ["--set", f"beam.extra_args=[--parallelism={slots}]"])
         runs[slots]["phases"] = pods_phases(runs[slots], env, tmp)
+        # the object store pod keeps its objects in memory: 700k images' artifacts are several GB
+        af.discard(runs[slots]["root"])
     print(f"\n{args.scale} images on the pods, one slot per Beam step against two, on {cpu_flags()}; {stolen(ticks)}")
     print(f"  {'step':<12}{'records':>9}{'1 slot s':>10}{'2 slots s':>11}{'1 slot /s':>11}{'2 slots /s':>12}{'ratio':>7}"
           f"{'wall 1':>8}{'wall 2':>8}{'TMs 2':>7}")
@@ -94,8 +97,26 @@ def scale(args, cluster, env: dict, tmp: str) -> None:
               f"{runs[1]['steps'][step]:>8.1f}{runs[2]['steps'][step]:>8.1f}{runs[2]['phases'][step]['taskmanagers']:>7}")
     print("  (seconds: the Flink job's RUNNING to FINISHED; wall: the whole step, fixed cost included; TMs 2: the "
           "TaskManager pods the two-slot job's subtasks ran in)")
+    projection(runs, ratios)
     record("pods.py", f"{args.scale} images on the pods, two slots against one, records/s per Beam step: "
            + ", ".join(f"{s} {r:.2f}x" for s, r in ratios.items()), verdict(">= 1.7", min(ratios.values())))
+
+
+def projection(runs: dict, ratios: dict, machines=(1, 2, 4, 8, 16)) -> None:
+    """A projection, not a measure: each Beam step's seconds on N one-slot machines = its fixed cost (the
+    two-slot run's wall less its job's running time) + its one-slot running time / speed-up(N), where every
+    slot after the first adds what the second added (speed-up(N) = 1 + (N - 1) * (ratio - 1))."""
+    print("\n  projection of the four Beam steps' seconds on N machines of one slot each (not measured):")
+    print("  " + "".join(f"{'N=' + str(n):>9}" for n in machines))
+    totals = []
+    for n in machines:
+        total = 0.0
+        for step, ratio in ratios.items():
+            one, two = runs[1]["phases"][step]["running"], runs[2]["phases"][step]["running"]
+            fixed = runs[2]["steps"][step] - two
+            total += fixed + one / max(1 + (n - 1) * (ratio - 1), min(1.0, ratio))   # no gain: flat
+        totals.append(total)
+    print("  " + "".join(f"{t:>9.0f}" for t in totals))
 
 
 def main():

@@ -130,6 +130,6 @@ def run_as_tasks(root: str, runner: str, dataset: str, env: dict, metadata: str,
     facts = {n: c.get("facts", {}) for n, c in summary["components"].items()}
     every = facts["ingest"].get("records_read", 0)
     return {"wall": time.perf_counter() - start, "steps": {n: c["seconds"] for n, c in summary["components"].items()},
-            "run_id": run_id, "since": since, "metadata": metadata,
+            "run_id": run_id, "since": since, "metadata": metadata, "root": root,
             "records": {"ingest": every, "statistics": every, "transform": every,
                         "evaluator": facts.get("evaluator", {}).get("examples", 0)}}
