@@ -58,12 +58,30 @@ def _server(port: int, servicer):
     return server, bound
 
 
+def bound_data_messages(limit: int = 1 << 20) -> None:
+    """Send a bundle's output to the runner in messages of at most about `limit` bytes, not Beam's 10 MB.
+
+    Beam's Java side queues up to 100 data messages per bundle in the TaskManager's heap before its task
+    thread takes them (BeamFnDataInboundObserver's CancellableQueue(100), read with javap in
+    beam-sdks-java-core-2.70.0.jar): 10 MB messages make that 1 GB a bundle, and transform on 700k images
+    ran two reading bundles at once into a 2.1 GB heap (OutOfMemoryError in a gRPC thread, docs/flink.md
+    "Faults"). 1 MB messages bound it to 100 MB a bundle. Beam has no option for it: the threshold is the
+    default of an argument that its data channel never passes."""
+    from apache_beam.runners.worker import data_plane
+    init = data_plane.SizeBasedBufferingClosableOutputStream.__init__
+    names = init.__code__.co_varnames[1:init.__code__.co_argcount][-len(init.__defaults__):]
+    defaults = dict(zip(names, init.__defaults__))
+    defaults["size_flush_threshold"] = limit   # a KeyError if Beam renames it (tests/test_worker_pool_unit.py)
+    init.__defaults__ = tuple(defaults[n] for n in names)
+
+
 def serve_warm(port: int, pool: int) -> None:
     """One warm worker process: import what the workers need, then run each as a thread of this process."""
     from pipeline.isolated import die_with_parent
     die_with_parent(pool)   # a pool killed with SIGKILL takes its workers with it
     for name in LIGHT:
         importlib.import_module(name)
+    bound_data_messages()
     from apache_beam.runners.worker.worker_pool_main import BeamFnExternalWorkerPoolServicer
     servicer = BeamFnExternalWorkerPoolServicer(use_process=False, state_cache_size=0, data_buffer_time_limit_ms=-1)
     server, bound = _server(port, servicer)
