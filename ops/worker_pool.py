@@ -58,21 +58,28 @@ def _server(port: int, servicer):
     return server, bound
 
 
-def bound_data_messages(limit: int = 1 << 20) -> None:
-    """Send a bundle's output to the runner in messages of at most about `limit` bytes, not Beam's 10 MB.
+def tune_data_plane(message_bytes: int = 1 << 20) -> None:
+    """Let a bundle's output wait in this worker, not in the TaskManager's heap, until the runner reads it.
 
-    Beam's Java side queues up to 100 data messages per bundle in the TaskManager's heap before its task
-    thread takes them (BeamFnDataInboundObserver's CancellableQueue(100), read with javap in
-    beam-sdks-java-core-2.70.0.jar): 10 MB messages make that 1 GB a bundle, and transform on 700k images
-    ran two reading bundles at once into a 2.1 GB heap (OutOfMemoryError in a gRPC thread, docs/flink.md
-    "Faults"). 1 MB messages bound it to 100 MB a bundle. Beam has no option for it: the threshold is the
-    default of an argument that its data channel never passes."""
+    Beam 2.70's Java runner reads a bundle's output only after the bundle's response
+    (SdkHarnessClient.ActiveBundle.close: the response, then BeamFnDataInboundObserver.awaitCompletion; read
+    with javap), and queues at most 100 data messages per bundle before that (its CancellableQueue(100)).
+    The Python SDK answers only once its output is queued for sending, in queues of at most 100 MB. So a
+    bundle whose output outgrows 100 messages plus 200 MB never ends: transform on 700k images with one
+    slot (its train split, 1.3 GB of record batches, leaves one bundle for the next stage) hung at 0% CPU
+    with 1.29 GB of 10 MB messages in the TaskManager's heap; two such bundles at once ran a 2.1 GB heap out
+    (docs/flink.md "Faults"). Here: messages of about 1 MB (100 MB of heap a bundle) and send queues bounded
+    by count only (10,000 messages, about 10 GB), so the rest waits in this process. Beam has no option
+    for either: the size is an argument's default its data channel never passes, the bytes a module
+    constant its channel reads when made."""
     from apache_beam.runners.worker import data_plane
     init = data_plane.SizeBasedBufferingClosableOutputStream.__init__
     names = init.__code__.co_varnames[1:init.__code__.co_argcount][-len(init.__defaults__):]
     defaults = dict(zip(names, init.__defaults__))
-    defaults["size_flush_threshold"] = limit   # a KeyError if Beam renames it (tests/test_worker_pool_unit.py)
+    defaults["size_flush_threshold"] = message_bytes   # a KeyError if Beam renames it (tests/test_worker_pool_unit.py)
     init.__defaults__ = tuple(defaults[n] for n in names)
+    assert hasattr(data_plane, "_DEFAULT_SEND_QUEUE_MAX_BYTES")
+    data_plane._DEFAULT_SEND_QUEUE_MAX_BYTES = 0   # ByteLimitedQueue: 0 bytes means no byte limit
 
 
 def serve_warm(port: int, pool: int) -> None:
@@ -81,7 +88,7 @@ def serve_warm(port: int, pool: int) -> None:
     die_with_parent(pool)   # a pool killed with SIGKILL takes its workers with it
     for name in LIGHT:
         importlib.import_module(name)
-    bound_data_messages()
+    tune_data_plane()
     from apache_beam.runners.worker.worker_pool_main import BeamFnExternalWorkerPoolServicer
     servicer = BeamFnExternalWorkerPoolServicer(use_process=False, state_cache_size=0, data_buffer_time_limit_ms=-1)
     server, bound = _server(port, servicer)

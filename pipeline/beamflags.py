@@ -12,33 +12,9 @@ import functools
 
 
 @functools.lru_cache(maxsize=1)
-def declare_java_flink_options() -> type:
-    """Declare, as a PipelineOptions subclass, a Java Flink runner option that Beam's Python SDK does not:
-    PortableRunner sends the job server only the options some Python class declares.
-
-    --execution_mode_for_batch (FlinkPipelineOptions.executionModeForBatch, PIPELINED by default): the
-    profiles set BATCH_FORCED, every exchange between a job's stages blocking, because with PIPELINED two
-    stages of one job ran at once on one SDK worker and deadlocked (transform on 700k images in the pods:
-    [8]{ReadTrainForAnalysis, AnalyzeTrain} waiting in ActiveBundle.close for data that the worker's one
-    gRPC data stream could not deliver, its thread blocked in CancellableQueue.put on the queue of stage [9]
-    ApplySavedModel, which waited for [8]'s records; 0% CPU, docs/flink.md). Beam's own advice for it:
-    "Set this to BATCH_FORCED if pipelines get blocked" (FLINK-10672).
-    """
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    class JavaFlinkOptions(PipelineOptions):
-        @classmethod
-        def _add_argparse_args(cls, parser):
-            parser.add_argument("--execution_mode_for_batch", default=None,
-                                help="Flink's data exchange for batch jobs: PIPELINED, BATCH_FORCED, ...")
-    return JavaFlinkOptions   # held by the cache: Beam finds options classes through weak references
-
-
-@functools.lru_cache(maxsize=1)
 def beam_option_names() -> frozenset[str]:
-    """Every --flag that Beam's PipelineOptions subclasses (the runners', the SDK's, ours) declare."""
+    """Every --flag that Beam's PipelineOptions subclasses (the runners', the SDK's) declare."""
     import apache_beam.runners.portability.flink_runner  # noqa: F401  (registers FlinkRunnerOptions' users)
-    declare_java_flink_options()
     from apache_beam.options.pipeline_options import PipelineOptions
     parser = argparse.ArgumentParser(add_help=False, conflict_handler="resolve")
     todo, seen = [PipelineOptions], set()

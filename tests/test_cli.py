@@ -73,22 +73,3 @@ def test_an_object_store_that_does_not_answer_is_one_line(store, start, tmp_path
     err = capsys.readouterr().err
     assert f"error: pipeline.object_store: {store}: no object store answers; start it with `{start}`" in err
     assert dict(os.environ) == before
-
-
-def test_every_flink_profile_sends_flink_the_blocking_batch_mode():
-    """--execution_mode_for_batch is a Java option Beam's Python SDK does not declare: PortableRunner would drop
-    it without a word. Declared, it is accepted on the command line and in the options sent to the job server."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    from cli.config import load_config
-    from pipeline.beamflags import beam_option_names, declare_java_flink_options
-    declare_java_flink_options()
-    assert "--execution_mode_for_batch" in beam_option_names()
-    flink_profiles = {n: p for n, p in load_config(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pipeline.yaml"))
-                     .beam.profiles.items() if "--runner=FlinkRunner" in p}
-    assert len(flink_profiles) >= 4
-    for name, flags in flink_profiles.items():
-        assert "--execution_mode_for_batch=BATCH_FORCED" in flags, name
-        sent = PipelineOptions(list(flags)).get_all_options(drop_default=True, retain_unknown_options=False)
-        assert sent.get("execution_mode_for_batch") == "BATCH_FORCED", name
-    assert "execution_mode_for_batch" not in PipelineOptions(["--runner=FnApiRunner"]).get_all_options(drop_default=True)
