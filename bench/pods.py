@@ -4,6 +4,7 @@ runner, cold runs with nothing cached (issue #42 items 2 and 3).
     make bench-pods                           # both measures below; brings the cluster up and down if not up
     python bench/pods.py                      # Fashion-MNIST 70k, 1 epoch: three runs, phases of the pods run
     python bench/pods.py --scale 700000       # scale-out: the pods with one slot per step, then two
+    python bench/pods.py --scale 700000 --slots 1    # one run: where its cores go, no ratio
 
 The 70k measure runs in-process on a local root, in-process on a gs:// root of the same object store, and on
 the pods on a gs:// root: the pods' ratio is read against in-process on the same kind of root (the bucket's
@@ -78,14 +79,18 @@ def scale(args, cluster, env: dict, tmp: str) -> None:
              "--set", f"validation.expectations={tmp}/expectations.yaml"]
     ticks = cpu_ticks()
     runs = {}
-    for slots in (1, 2):   # each Beam step alone (as tasks): statistics beside transform would share the cores
+    for slots in args.slots:   # each Beam step alone (as tasks): statistics beside transform would share the cores
         runs[slots] = run_as_tasks(f"gs://{cluster.BUCKET}/scale-{slots}-{uuid.uuid4().hex[:6]}", "flink-pods",
                                    "scaled", env, f"{tmp}/scale-{slots}.sqlite", STEPS_TO_EVALUATOR,
                                    extra=extra + ["--set", f"beam.extra_args=[--parallelism={slots}]"])
         runs[slots]["phases"] = pods_phases(runs[slots], env, tmp)
         # the object store pod keeps its objects in memory: 700k images' artifacts are several GB
         af.discard(runs[slots]["root"])
-    print(f"\n{args.scale} images on the pods, one slot per Beam step against two, on {cpu_flags()}; {stolen(ticks)}")
+    print(f"\n{args.scale} images on the pods on {cpu_flags()}; {stolen(ticks)}")
+    for slots in args.slots:
+        cores_busy(runs[slots], slots)
+    if args.slots != [1, 2]:
+        return
     print(f"  {'step':<12}{'records':>9}{'1 slot s':>10}{'2 slots s':>11}{'1 slot /s':>11}{'2 slots /s':>12}{'ratio':>7}"
           f"{'wall 1':>8}{'wall 2':>8}{'TMs 2':>7}")
     ratios = {}
@@ -100,6 +105,18 @@ def scale(args, cluster, env: dict, tmp: str) -> None:
     projection(runs, ratios)
     record("pods.py", f"{args.scale} images on the pods, two slots against one, records/s per Beam step: "
            + ", ".join(f"{s} {r:.2f}x" for s, r in ratios.items()), verdict(">= 1.7", min(ratios.values())))
+
+
+def cores_busy(result: dict, slots: int) -> None:
+    """Each Beam step's cores in use, by where: CPU seconds over the step's wall (this machine has 2)."""
+    from bench.pods_run import GROUPS
+    labels = ["driver"] + [label for _, label in GROUPS]
+    print(f"  {slots} slot(s): cores busy during each step (CPU seconds / wall)")
+    print("  " + f"{'step':<12}" + "".join(f"{label:>16}" for label in labels) + f"{'all':>8}")
+    for step in BEAM_STEPS:
+        c = result["cpu"][step]
+        print("  " + f"{step:<12}" + "".join(f"{c[label] / c['wall']:>16.2f}" for label in labels)
+              + f"{sum(c[label] for label in labels) / c['wall']:>8.2f}")
 
 
 def projection(runs: dict, ratios: dict, machines=(1, 2, 4, 8, 16)) -> None:
@@ -123,6 +140,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default="fashion_mnist")
     parser.add_argument("--scale", type=int, help="images (bench/scale.py builds them): the scale-out measure")
+    parser.add_argument("--slots", default="1,2", type=lambda v: [int(n) for n in v.split(",")],
+                        help="the scale measure's runs, by slots per step; the ratio only with 1,2")
     args = parser.parse_args()
     from cli.config import load_config
     from ops import cluster

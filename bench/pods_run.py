@@ -6,6 +6,7 @@ the phases of its Beam steps read from the pods' logs.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -108,6 +109,23 @@ def sidecar_starts(cluster, env: dict, since: str) -> int:
                for p in cluster.pod_names() if "taskmanager" in p)
 
 
+GROUPS = (("beam-worker-pool", "SDK workers"), ("taskmanager", "TaskManagers"), ("jobmanager", "JobManager pod"),
+          ("objstore", "object store"))
+
+
+def container_cpu(env: dict) -> dict[str, float]:
+    """CPU seconds each group of the pods' containers has used so far (podman stats' CPUNano)."""
+    out = subprocess.run(["podman", "stats", "--no-stream", "--format", "{{.Name}} {{.CPUNano}}"], env=env,
+                         capture_output=True, text=True).stdout.split("\n")
+    used = {label: 0.0 for _, label in GROUPS}
+    for line in filter(None, out):
+        name, nano = line.rsplit(" ", 1)
+        label = next((lab for key, lab in GROUPS if key in name), None)
+        if label:
+            used[label] += int(nano) / 1e9
+    return used
+
+
 def run_as_tasks(root: str, runner: str, dataset: str, env: dict, metadata: str, steps: tuple, extra: tuple = ()) -> dict:
     """A cold run as an orchestrator's tasks (`begin`, then `step` after step; docs/orchestration.md), so
     each Beam step runs alone: `run` puts statistics beside transform, which would share the cores a
@@ -124,12 +142,18 @@ def run_as_tasks(root: str, runner: str, dataset: str, env: dict, metadata: str,
             raise SystemExit(f"{' '.join(args[:2])} on {runner} failed:\n{done.stderr[-3000:]}")
         return done.stdout
     run_id = cli("begin").strip().splitlines()[-1]
-    for step in steps:
+    cpu = {}
+    for step in steps:   # each step's CPU seconds by where they were spent: the driver, then the pods' groups
+        before, driver, started = container_cpu(env), resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
         cli("step", step, "--run-id", run_id)
+        after, done = container_cpu(env), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[step] = {"wall": time.perf_counter() - started,
+                     "driver": done.ru_utime + done.ru_stime - driver.ru_utime - driver.ru_stime,
+                     **{k: after[k] - before[k] for k in after}}
     summary = af.read_json(f"{root}/runs/{run_id}/summary.json")
     facts = {n: c.get("facts", {}) for n, c in summary["components"].items()}
     every = facts["ingest"].get("records_read", 0)
     return {"wall": time.perf_counter() - start, "steps": {n: c["seconds"] for n, c in summary["components"].items()},
-            "run_id": run_id, "since": since, "metadata": metadata, "root": root,
+            "run_id": run_id, "since": since, "metadata": metadata, "root": root, "cpu": cpu,
             "records": {"ingest": every, "statistics": every, "transform": every,
                         "evaluator": facts.get("evaluator", {}).get("examples", 0)}}
