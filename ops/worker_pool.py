@@ -45,12 +45,13 @@ def _server(port: int, servicer):
     beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(servicer, server)
     # The previous run's pool may still be going away on this port (its group killed, the kernel not done):
     # CI saw three runs in a row refused for that within 15 s. Wait for the port up to 30 s, then fail.
-    for attempt in range(60 if port else 1):
+    tries = 60 if port else 1   # port 0: any free port, nothing to wait for
+    for attempt in range(tries):
         try:
             bound = server.add_insecure_port(f"127.0.0.1:{port}")   # loopback only
             break
         except RuntimeError:
-            if attempt == (59 if port else 0):
+            if attempt == tries - 1:
                 raise
             log.info("port %d is still taken; waiting for it", port)
             time.sleep(0.5)
@@ -78,7 +79,8 @@ def tune_data_plane(message_bytes: int = 1 << 20) -> None:
     defaults = dict(zip(names, init.__defaults__))
     defaults["size_flush_threshold"] = message_bytes   # a KeyError if Beam renames it (tests/test_worker_pool_unit.py)
     init.__defaults__ = tuple(defaults[n] for n in names)
-    assert hasattr(data_plane, "_DEFAULT_SEND_QUEUE_MAX_BYTES")
+    if not hasattr(data_plane, "_DEFAULT_SEND_QUEUE_MAX_BYTES"):   # setting a new name would change nothing
+        raise RuntimeError("apache_beam's data_plane has no _DEFAULT_SEND_QUEUE_MAX_BYTES: see tune_data_plane")
     data_plane._DEFAULT_SEND_QUEUE_MAX_BYTES = 0   # ByteLimitedQueue: 0 bytes means no byte limit
 
 
