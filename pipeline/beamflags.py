@@ -12,9 +12,32 @@ import functools
 
 
 @functools.lru_cache(maxsize=1)
+def declare_java_flink_options() -> type:
+    """Declare, as a PipelineOptions subclass, a Java Flink runner option that Beam's Python SDK does not:
+    PortableRunner sends the job server only the options some Python class declares, and drops the rest
+    without a word.
+
+    --execution_mode_for_batch (FlinkPipelineOptions.executionModeForBatch, PIPELINED by default):
+    BATCH_FORCED makes every exchange between a job's stages blocking, so a stage's subtasks start only
+    once the stage before has ended. A job that needs its last stage's subtasks on different SDK workers
+    sets it: Beam's DefaultJobBundleFactory hands each stage subtask the next of its environments in the
+    order the subtasks open, and pipelined stages open in any order.
+    """
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    class JavaFlinkOptions(PipelineOptions):
+        @classmethod
+        def _add_argparse_args(cls, parser):
+            parser.add_argument("--execution_mode_for_batch", default=None,
+                                help="Flink's data exchange for batch jobs: PIPELINED, BATCH_FORCED, ...")
+    return JavaFlinkOptions   # held by the cache: Beam finds options classes through weak references
+
+
+@functools.lru_cache(maxsize=1)
 def beam_option_names() -> frozenset[str]:
-    """Every --flag that Beam's PipelineOptions subclasses (the runners', the SDK's) declare."""
+    """Every --flag that Beam's PipelineOptions subclasses (the runners', the SDK's, ours) declare."""
     import apache_beam.runners.portability.flink_runner  # noqa: F401  (registers FlinkRunnerOptions' users)
+    declare_java_flink_options()
     from apache_beam.options.pipeline_options import PipelineOptions
     parser = argparse.ArgumentParser(add_help=False, conflict_handler="resolve")
     todo, seen = [PipelineOptions], set()

@@ -165,6 +165,9 @@ class ExecContext:
         import apache_beam as beam
         from apache_beam.options.pipeline_options import PipelineOptions
 
+        from pipeline.beamflags import declare_java_flink_options
+
+        declare_java_flink_options()   # else PortableRunner drops --execution_mode_for_batch
         extra = {} if any(a.startswith("--temp_location") for a in self.beam_args) else {"temp_location": self.temp_dir}
         name = f"{self.dataset or 'pipeline'}-{step}-{self.run_id}".lower().replace("_", "-")
         opts = PipelineOptions(list(self.beam_args), job_name=name, save_main_session=False, **extra)

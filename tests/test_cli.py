@@ -73,3 +73,18 @@ def test_an_object_store_that_does_not_answer_is_one_line(store, start, tmp_path
     err = capsys.readouterr().err
     assert f"error: pipeline.object_store: {store}: no object store answers; start it with `{start}`" in err
     assert dict(os.environ) == before
+
+
+def test_a_java_flink_option_beam_python_does_not_declare_reaches_the_job_server():
+    """--execution_mode_for_batch is a Java option Beam's Python SDK does not declare: PortableRunner would drop
+    it without a word. Declared, it is accepted on the command line and in the options sent to the job server,
+    and absent where nobody set it."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.beamflags import beam_option_names, declare_java_flink_options
+    declare_java_flink_options()
+    assert "--execution_mode_for_batch" in beam_option_names()
+    flags = ["--runner=FlinkRunner", "--execution_mode_for_batch=BATCH_FORCED"]
+    sent = PipelineOptions(flags).get_all_options(drop_default=True, retain_unknown_options=False)
+    assert sent.get("execution_mode_for_batch") == "BATCH_FORCED"
+    assert "execution_mode_for_batch" not in PipelineOptions(["--runner=FnApiRunner"]).get_all_options(drop_default=True)

@@ -251,7 +251,8 @@ def test_the_local_cluster_listens_on_loopback_only(cluster):
 
 def test_a_tuner_round_is_one_flink_job_with_its_trials_at_once(base, cluster):
     """The tuner's trials are Beam elements: each round one Flink job, its two trials trained at the same time by
-    two SDK workers (Reshuffle -> Flink's rebalance spreads them over the job's two subtasks)."""
+    two SDK workers (Reshuffle -> Flink's rebalance spreads them over the job's two subtasks; its stages one
+    after the other, so Beam hands those two subtasks two different workers: pipelined, both sometimes got one)."""
     from contract import artifacts as files
     from pipeline.artifacts import read_file
     from tests.test_tuner import TINY_TUNER
@@ -263,6 +264,9 @@ def test_a_tuner_round_is_one_flink_job_with_its_trials_at_once(base, cluster):
     assert facts["beam_jobs"] >= 2 and facts["turns_run"] >= 3
     jobs = _jobs(cluster)
     assert {r: jobs.get(f"tiny-tuner-r{r}-{run['run_id']}") for r in (1, 2)} == {1: "FINISHED", 2: "FINISHED"}
+    ids = {j["name"]: j["jid"] for j in flink.rest(cluster, "jobs/overview")["jobs"]}
+    plan = flink.rest(cluster, f"jobs/{ids['tiny-tuner-r1-' + run['run_id']]}/plan")["plan"]
+    assert {i.get("exchange") for n in plan["nodes"] for i in n.get("inputs", [])} == {"blocking"}, plan["nodes"]
     trials = read_file(files.TRIALS, run["artifacts"]["trials"])["trials"]
     first = [t["rungs"][0] for t in trials[:2]]        # round 1: trials 0 and 1, their first turn
     assert first[0]["worker"] != first[1]["worker"], first

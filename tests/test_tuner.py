@@ -115,12 +115,13 @@ def test_failed_trials_are_recorded_and_all_failed_stops_in_one_line():
     assert [r["status"] for r in search.records.values()] == ["failed"] * 3
 
 
-def test_trials_run_in_worker_processes_on_the_in_process_runner():
+def test_trials_run_in_worker_processes_on_the_in_process_runner_and_stage_by_stage_on_flink():
     assert beam_args_for(("--runner=FnApiRunner",), 2) == (
         "--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2")
     assert beam_args_for(("--runner=FnApiRunner",), 1) == ("--runner=FnApiRunner",)
     flink = ("--runner=FlinkRunner", "--parallelism=2")
-    assert beam_args_for(flink, 2) == flink
+    assert beam_args_for(flink, 2) == flink + ("--execution_mode_for_batch=BATCH_FORCED",)   # stage by stage
+    assert beam_args_for(flink + ("--execution_mode_for_batch=PIPELINED",), 2)[-1].endswith("=PIPELINED")
     mp = ("--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=3")
     assert beam_args_for(mp, 2) == mp
 

@@ -28,11 +28,16 @@ IN_PROCESS = ("--runner=FnApiRunner", "--runner=DirectRunner")
 
 def beam_args_for(beam_args: tuple, parallel: int) -> tuple:
     """The in-process runner runs one bundle at a time unless told otherwise: ask it for `parallel` worker
-    processes (its multi-processing mode, as the direct-mp profile does). Other runners keep their flags:
-    their parallelism is the cluster's."""
+    processes (its multi-processing mode, as the direct-mp profile does). On Flink, the round's stages one
+    after the other (BATCH_FORCED): Beam hands each stage subtask the next SDK worker of the job in the
+    order the subtasks open, so only when the training stage's subtasks open after the stages before it
+    do two turns get two workers (pipelined, both sometimes landed on one: a flaky `flink` test). Other
+    runners keep their flags: their parallelism is the cluster's."""
     args = tuple(beam_args)
     if parallel > 1 and any(a in IN_PROCESS for a in args) and not any(a.startswith("--direct_") for a in args):
         args += ("--direct_running_mode=multi_processing", f"--direct_num_workers={parallel}")
+    if "--runner=FlinkRunner" in args and not any(a.startswith("--execution_mode_for_batch") for a in args):
+        args += ("--execution_mode_for_batch=BATCH_FORCED",)
     return args
 
 
