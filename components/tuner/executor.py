@@ -115,7 +115,9 @@ def _run_job(ctx, todo: list[dict], counts: dict) -> dict:
     import apache_beam as beam
     counts["jobs"] += 1
     pipeline = ctx.beam_pipeline(f"tuner-r{counts['jobs']}")
-    _ = pipeline | "Turns" >> beam.Create(todo) | "RunTrials" >> RunTrials()
+    # reshuffle=False: Create's own reshuffle would let Flink's optimizer drop RunTrials' (the data already
+    # spread), leaving an SDK stage between the spread and the training that opens beside it (beam_args_for)
+    _ = pipeline | "Turns" >> beam.Create(todo, reshuffle=False) | "RunTrials" >> RunTrials()
     why = ""
     try:
         ctx.run_beam(pipeline)
