@@ -178,6 +178,7 @@ def _wait_for_job(section, prefix: str, proc, timeout=300) -> str:
 
 def test_taskmanager_killed_mid_step_then_resume(base, cluster):
     folder, root, _ = base
+    before = _run_dirs(root)
     proc = _run(folder, root, "--invalidate", "transform", wait=False)
     _wait_for_job(cluster, "tiny-transform-", proc)
     victim = flink.running(cluster)["taskmanager"]
@@ -186,7 +187,7 @@ def test_taskmanager_killed_mid_step_then_resume(base, cluster):
     assert proc.returncode == 1, err[-3000:]
     last = error_line(err)
     assert last.startswith("error: the run failed") and "tiny-transform-" in last and "FAILED" in last, last
-    failed = _latest_attempt(root)
+    failed = _attempt_since(root, before)
     assert failed["components"]["transform"]["status"] == "failed"
     run_dir = os.path.join(root, "runs", failed["run_id"])
     assert not os.path.exists(os.path.join(run_dir, "transform"))        # nothing published
@@ -201,14 +202,23 @@ def test_taskmanager_killed_mid_step_then_resume(base, cluster):
     assert status["ingest"] == status["statistics"] == "cached" and status["transform"] == "succeeded"
 
 
-def _latest_attempt(root) -> dict:
-    newest = max(d for d in os.listdir(os.path.join(root, "runs")) if d != "latest")
-    return json.load(open(os.path.join(root, "runs", newest, "summary.json")))
+def _run_dirs(root) -> set:
+    return set(os.listdir(os.path.join(root, "runs")))
+
+
+def _attempt_since(root, before: set) -> dict:
+    """The summary of the one run that began after `before` was taken. Not the greatest run id: ids have
+    whole seconds, and a refused run of the test before (a run folder with its log, no summary) began in
+    the same second as the attempt once, with a greater random suffix (CI, 2026-12-07)."""
+    (new,) = [d for d in _run_dirs(root) - before
+              if os.path.exists(os.path.join(root, "runs", d, "summary.json"))]
+    return json.load(open(os.path.join(root, "runs", new, "summary.json")))
 
 
 def test_worker_pool_death_is_a_clear_error(base, cluster):
     folder, root, _ = base
     flink.up(cluster, podman_service.taskmanager_env(load_config(os.path.join(REPO, "pipeline.yaml")).worker))
+    before = _run_dirs(root)
     proc = _run(folder, root, "--invalidate", "evaluator", wait=False)
     _wait_for_job(cluster, "tiny-evaluator-", proc)
     (pool,) = [int(p.split("/")[2]) for p in glob.glob("/proc/[0-9]*/cmdline")   # the pool, not its warm processes
@@ -218,7 +228,7 @@ def test_worker_pool_death_is_a_clear_error(base, cluster):
     assert proc.returncode == 2, err[-3000:]
     last = error_line(err)
     assert "worker pool" in last and f"pid {pool}" in last, last
-    assert _latest_attempt(root)["components"]["evaluator"]["status"] == "failed"
+    assert _attempt_since(root, before)["components"]["evaluator"]["status"] == "failed"
     time.sleep(1)
     assert processes_running("ops.worker_pool", "worker_pool_main", "sdk_worker_main") == []
 
@@ -267,6 +277,10 @@ def test_a_tuner_round_is_one_flink_job_with_its_trials_at_once(base, cluster):
     ids = {j["name"]: j["jid"] for j in flink.rest(cluster, "jobs/overview")["jobs"]}
     plan = flink.rest(cluster, f"jobs/{ids['tiny-tuner-r1-' + run['run_id']]}/plan")["plan"]
     assert {i.get("exchange") for n in plan["nodes"] for i in n.get("inputs", [])} == {"blocking"}, plan["nodes"]
+    nodes = {n["id"]: n for n in plan["nodes"]}    # the training stage right after the round-robin, not an SDK stage
+    train = next(n for n in plan["nodes"] if "_TrainTurn" in n["description"])
+    spread = nodes[train["inputs"][0]["id"]]
+    assert spread["description"] == "Partition" and spread["inputs"][0]["ship_strategy"] == "Rebalance", plan["nodes"]
     trials = read_file(files.TRIALS, run["artifacts"]["trials"])["trials"]
     first = [t["rungs"][0] for t in trials[:2]]        # round 1: trials 0 and 1, their first turn
     assert first[0]["worker"] != first[1]["worker"], first
